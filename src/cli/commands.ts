@@ -1,0 +1,91 @@
+// The commands whose capability lands with later issues: their options are parsed and validated
+// now; running them says "not implemented yet" and exits non-zero (no fake output).
+import type { CommandModule } from "yargs";
+
+import { NotImplementedError, configFromArgv, withConfigOptions, withJson } from "./common.ts";
+
+export const trainCommand: CommandModule = {
+  command: ["train", "$0"],
+  describe: "Train MADDPG on Tennis until solved (the default command)",
+  builder: (y) => withJson(withConfigOptions(y)).option("resume", { type: "string", describe: "Run directory to resume from" }),
+  handler: (argv) => {
+    configFromArgv(argv);
+    throw new NotImplementedError("train");
+  },
+};
+
+export const evalCommand: CommandModule = {
+  command: "eval",
+  describe: "Greedy evaluation of a checkpoint (or the scripted controller)",
+  builder: (y) =>
+    withJson(withConfigOptions(y))
+      .option("checkpoint", { type: "string", describe: "Checkpoint directory" })
+      .option("policy", { choices: ["checkpoint", "scripted", "random"] as const, describe: "Policy to evaluate [default: checkpoint]" })
+      .option("eval-episodes", { type: "number", describe: "Episodes to play [default: 100]" }),
+  handler: (argv) => {
+    configFromArgv(argv);
+    throw new NotImplementedError("eval");
+  },
+};
+
+export const randomCommand: CommandModule = {
+  command: "random",
+  describe: "Play random actions like the notebook's random-agent cell",
+  builder: (y) => withJson(y).option("episodes", { type: "number", describe: "Episodes [default: 5]" }).option("seed", { type: "number", describe: "Seed [default: 0]" }),
+  handler: () => {
+    throw new NotImplementedError("random");
+  },
+};
+
+export const watchCommand: CommandModule = {
+  command: "watch",
+  describe: "Watch a trained pair play (browser replay, or --out rally.gif)",
+  builder: (y) => y.option("checkpoint", { type: "string", demandOption: true, describe: "Checkpoint directory" }).option("out", { type: "string", describe: "Write a GIF instead of serving" }),
+  handler: () => {
+    throw new NotImplementedError("watch");
+  },
+};
+
+export const benchCommand: CommandModule = {
+  command: "bench <what>",
+  describe: "Benchmarks with ratios measured side by side",
+  builder: (y) =>
+    withJson(y)
+      .positional("what", { choices: ["env", "buffer", "update", "solve", "bridge"] as const, describe: "What to measure" })
+      .option("seconds", { type: "number", describe: "Measuring time per row [default: 2]" })
+      .option("seeds", { type: "string", describe: "Seeds for bench solve, e.g. 0-4 or 0,1,2" }),
+  handler: (argv) => {
+    throw new NotImplementedError(`bench ${argv.what as string}`);
+  },
+};
+
+export const envServerCommand: CommandModule = {
+  command: "env-server",
+  describe: "Serve built-in envs over the ZeroMQ bridge",
+  builder: (y) => y.option("bind", { type: "string", describe: "Address [default: tcp://127.0.0.1:5555]" }).option("envs", { type: "number", describe: "Envs served [default: 1]" }).option("seed", { type: "number", describe: "Seed [default: 0]" }),
+  handler: () => {
+    throw new NotImplementedError("env-server");
+  },
+};
+
+export const serveCommand: CommandModule = {
+  command: "serve",
+  describe: "Headless training server with a browser dashboard",
+  builder: (y) => y.option("host", { type: "string", describe: "Host [default: 127.0.0.1]" }).option("port", { type: "number", describe: "Port [default: 8080]" }),
+  handler: () => {
+    throw new NotImplementedError("serve");
+  },
+};
+
+export const tuneCommand: CommandModule = {
+  command: "tune",
+  describe: "Hyperparameter search over configs",
+  builder: (y) =>
+    withJson(y)
+      .option("space", { type: "string", describe: "Search space JSON" })
+      .option("trials", { type: "number", describe: "Trials" })
+      .option("parallel", { type: "number", describe: "Parallel trials" }),
+  handler: () => {
+    throw new NotImplementedError("tune");
+  },
+};

@@ -1,0 +1,88 @@
+// The tennis-train CLI: one yargs parser over the command modules and one top-level handler that
+// prints a clean message and sets the exit code.
+import yargs from "yargs";
+
+import { TennisTrainError } from "../../binding/errors.ts";
+import { configFlagNames } from "../config/flags.ts";
+import { ConfigError, didYouMean } from "../config/resolve.ts";
+import { NotImplementedError, UsageError } from "./common.ts";
+import {
+  benchCommand,
+  envServerCommand,
+  evalCommand,
+  randomCommand,
+  serveCommand,
+  trainCommand,
+  tuneCommand,
+  watchCommand,
+} from "./commands.ts";
+import { infoCommand } from "./info.ts";
+
+/** Exit codes: 1 runtime failure, 2 bad usage or config, 3 not implemented yet. */
+export const kExitCodes = { failure: 1, usage: 2, notImplemented: 3 } as const;
+
+/** Flags of the commands themselves (the config flags come from the schema). */
+const kCommandFlags = ["config", "cuda", "json", "verbose", "help", "resume", "checkpoint", "policy", "eval-episodes",
+  "out", "seconds", "seeds", "bind", "host", "port", "space", "trials", "parallel", "episodes", "seed", "envs"];
+
+/** Rewrites yargs' "Unknown argument(s): x" with did-you-mean suggestions from the known options. */
+function explainUnknown(message: string, known: string[]): string {
+  const match = /^Unknown arguments?: (.+)$/.exec(message);
+  if (!match) return message;
+  const names = match[1].split(", ");
+  const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+  return names
+    .filter((name) => name === kebab(name) || !names.includes(kebab(name)))
+    .map((name) => {
+      const suggestion = didYouMean(name, known);
+      return `Unknown option --${name}${suggestion ? ` (did you mean --${suggestion}?)` : ""}`;
+    })
+    .join("\n");
+}
+
+export function buildCli(args: string[]) {
+  return yargs(args)
+    .scriptName("tennis-train")
+    .command(trainCommand)
+    .command(evalCommand)
+    .command(randomCommand)
+    .command(watchCommand)
+    .command(benchCommand)
+    .command(envServerCommand)
+    .command(serveCommand)
+    .command(tuneCommand)
+    .command(infoCommand)
+    .option("verbose", { type: "boolean", describe: "Print stack traces of errors" })
+    .strict()
+    .recommendCommands()
+    .wrap(Math.min(120, process.stdout.columns ?? 120))
+    .fail((message, error, y) => {
+      if (error) throw error;
+      const known = [...configFlagNames(), ...kCommandFlags];
+      throw new UsageError(explainUnknown(message, known));
+    })
+    .help()
+    .version(false);
+}
+
+/** Runs the CLI; never throws: errors are printed and turned into process.exitCode. */
+export async function main(args: string[]): Promise<void> {
+  const verbose = args.includes("--verbose");
+  try {
+    await buildCli(args).parseAsync();
+  } catch (err) {
+    const error = err as Error;
+    if (error instanceof ConfigError || error instanceof UsageError) {
+      console.error(error.message);
+      process.exitCode = kExitCodes.usage;
+    } else if (error instanceof NotImplementedError) {
+      console.error(`tennis-train: ${error.message}`);
+      process.exitCode = kExitCodes.notImplemented;
+    } else {
+      const code = error instanceof TennisTrainError ? ` [${error.code}]` : "";
+      console.error(`tennis-train: ${error.message}${code}`);
+      if (verbose && error.stack) console.error(error.stack);
+      process.exitCode = kExitCodes.failure;
+    }
+  }
+}

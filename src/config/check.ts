@@ -1,0 +1,32 @@
+// Cross-field rules that a JSON Schema cannot state, in one place (jest's check()).
+import type { Config } from "./types.ts";
+
+/** Facts about the runtime that some rules need; omitted facts are not checked. */
+export interface RuntimeFacts {
+  cudaAvailable?: boolean;
+}
+
+/** Returns one message per violated rule (empty when the config is consistent). */
+export function checkConfig(config: Config, facts: RuntimeFacts = {}): string[] {
+  const problems: string[] = [];
+  if (config.train.batchSize > config.buffer.capacity) {
+    problems.push(
+      `\`train.batchSize\` (${config.train.batchSize}) must not exceed \`buffer.capacity\` (${config.buffer.capacity})`,
+    );
+  }
+  if (config.env.kind === "remote" && config.env.addresses.length === 0) {
+    problems.push("`env.kind` = remote needs at least one address in `env.addresses` (--remote tcp://host:port)");
+  }
+  if (config.env.kind === "builtin" && config.env.addresses.length > 0) {
+    problems.push("`env.addresses` is set but `env.kind` is builtin; use --env remote to train on env servers");
+  }
+  if (config.noise.scaleEnd > config.noise.scaleStart && config.noise.decayEpisodes > 0) {
+    problems.push(
+      `\`noise.scaleEnd\` (${config.noise.scaleEnd}) must not exceed \`noise.scaleStart\` (${config.noise.scaleStart}): the schedule decays`,
+    );
+  }
+  if (config.device === "cuda" && facts.cudaAvailable === false) {
+    problems.push("`device` = cuda but no CUDA device is usable (the addon was built without CUDA or no GPU is present)");
+  }
+  return problems;
+}

@@ -1,0 +1,92 @@
+// TypeScript view of a resolved config (configs/schema.json is the source of truth for values).
+
+export interface EnvConfig {
+  kind: "builtin" | "remote";
+  envs: number;
+  addresses: string[];
+  cleanReset: boolean;
+  observeBallVelocity: boolean;
+  fixLastHitter: boolean;
+  mode: "cooperative" | "competitive";
+}
+
+export interface TrainConfig {
+  episodes: number;
+  maxSteps: number;
+  targetScore: number;
+  window: number;
+  stopWhenSolved: boolean;
+  warmupSteps: number;
+  trainEvery: number;
+  updatesPerStep: number;
+  batchSize: number;
+  earlyTrainingSteps: number;
+  negSamplingRatio: number;
+  rewardShaping: "none" | "scale_positive" | "survival_bonus";
+  shapingFactor: number;
+  normalizeObs: boolean;
+  checkpointEvery: number;
+  evalEpisodes: number;
+}
+
+export interface BufferConfig {
+  capacity: number;
+  prioritized: boolean;
+  alpha: number;
+  beta0: number;
+  betaSteps: number;
+}
+
+export interface AgentConfig {
+  hidden: number[];
+  lrActor: number;
+  lrCritic: number;
+  weightDecay: number;
+  gamma: number;
+  tau: number;
+  gradClip: number;
+  sharedParameters: boolean;
+  layerNorm: boolean;
+  batchNorm: boolean;
+  twinCritics: boolean;
+  targetNoise: number;
+  targetNoiseClip: number;
+  policyDelay: number;
+}
+
+export interface NoiseConfig {
+  kind: "ou" | "gaussian";
+  mu: number;
+  theta: number;
+  sigma: number;
+  scaleStart: number;
+  scaleEnd: number;
+  decayEpisodes: number;
+}
+
+export interface DiagnosticsConfig {
+  deadGradThreshold: number;
+  deadGradUpdates: number;
+  remedy: "warn" | "reset_noise" | "stop";
+}
+
+export interface LogConfig {
+  runsDir: string;
+  every: number;
+  tensorboard: boolean;
+  progress: boolean;
+}
+
+export interface Config {
+  name: string;
+  seed: number;
+  device: "cpu" | "cuda";
+  threads: number;
+  env: EnvConfig;
+  train: TrainConfig;
+  buffer: BufferConfig;
+  agent: AgentConfig;
+  noise: NoiseConfig;
+  diagnostics: DiagnosticsConfig;
+  log: LogConfig;
+}

@@ -1,0 +1,85 @@
+// Record/dump logger with pluggable sinks (Stable-Baselines3 style): values are recorded under
+// namespaced keys ("train/critic_loss", "rollout/score") and written to every sink at dump(step).
+import { appendFileSync, mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+
+/** A flat record of namespaced scalar (or string) values at one step. */
+export type LogRecord = Record<string, number | string | boolean>;
+
+/** Where dumped records go. */
+export interface LogSink {
+  write(record: LogRecord, step: number): void;
+  close?(): void;
+}
+
+export class Logger {
+  private values: LogRecord = {};
+  private sums = new Map<string, { sum: number; count: number }>();
+
+  constructor(private readonly sinks: LogSink[] = []) {}
+
+  addSink(sink: LogSink): void {
+    this.sinks.push(sink);
+  }
+
+  /** Sets key to value for the next dump (last write wins). */
+  record(key: string, value: number | string | boolean): void {
+    this.values[key] = value;
+  }
+
+  /** Adds value to the mean reported for key at the next dump. */
+  recordMean(key: string, value: number): void {
+    const entry = this.sums.get(key) ?? { sum: 0, count: 0 };
+    entry.sum += value;
+    entry.count += 1;
+    this.sums.set(key, entry);
+  }
+
+  /** Writes everything recorded since the last dump to every sink, then clears it. */
+  dump(step: number): LogRecord {
+    const record: LogRecord = { ...this.values };
+    for (const [key, { sum, count }] of this.sums) record[key] = sum / count;
+    this.values = {};
+    this.sums.clear();
+    if (Object.keys(record).length > 0) for (const sink of this.sinks) sink.write(record, step);
+    return record;
+  }
+
+  close(): void {
+    for (const sink of this.sinks) sink.close?.();
+  }
+}
+
+/** One JSON object per line: {"step": n, ...record}. */
+export class JsonlSink implements LogSink {
+  constructor(private readonly path: string) {
+    mkdirSync(dirname(path), { recursive: true });
+  }
+
+  write(record: LogRecord, step: number): void {
+    appendFileSync(this.path, `${JSON.stringify({ step, ...record })}\n`);
+  }
+}
+
+/** A human table of the record on a stream (stdout by default). */
+export class ConsoleSink implements LogSink {
+  constructor(private readonly out: NodeJS.WritableStream = process.stdout) {}
+
+  write(record: LogRecord, step: number): void {
+    const rows = Object.entries(record).map(([k, v]) => [k, typeof v === "number" ? formatNumber(v) : String(v)]);
+    const keyWidth = Math.max(4, ...rows.map(([k]) => k.length));
+    const valueWidth = Math.max(4, ...rows.map(([, v]) => v.length));
+    const rule = `+${"-".repeat(keyWidth + 2)}+${"-".repeat(valueWidth + 2)}+`;
+    const lines = [rule, `| ${"step".padEnd(keyWidth)} | ${String(step).padStart(valueWidth)} |`];
+    for (const [k, v] of rows) lines.push(`| ${k.padEnd(keyWidth)} | ${v.padStart(valueWidth)} |`);
+    lines.push(rule);
+    this.out.write(`${lines.join("\n")}\n`);
+  }
+}
+
+/** Short, stable text for a number: integers as is, others with 4 significant digits. */
+export function formatNumber(value: number): string {
+  if (Number.isInteger(value)) return String(value);
+  if (value !== 0 && (Math.abs(value) < 1e-3 || Math.abs(value) >= 1e6)) return value.toExponential(3);
+  return value.toPrecision(4).replace(/\.?0+$/, "");
+}

@@ -1,0 +1,154 @@
+// Config resolution: schema defaults < file < flags, messages that name field, expectation and value.
+import { expect } from "chai";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+import { checkConfig } from "../../src/config/check.ts";
+import { flagsToConfig } from "../../src/config/flags.ts";
+import { ConfigError, didYouMean, resolveConfig } from "../../src/config/resolve.ts";
+import { optionLeaves, schemaDefaults, schemaPath } from "../../src/config/schema.ts";
+import type { Config } from "../../src/config/types.ts";
+
+function problemsOf(fn: () => unknown): string[] {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).to.be.instanceOf(ConfigError);
+    return (err as ConfigError).problems;
+  }
+  expect.fail("expected a ConfigError");
+}
+
+const dir = mkdtempSync(join(tmpdir(), "tt-config-"));
+function writeJson(name: string, value: unknown): string {
+  const path = join(dir, name);
+  writeFileSync(path, JSON.stringify(value));
+  return path;
+}
+
+describe("config schema", () => {
+  it("gives every option a type, a default and a description, and unique flags", () => {
+    const leaves = optionLeaves();
+    expect(leaves.length).to.be.greaterThan(40);
+    for (const leaf of leaves) {
+      expect(leaf.node.type, leaf.path).to.be.a("string");
+      expect(leaf.node.default, leaf.path).not.to.equal(undefined);
+      expect(leaf.node.description, leaf.path).to.match(/\.$/);
+    }
+    const flags = leaves.map((l) => l.flag);
+    expect(new Set(flags).size).to.equal(flags.length);
+  });
+
+  it("defaults validate against the schema and the cross-field rules", () => {
+    const config = resolveConfig();
+    expect(config).to.deep.equal(schemaDefaults());
+    expect(checkConfig(config)).to.deep.equal([]);
+  });
+
+  it("configs/default.json resolves to the schema defaults plus its name", () => {
+    const config = resolveConfig({ file: join(schemaPath, "..", "default.json") });
+    expect(config.name).to.equal("default");
+    expect(config).to.deep.equal(schemaDefaults());
+  });
+});
+
+describe("config resolution", () => {
+  it("applies defaults < file < flags", () => {
+    const file = writeJson("layers.json", { seed: 7, train: { batchSize: 128, episodes: 50 } });
+    const config = resolveConfig({ file, flags: { train: { episodes: 30 } } });
+    expect(config.seed).to.equal(7);
+    expect(config.train.batchSize).to.equal(128);
+    expect(config.train.episodes).to.equal(30);
+    expect(config.agent.gamma).to.equal(0.99);
+  });
+
+  it("names a wrong type, an out-of-range value and an unknown key together", () => {
+    const file = writeJson("bad.json", { train: { batchSize: "big", episodes: 0 }, agnet: { tau: 0.1 } });
+    expect(problemsOf(() => resolveConfig({ file }))).to.deep.equal([
+      `Unknown option \`agnet\` in ${file} (did you mean \`agent\`?)`,
+      `Expected integer between 1 and 1000000 for \`train.episodes\` but received 0 of type number in ${file}`,
+      `Expected integer between 1 and 65536 for \`train.batchSize\` but received "big" of type string in ${file}`,
+    ]);
+  });
+
+  it("suggests the sibling key for a misspelt nested key", () => {
+    const problems = problemsOf(() => resolveConfig({ fileObject: { agent: { lrActr: 0.001 } } }));
+    expect(problems).to.deep.equal(["Unknown option `agent.lrActr` in the config (did you mean `agent.lrActor`?)"]);
+  });
+
+  it("names enums and array items", () => {
+    const problems = problemsOf(() => resolveConfig({ fileObject: { device: "tpu", agent: { hidden: [128, 0] } } }));
+    expect(problems).to.deep.equal([
+      'Expected one of "cpu", "cuda" for `device` but received "tpu" of type string in the config',
+      "Expected array of integer between 1 and 4096 (1 to 8 items) for `agent.hidden` but received Array of length 2 in the config",
+    ]);
+  });
+
+  it("rejects a file that is not JSON or not an object", () => {
+    const notJson = join(dir, "broken.json");
+    writeFileSync(notJson, "{ seed: 1 ");
+    expect(problemsOf(() => resolveConfig({ file: notJson }))[0]).to.match(/^Config file .*broken\.json is not valid JSON/);
+    expect(problemsOf(() => resolveConfig({ fileObject: [1, 2] }))).to.deep.equal([
+      "Expected a JSON object in the config but received Array of length 2",
+    ]);
+    expect(problemsOf(() => resolveConfig({ file: join(dir, "missing.json") }))[0]).to.match(/^Cannot read config file/);
+  });
+
+  it("reports flag errors as coming from the command line", () => {
+    const problems = problemsOf(() => resolveConfig({ flags: { agent: { gamma: 2 } } }));
+    expect(problems).to.deep.equal(["Expected number between 0 and 1 for `agent.gamma` but received 2 of type number in the command-line flags"]);
+  });
+
+  it("maps flags onto config paths, and --cuda onto device", () => {
+    expect(flagsToConfig({ "batch-size": 64, episodes: 3, cuda: true, unrelated: 1 })).to.deep.equal({
+      train: { batchSize: 64, episodes: 3 },
+      device: "cuda",
+    });
+  });
+});
+
+describe("checkConfig", () => {
+  const base = () => structuredClone(schemaDefaults()) as unknown as Config;
+
+  it("batch larger than the buffer", () => {
+    const config = base();
+    config.buffer.capacity = 100;
+    expect(checkConfig(config)).to.deep.equal(["`train.batchSize` (256) must not exceed `buffer.capacity` (100)"]);
+  });
+
+  it("remote env without addresses, and addresses without remote", () => {
+    const config = base();
+    config.env.kind = "remote";
+    expect(checkConfig(config)[0]).to.contain("needs at least one address");
+    config.env.kind = "builtin";
+    config.env.addresses = ["tcp://127.0.0.1:5555"];
+    expect(checkConfig(config)[0]).to.contain("`env.addresses` is set but `env.kind` is builtin");
+  });
+
+  it("cuda requested where none is usable", () => {
+    const config = base();
+    config.device = "cuda";
+    expect(checkConfig(config, { cudaAvailable: false })[0]).to.contain("no CUDA device is usable");
+    expect(checkConfig(config, { cudaAvailable: true })).to.deep.equal([]);
+  });
+
+  it("a noise schedule that grows", () => {
+    const config = base();
+    config.noise.scaleEnd = 2;
+    expect(checkConfig(config)[0]).to.contain("must not exceed `noise.scaleStart`");
+  });
+});
+
+describe("didYouMean", () => {
+  it("finds close names and ignores far ones", () => {
+    expect(didYouMean("batchSzie", ["batchSize", "episodes"])).to.equal("batchSize");
+    expect(didYouMean("zzz", ["batchSize", "episodes"])).to.equal(undefined);
+  });
+});
+
+describe("schema file", () => {
+  it("is valid JSON with draft-07 $schema", () => {
+    expect(JSON.parse(readFileSync(schemaPath, "utf8")).$schema).to.contain("draft-07");
+  });
+});
