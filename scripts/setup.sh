@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# One-command set-up on a fresh Debian/Ubuntu machine: installs what is missing (build tools, LibTorch
+# with OpenBLAS when none is found and we are root with apt), the npm packages, and builds the addon
+# and C++ tests in Release. Safe to re-run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/find-libtorch.sh
+
+can_apt() { [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; }
+apt_updated=0
+apt_install() {
+  if [ $apt_updated = 0 ]; then apt-get update -qq; apt_updated=1; fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"
+}
+
+# 1. Compiler and CMake.
+missing=()
+command -v cmake >/dev/null 2>&1 || missing+=(cmake)
+command -v g++ >/dev/null 2>&1 || missing+=(g++)
+command -v make >/dev/null 2>&1 || missing+=(make)
+if [ ${#missing[@]} -gt 0 ]; then
+  if can_apt; then
+    echo "tennis-train setup: installing ${missing[*]}"
+    apt_install "${missing[@]}"
+  else
+    echo "tennis-train setup: missing ${missing[*]}; install them (a C++17 compiler and CMake >= 3.18) and re-run" >&2
+    exit 1
+  fi
+fi
+
+# 2. LibTorch: LIBTORCH / Torch_DIR / CMAKE_PREFIX_PATH, a Python torch, the system one; else Debian's.
+if ! torch_dir=$(find_libtorch 2>/tmp/tennis-find-libtorch.err); then
+  if can_apt; then
+    echo "tennis-train setup: no LibTorch found; installing Debian's libtorch-dev and OpenBLAS (about 1 GB)"
+    apt_install libtorch-dev libopenblas0-openmp
+    torch_dir=$(find_libtorch)
+  else
+    cat /tmp/tennis-find-libtorch.err >&2
+    echo "(Not root or no apt-get, so it could not be installed automatically.)" >&2
+    exit 1
+  fi
+fi
+echo "tennis-train setup: LibTorch at $torch_dir"
+
+# The reference BLAS that libtorch-dev pulls in is ~7x slower for our updates than OpenBLAS.
+if [[ "$torch_dir" == /usr/lib/* ]] && ! ls /usr/lib/*/libopenblas*.so* >/dev/null 2>&1 \
+   && ! ls /usr/lib/*/openblas*/libopenblas*.so* >/dev/null 2>&1; then
+  if can_apt; then
+    apt_install libopenblas0-openmp
+  else
+    echo "tennis-train setup: warning: OpenBLAS not installed; LibTorch will use the slow reference BLAS" >&2
+  fi
+fi
+
+# 3. npm packages (no network beyond the npm registry; the addon needs no Node headers download).
+if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
+
+# 4. Build the addon, the core library and the C++ tests.
+Torch_DIR="$torch_dir" bash scripts/build.sh
+echo "tennis-train setup: done. Try: npx tennis-train info"
