@@ -2,15 +2,36 @@
 // now; running them says "not implemented yet" and exits non-zero (no fake output).
 import type { CommandModule } from "yargs";
 
-import { NotImplementedError, configFromArgv, withConfigOptions, withJson } from "./common.ts";
+import { join } from "node:path";
+
+import { flagsToConfig } from "../config/flags.ts";
+import { resolveConfig } from "../config/resolve.ts";
+import { train } from "../trainer/train.ts";
+import { NotImplementedError, configFromArgv, printJson, withConfigOptions, withJson } from "./common.ts";
 
 export const trainCommand: CommandModule = {
   command: ["train", "$0"],
   describe: "Train MADDPG on Tennis until solved (the default command)",
   builder: (y) => withJson(withConfigOptions(y)).option("resume", { type: "string", describe: "Run directory to resume from" }),
-  handler: (argv) => {
-    configFromArgv(argv);
-    throw new NotImplementedError("train");
+  handler: async (argv) => {
+    const resume = argv.resume as string | undefined;
+    const config = resume
+      ? resolveConfig({ file: join(resume, "config.json"), flags: flagsToConfig(argv) })
+      : configFromArgv(argv);
+    const stop = new AbortController();
+    const onSigint = () => {
+      console.error("\nInterrupted: stopping after this step with a checkpoint (Ctrl-C again to abort)");
+      process.off("SIGINT", onSigint);
+      stop.abort();
+    };
+    process.on("SIGINT", onSigint);
+    try {
+      const summary = await train(config, { resume, signal: stop.signal, quiet: Boolean(argv.json) });
+      if (argv.json) printJson(summary);
+      if (summary.stopped === "nan" || summary.stopped === "dead_gradients") process.exitCode = 1;
+    } finally {
+      process.off("SIGINT", onSigint);
+    }
   },
 };
 

@@ -25,6 +25,11 @@ export function checkConfig(config: Config, facts: RuntimeFacts = {}): string[] 
       `\`noise.scaleEnd\` (${config.noise.scaleEnd}) must not exceed \`noise.scaleStart\` (${config.noise.scaleStart}): the schedule decays`,
     );
   }
+  if (config.buffer.prioritized && (config.train.earlyTrainingSteps > 0 || config.train.negSamplingRatio >= 0)) {
+    problems.push(
+      "`buffer.prioritized` cannot be combined with `train.earlyTrainingSteps` > 0 or `train.negSamplingRatio` >= 0: prioritized replay decides what is sampled",
+    );
+  }
   if (config.device === "cuda" && facts.cudaAvailable === false) {
     problems.push("`device` = cuda but no CUDA device is usable (the addon was built without CUDA or no GPU is present)");
   }

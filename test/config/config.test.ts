@@ -133,6 +133,14 @@ describe("checkConfig", () => {
     expect(checkConfig(config, { cudaAvailable: true })).to.deep.equal([]);
   });
 
+  it("prioritized replay with the notebook's sampling filters", () => {
+    const config = base();
+    config.buffer.prioritized = true;
+    expect(checkConfig(config)).to.deep.equal([]);
+    config.train.negSamplingRatio = 0.3;
+    expect(checkConfig(config)[0]).to.contain("`buffer.prioritized` cannot be combined");
+  });
+
   it("a noise schedule that grows", () => {
     const config = base();
     config.noise.scaleEnd = 2;

@@ -1,0 +1,47 @@
+// The environment interface the trainer steps: N envs at once, the built-in native Tennis or remote
+// env servers over the ZeroMQ bridge. Arrays are views the env owns and reuses (copy what you keep).
+import { TennisEnv, type StepResult, type TennisEnvOptions } from "../../binding/env.ts";
+
+export type { StepResult } from "../../binding/env.ts";
+
+export interface VecEnv {
+  /** Envs stepped together (for remote: summed over all servers). */
+  readonly numEnvs: number;
+  /** Unity env.reset() on every env; observations [envs][2][24]. */
+  reset(): Promise<Float32Array>;
+  /**
+   * One decision in every env; actions [envs][2][2]. Envs that report done are reset (the notebook's
+   * env.reset() after a done): `obs` holds what to act on next, `nextObs` what the step returned.
+   */
+  step(actions: Float32Array): Promise<StepResult>;
+  /** Serialized state for exact resume, where the env supports it (built-in only). */
+  saveState?(): Uint8Array;
+  /** Restores saveState() output; returns the observations to act on. */
+  loadState?(state: Uint8Array): Float32Array;
+  close(): Promise<void>;
+}
+
+/** The built-in native Tennis as a VecEnv (steps synchronously: a step costs microseconds). */
+export class BuiltinVecEnv implements VecEnv {
+  readonly env: TennisEnv;
+
+  constructor(options: Omit<TennisEnvOptions, "autoReset">) {
+    this.env = new TennisEnv({ ...options, autoReset: true });
+  }
+
+  get numEnvs(): number {
+    return this.env.numEnvs;
+  }
+
+  async reset(): Promise<Float32Array> {
+    return this.env.reset();
+  }
+
+  async step(actions: Float32Array): Promise<StepResult> {
+    return this.env.step(actions);
+  }
+
+  async close(): Promise<void> {
+    this.env.dispose();
+  }
+}

@@ -1,0 +1,356 @@
+// The training loop: act -> step -> add -> K updates every trainEvery steps, every piece a batched
+// native call (envs, buffer, learner); JS only schedules, keeps the score and logs.
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+import { ReplayBuffer } from "../../binding/buffer.ts";
+import { TennisEnv } from "../../binding/env.ts";
+import { runtimeInfo, setNumThreads } from "../../binding/index.ts";
+import { Maddpg, type MaddpgOptions, type UpdateStats } from "../../binding/maddpg.ts";
+import { checkConfig } from "../config/check.ts";
+import { ConfigError } from "../config/resolve.ts";
+import type { Config } from "../config/types.ts";
+import { JsonlSink, Logger } from "../log/logger.ts";
+import { plotScores } from "../log/plot.ts";
+import { TensorBoardSink } from "../log/tensorboard.ts";
+import { latestCheckpoint, writeCheckpoint } from "./checkpoint.ts";
+import { episodeLine, ProgressBar } from "./console.ts";
+import { createRunDir, writeJson } from "./run-dir.ts";
+import { ScoreTracker, type EpisodeResult } from "./scores.ts";
+import { shapeRewards } from "./shaping.ts";
+
+/** What summary.json holds. */
+export interface TrainSummary {
+  solved: boolean;
+  episodes_to_solve: number | null;
+  episodes: number;
+  wall_s: number;
+  best_avg100: number | null;
+  env_steps: number;
+  updates: number;
+  stopped: "solved" | "episodes" | "interrupted" | "nan" | "dead_gradients";
+  final_eval: { episodes: number; mean: number; min: number; max: number } | null;
+  diagnostics: { dead_gradient_alarms: number; mean_saturation: number | null; last_q_mean: number | null };
+  run_dir: string;
+}
+
+export interface TrainOptions {
+  /** Continue this run directory from its latest checkpoint. */
+  resume?: string;
+  /** Called for every finished episode (e.g. by the server's metric stream). */
+  onEpisode?: (ep: EpisodeResult) => void;
+  /** Stops the run (with a checkpoint) when aborted; SIGINT is wired to it by the CLI. */
+  signal?: AbortSignal;
+  /** Console output (default true). */
+  quiet?: boolean;
+}
+
+/** The learner options a config stands for. */
+export function maddpgOptions(config: Config): MaddpgOptions {
+  const { agent, noise } = config;
+  return {
+    actorHidden: agent.hidden,
+    criticHidden: agent.hidden,
+    lrActor: agent.lrActor,
+    lrCritic: agent.lrCritic,
+    gamma: agent.gamma,
+    tau: agent.tau,
+    batchSize: config.train.batchSize,
+    gradClip: agent.gradClip,
+    weightDecay: agent.weightDecay,
+    sharedParameters: agent.sharedParameters,
+    layerNorm: agent.layerNorm,
+    batchNorm: agent.batchNorm,
+    twinCritics: agent.twinCritics,
+    targetNoise: agent.targetNoise,
+    targetNoiseClip: agent.targetNoiseClip,
+    policyDelay: agent.policyDelay,
+    noise: {
+      type: noise.kind,
+      ouMu: noise.mu,
+      ouTheta: noise.theta,
+      ouSigma: noise.sigma,
+      gaussianSigma: noise.sigma,
+      scaleStart: noise.scaleStart,
+      scaleEnd: noise.scaleEnd,
+      decay: noise.decayEpisodes,
+      decayUnit: "episodes",
+    },
+    device: config.device,
+    threads: config.threads,
+    seed: config.seed,
+  };
+}
+
+/** Uniform actions in [-1, 1] from a seeded generator (warm-up steps before learning). */
+class UniformActions {
+  private state: number;
+
+  constructor(seed: number) {
+    this.state = (seed ^ 0x9e3779b9) >>> 0;
+  }
+
+  fill(out: Float32Array): Float32Array {
+    for (let i = 0; i < out.length; i++) {
+      // mulberry32
+      this.state = (this.state + 0x6d2b79f5) >>> 0;
+      let t = this.state;
+      t = Math.imul(t ^ (t >>> 15), t | 1);
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+      out[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
+    }
+    return out;
+  }
+
+  toJSON() {
+    return this.state;
+  }
+
+  restore(state: number): void {
+    this.state = state;
+  }
+}
+
+/** The counters a checkpoint restores besides the native state. */
+interface LoopState {
+  envSteps: number;
+  updates: number;
+  episodes: number;
+  wallBefore: number;
+  deadRun: number;
+  deadAlarms: number;
+  scores: number[];
+  averages: number[];
+  warmupRng: number;
+  tracker: ReturnType<ScoreTracker["toJSON"]>;
+}
+
+/** Trains until solved (or the episode budget), writing logs, checkpoints and summary.json. */
+export async function train(config: Config, options: TrainOptions = {}): Promise<TrainSummary> {
+  const problems = checkConfig(config, { cudaAvailable: runtimeInfo().cudaAvailable });
+  if (problems.length > 0) throw new ConfigError(problems);
+  if (config.env.kind !== "builtin") throw new ConfigError(["`env.kind` = remote: the ZeroMQ bridge is not implemented yet"]);
+  setNumThreads(config.threads);
+  const say = (line: string) => options.quiet || console.log(line);
+
+  const resumeFrom = options.resume ? latestCheckpoint(options.resume) : null;
+  if (options.resume && !resumeFrom) throw new Error(`no complete checkpoint found in ${options.resume}`);
+  const runDir = options.resume ?? createRunDir(config);
+  const { train: t, buffer: b } = config;
+  const n = config.env.envs;
+
+  const env = new TennisEnv({
+    numEnvs: n,
+    seed: config.seed,
+    cleanReset: config.env.cleanReset,
+    observeBallVelocity: config.env.observeBallVelocity,
+    fixLastHitter: config.env.fixLastHitter,
+    mode: config.env.mode,
+    threads: Math.min(config.threads, n),
+    autoReset: true,
+  });
+  const buffer = new ReplayBuffer({ capacity: b.capacity, prioritized: b.prioritized, alpha: b.alpha, beta0: b.beta0, betaSteps: b.betaSteps, seed: config.seed });
+  const agent = new Maddpg(maddpgOptions(config));
+  const logger = new Logger([new JsonlSink(join(runDir, "metrics.jsonl"))]);
+  if (config.log.tensorboard) logger.addSink(new TensorBoardSink(join(runDir, "tb")));
+
+  let tracker = new ScoreTracker(n, t.window, t.targetScore);
+  const warmup = new UniformActions(config.seed);
+  const state: LoopState = { envSteps: 0, updates: 0, episodes: 0, wallBefore: 0, deadRun: 0, deadAlarms: 0, scores: [], averages: [], warmupRng: 0, tracker: tracker.toJSON() };
+  let obs = env.reset();
+  if (resumeFrom) {
+    const saved = JSON.parse(readFileSync(join(resumeFrom, "trainer.json"), "utf8")) as LoopState;
+    Object.assign(state, saved);
+    tracker = ScoreTracker.fromJSON(saved.tracker, t.window, t.targetScore);
+    warmup.restore(saved.warmupRng);
+    await agent.load(join(resumeFrom, "agent.pt"));
+    await buffer.load(join(resumeFrom, "buffer.bin"));
+    obs = env.loadState(readFileSync(join(resumeFrom, "env.bin")));
+    say(`Resumed ${runDir} at episode ${state.episodes} (${state.envSteps} env steps, ${state.updates} updates)`);
+  }
+
+  const actions = new Float32Array(n * 4);
+  const shaped = new Float32Array(n * 2);
+  const sampleOptions = { earlyTrainingSteps: t.earlyTrainingSteps, negSamplingRatio: t.negSamplingRatio };
+  const progress = new ProgressBar(t.episodes, process.stderr, !options.quiet && config.log.progress && Boolean(process.stderr.isTTY));
+  const started = Date.now();
+  const wall = () => state.wallBefore + (Date.now() - started) / 1000;
+  let stepsAtLastLine = state.envSteps;
+  let timeAtLastLine = Date.now();
+  let stopped: TrainSummary["stopped"] = "episodes";
+  let lastStats: UpdateStats | null = null;
+  let saturationSum = 0;
+  let saturationCount = 0;
+
+  const checkpoint = async (label: string) => {
+    await writeCheckpoint(runDir, label, async (dir) => {
+      await agent.save(join(dir, "agent.pt"));
+      await buffer.save(join(dir, "buffer.bin"));
+      writeFileSync(join(dir, "env.bin"), env.saveState());
+      const snapshot: LoopState = { ...state, wallBefore: wall(), warmupRng: warmup.toJSON(), tracker: tracker.toJSON() };
+      writeJson(join(dir, "trainer.json"), snapshot);
+    });
+  };
+
+  const onEpisode = (ep: EpisodeResult) => {
+    state.episodes = ep.episode;
+    state.scores.push(ep.score);
+    state.averages.push(ep.average);
+    logger.record("rollout/score", ep.score);
+    logger.record("rollout/score_mean100", ep.average);
+    logger.record("rollout/episode_steps", ep.steps);
+    logger.record("rollout/score_agent0", ep.agentScores[0]);
+    logger.record("rollout/score_agent1", ep.agentScores[1]);
+    logger.record("rollout/noise_scale", agent.stats().noiseScale ?? 0);
+    logger.record("time/env_steps", state.envSteps);
+    logger.record("time/updates", state.updates);
+    logger.dump(ep.episode);
+    options.onEpisode?.(ep);
+    if (ep.episode % config.log.every === 0) {
+      const now = Date.now();
+      const sps = ((state.envSteps - stepsAtLastLine) * 1000) / Math.max(1, now - timeAtLastLine);
+      [stepsAtLastLine, timeAtLastLine] = [state.envSteps, now];
+      progress.clear();
+      say(episodeLine(ep, state.updates, sps));
+    }
+    progress.update(ep.episode, `avg ${ep.average.toFixed(3)}`);
+  };
+
+  try {
+    loop: while (state.episodes < t.episodes) {
+      if (options.signal?.aborted) {
+        stopped = "interrupted";
+        break;
+      }
+      const learning = state.envSteps >= t.warmupSteps;
+      if (learning) agent.act(obs, actions, true);
+      else warmup.fill(actions);
+      const step = env.step(actions);
+      state.envSteps += n;
+      shapeRewards(t.rewardShaping, t.shapingFactor, step.rewards, step.dones, shaped);
+      buffer.add(obs, actions, shaped, step.nextObs, step.dones);
+      const finished = tracker.addStep(step.rewards, step.dones);
+      if (finished.length > 0) {
+        agent.resetNoise(doneMask(step.dones, n));
+        for (const ep of finished) {
+          onEpisode(ep);
+          if (tracker.solvedAt !== null && t.stopWhenSolved) {
+            stopped = "solved";
+            break loop;
+          }
+          if (ep.episode >= t.episodes) break loop;
+        }
+        if (t.checkpointEvery > 0 && Math.floor(state.episodes / t.checkpointEvery) > Math.floor((state.episodes - finished.length) / t.checkpointEvery)) {
+          await checkpoint(`ep${String(state.episodes).padStart(7, "0")}`);
+        }
+      }
+      obs = step.obs;
+      if (learning && buffer.size >= t.batchSize && (state.envSteps / n) % t.trainEvery === 0) {
+        const stats = await agent.update(buffer, t.updatesPerStep, sampleOptions);
+        state.updates += stats.updates;
+        lastStats = stats;
+        if (!Number.isFinite(stats.criticLoss) || (stats.actorUpdates > 0 && !Number.isFinite(stats.actorLoss))) {
+          stopped = "nan";
+          say(`Stopping: the loss became ${stats.criticLoss} (critic) / ${stats.actorLoss} (actor) at update ${state.updates}; the last checkpoint is the last good state.`);
+          break;
+        }
+        recordUpdate(logger, stats);
+        if (Number.isFinite(stats.saturation)) {
+          saturationSum += stats.saturation;
+          saturationCount += 1;
+        }
+        const remedy = checkDeadGradients(config, stats, state);
+        if (remedy === "stop") {
+          stopped = "dead_gradients";
+          say(`Stopping: actor gradient norm below ${config.diagnostics.deadGradThreshold} for ${state.deadRun} updates.`);
+          break;
+        }
+        if (remedy === "warn") say(`Warning: dead actor gradients for ${state.deadRun} updates (norm ${stats.actorGradNorm}).`);
+        if (remedy === "reset_noise") say(`Dead actor gradients for ${state.deadRun} updates: exploration noise reset.`);
+        if (remedy === "reset_noise") agent.resetNoise();
+      }
+    }
+    if (stopped !== "nan") await checkpoint(`ep${String(state.episodes).padStart(7, "0")}`);
+  } finally {
+    progress.clear();
+    logger.close();
+  }
+
+  let finalEval: TrainSummary["final_eval"] = null;
+  if (t.evalEpisodes > 0 && stopped !== "nan") finalEval = greedyEpisodes(agent, config, t.evalEpisodes);
+  const summary: TrainSummary = {
+    solved: tracker.solvedAt !== null,
+    episodes_to_solve: tracker.solvedAt,
+    episodes: state.episodes,
+    wall_s: Number(wall().toFixed(2)),
+    best_avg100: Number.isFinite(tracker.bestAverage) ? tracker.bestAverage : null,
+    env_steps: state.envSteps,
+    updates: state.updates,
+    stopped,
+    final_eval: finalEval,
+    diagnostics: {
+      dead_gradient_alarms: state.deadAlarms,
+      mean_saturation: saturationCount ? saturationSum / saturationCount : null,
+      last_q_mean: lastStats?.qMean ?? null,
+    },
+    run_dir: runDir,
+  };
+  writeJson(join(runDir, "summary.json"), summary);
+  plotScores(state.scores, state.averages, t.targetScore, join(runDir, "scores.png"));
+  if (summary.solved) say(`Solved in ${summary.episodes_to_solve} episodes (${summary.wall_s} s, ${summary.env_steps} env steps, ${summary.updates} updates).`);
+  else say(`Not solved after ${summary.episodes} episodes (best 100-episode average ${summary.best_avg100 ?? "n/a"}).`);
+  env.dispose();
+  buffer.dispose();
+  agent.dispose();
+  return summary;
+}
+
+function doneMask(dones: Float32Array, n: number): Uint8Array {
+  const mask = new Uint8Array(n);
+  for (let e = 0; e < n; e++) mask[e] = dones[2 * e] !== 0 || dones[2 * e + 1] !== 0 ? 1 : 0;
+  return mask;
+}
+
+function recordUpdate(logger: Logger, stats: UpdateStats): void {
+  logger.recordMean("train/critic_loss", stats.criticLoss);
+  logger.recordMean("train/q_mean", stats.qMean);
+  logger.recordMean("train/critic_grad_norm", stats.criticGradNorm);
+  if (stats.actorUpdates > 0) {
+    logger.recordMean("train/actor_loss", stats.actorLoss);
+    logger.recordMean("train/actor_grad_norm", stats.actorGradNorm);
+    logger.recordMean("train/action_saturation", stats.saturation);
+  }
+}
+
+/** Counts consecutive updates with a near-zero actor gradient; returns the remedy when it triggers. */
+function checkDeadGradients(config: Config, stats: UpdateStats, state: LoopState): Config["diagnostics"]["remedy"] | null {
+  if (stats.actorUpdates === 0) return null;
+  const { deadGradThreshold, deadGradUpdates, remedy } = config.diagnostics;
+  state.deadRun = stats.actorGradNorm < deadGradThreshold ? state.deadRun + stats.updates : 0;
+  if (state.deadRun < deadGradUpdates) return null;
+  state.deadAlarms += 1;
+  state.deadRun = 0;
+  return remedy;
+}
+
+/** Greedy (noise-free) episodes on fresh envs; per-episode max-over-agents scores. */
+export function greedyEpisodes(agent: Maddpg, config: Config, episodes: number, seed = config.seed + 1_000_003) {
+  const env = new TennisEnv({ numEnvs: 1, seed, cleanReset: config.env.cleanReset, observeBallVelocity: config.env.observeBallVelocity, fixLastHitter: config.env.fixLastHitter, autoReset: true });
+  const tracker = new ScoreTracker(1, episodes, Infinity);
+  const actions = new Float32Array(4);
+  const scores: number[] = [];
+  let obs = env.reset();
+  while (scores.length < episodes) {
+    agent.act(obs, actions, false);
+    const step = env.step(actions);
+    for (const ep of tracker.addStep(step.rewards, step.dones)) scores.push(ep.score);
+    obs = step.obs;
+  }
+  env.dispose();
+  return { episodes, mean: scores.reduce((a, s) => a + s, 0) / episodes, min: Math.min(...scores), max: Math.max(...scores) };
+}
+
+/** Whether a directory looks like a run directory (for --resume). */
+export function isRunDir(dir: string): boolean {
+  return existsSync(join(dir, "config.json"));
+}
