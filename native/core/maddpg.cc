@@ -1,0 +1,782 @@
+// The MADDPG/MATD3 learner on LibTorch ops + autograd: each agent's (or the shared) networks live in
+// one "group"; an update builds every agent's view of the joint batch, steps the critics towards
+// r_i + gamma * (1 - done_i) * Q'_i and the actors along -Q_i(o, a with a_i = mu_i(o_i)), then
+// soft-updates the targets through one flat buffer per network.
+#include "maddpg.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <sstream>
+#include <stdexcept>
+
+#include "networks.h"
+
+namespace tennis {
+namespace {
+
+// Joint observation and action widths (all agents).
+constexpr int64_t kJointObs = kAgents * kObsSize;
+constexpr int64_t kJointAction = kAgents * kActionSize;
+// |action| above this counts as saturated in UpdateStats::saturation.
+constexpr double kSaturated = 0.99;
+// Checkpoint format tag; bump when the layout of the archive changes.
+constexpr const char* kCheckpointFormat = "tennis-train/maddpg/1";
+// Seed offsets so that init, exploration noise and target smoothing draw independent streams.
+constexpr uint64_t kNoiseSeedSalt = 0x6a09e667f3bcc909ULL;
+constexpr uint64_t kTargetNoiseSeedSalt = 0xbb67ae8584caa73bULL;
+
+std::string join(const std::vector<int64_t>& values) {
+  std::string out;
+  for (size_t i = 0; i < values.size(); ++i) out += (i ? "," : "") + std::to_string(values[i]);
+  return out;
+}
+
+std::string shape_string(at::IntArrayRef sizes) { return "[" + join(sizes.vec()) + "]"; }
+
+// Makes every tensor of `params` a view into one new contiguous buffer holding the same values, so
+// that a soft update is one multiply-add over the buffer. Call before building optimizers.
+torch::Tensor flatten_into_one(const std::vector<torch::Tensor>& params) {
+  int64_t total = 0;
+  for (const auto& p : params) total += p.numel();
+  auto flat = torch::empty({total}, params.front().options().requires_grad(false));
+  torch::NoGradGuard no_grad;
+  int64_t offset = 0;
+  for (auto p : params) {
+    auto slice = flat.narrow(0, offset, p.numel());
+    slice.copy_(p.detach().reshape({-1}));
+    p.set_data(slice.view(p.sizes()));
+    offset += p.numel();
+  }
+  return flat;
+}
+
+std::vector<torch::Tensor> params_of(const std::vector<CentralCritic>& critics) {
+  std::vector<torch::Tensor> out;
+  for (const auto& c : critics) {
+    for (const auto& p : c->parameters()) out.push_back(p);
+  }
+  return out;
+}
+
+void set_requires_grad(const std::vector<torch::Tensor>& params, bool on) {
+  for (auto p : params) p.requires_grad_(on);
+}
+
+// Gradient norm of `params`, clipped to max_norm when max_norm > 0 (same maths as PyTorch's
+// clip_grad_norm_, which returns the norm before clipping).
+double clip_or_measure(const std::vector<torch::Tensor>& params, double max_norm) {
+  if (max_norm > 0) return torch::nn::utils::clip_grad_norm_(params, max_norm);
+  double sum = 0;
+  for (const auto& p : params) {
+    if (p.grad().defined()) sum += p.grad().pow(2).sum().item<double>();
+  }
+  return std::sqrt(sum);
+}
+
+// Recursively writes a module's own parameters and buffers (copies, not views of flat buffers).
+void write_module(torch::serialize::OutputArchive& archive, const torch::nn::Module& module) {
+  for (const auto& item : module.named_parameters(/*recurse=*/false)) {
+    archive.write(item.key(), item.value().detach().clone());
+  }
+  for (const auto& item : module.named_buffers(/*recurse=*/false)) {
+    archive.write(item.key(), item.value().clone(), /*is_buffer=*/true);
+  }
+  for (const auto& child : module.named_children()) {
+    torch::serialize::OutputArchive sub;
+    write_module(sub, *child.value());
+    archive.write(child.key(), sub);
+  }
+}
+
+// Reads what write_module wrote into the existing tensors (copy_, so flat-buffer views stay intact).
+void read_module(torch::serialize::InputArchive& archive, torch::nn::Module& module, const std::string& path) {
+  auto read_into = [&](const std::string& key, torch::Tensor target, bool is_buffer) {
+    torch::Tensor loaded;
+    if (!archive.try_read(key, loaded, is_buffer)) {
+      throw std::invalid_argument("checkpoint lacks " + path + key);
+    }
+    if (loaded.sizes() != target.sizes()) {
+      throw std::invalid_argument("checkpoint " + path + key + " has shape " + shape_string(loaded.sizes()) +
+                                  ", this model has " + shape_string(target.sizes()));
+    }
+    torch::NoGradGuard no_grad;
+    target.copy_(loaded);
+  };
+  for (auto& item : module.named_parameters(/*recurse=*/false)) read_into(item.key(), item.value(), false);
+  for (auto& item : module.named_buffers(/*recurse=*/false)) read_into(item.key(), item.value(), true);
+  for (auto& child : module.named_children()) {
+    torch::serialize::InputArchive sub;
+    if (!archive.try_read(child.key(), sub)) throw std::invalid_argument("checkpoint lacks " + path + child.key());
+    read_module(sub, *child.value(), path + child.key() + ".");
+  }
+}
+
+std::map<std::string, std::string> parse_fields(const std::string& text) {
+  std::map<std::string, std::string> out;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    const auto eq = line.find('=');
+    if (eq != std::string::npos) out[line.substr(0, eq)] = line.substr(eq + 1);
+  }
+  return out;
+}
+
+}  // namespace
+
+void validate(const MaddpgConfig& c) {
+  auto fail = [](const std::string& field, const std::string& expected, const std::string& got) {
+    throw std::invalid_argument(field + " must be " + expected + ", got " + got);
+  };
+  auto check_hidden = [&](const std::vector<int64_t>& hidden, const char* field) {
+    if (hidden.empty()) fail(field, "a non-empty list of layer widths", "[]");
+    for (int64_t h : hidden) {
+      if (h < 1 || h > 65536) fail(field, "widths in [1, 65536]", "[" + join(hidden) + "]");
+    }
+  };
+  auto in_range = [&](double v, double lo, double hi, const char* field) {
+    if (!(v >= lo && v <= hi)) fail(field, "in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]",
+                                     std::to_string(v));
+  };
+  check_hidden(c.actor_hidden, "actor_hidden");
+  check_hidden(c.critic_hidden, "critic_hidden");
+  if (!(c.lr_actor > 0 && std::isfinite(c.lr_actor))) fail("lr_actor", "> 0", std::to_string(c.lr_actor));
+  if (!(c.lr_critic > 0 && std::isfinite(c.lr_critic))) fail("lr_critic", "> 0", std::to_string(c.lr_critic));
+  in_range(c.gamma, 0, 1, "gamma");
+  in_range(c.tau, 0, 1, "tau");
+  if (c.batch_size < 1) fail("batch_size", ">= 1", std::to_string(c.batch_size));
+  if (!std::isfinite(c.grad_clip)) fail("grad_clip", "finite", std::to_string(c.grad_clip));
+  if (!(c.weight_decay >= 0 && std::isfinite(c.weight_decay))) {
+    fail("weight_decay", ">= 0", std::to_string(c.weight_decay));
+  }
+  if (!(c.target_noise >= 0 && std::isfinite(c.target_noise))) {
+    fail("target_noise", ">= 0", std::to_string(c.target_noise));
+  }
+  if (!(c.target_noise_clip >= 0 && std::isfinite(c.target_noise_clip))) {
+    fail("target_noise_clip", ">= 0", std::to_string(c.target_noise_clip));
+  }
+  if (c.policy_delay < 1) fail("policy_delay", ">= 1", std::to_string(c.policy_delay));
+  validate_noise_config(c.noise, "noise.");
+  if (c.device != "cpu" && c.device != "cuda") fail("device", "\"cpu\" or \"cuda\"", "\"" + c.device + "\"");
+  if (c.impl != "libtorch") fail("impl", "\"libtorch\"", "\"" + c.impl + "\"");
+  if (c.threads < 0 || c.threads > 256) fail("threads", "in [0, 256]", std::to_string(c.threads));
+}
+
+// The networks of one agent, or of both agents with shared_parameters.
+struct Group {
+  std::vector<int> agents;  // agents these networks act for
+  Actor actor{nullptr}, target_actor{nullptr};
+  std::vector<CentralCritic> critics, target_critics;  // one, or two with twin_critics
+  std::vector<torch::Tensor> actor_params, critic_params;
+  torch::Tensor actor_flat, target_actor_flat, critic_flat, target_critic_flat;
+  std::unique_ptr<torch::optim::Adam> actor_opt, critic_opt;
+};
+
+struct Maddpg::Impl {
+  MaddpgConfig config;
+  torch::Device device{torch::kCPU};
+  std::vector<Group> groups;
+  ExplorationNoise noise;
+  Rng target_rng;  // MATD3 target smoothing noise
+  int64_t updates = 0;
+  // update(k, source) batch storage, allocated once.
+  std::vector<float> obs, actions, rewards, next_obs, dones, weights;
+  std::vector<int64_t> indices;
+
+  explicit Impl(const MaddpgConfig& c)
+      : config(c),
+        noise(c.noise, kJointAction, c.seed ^ kNoiseSeedSalt),
+        target_rng(c.seed ^ kTargetNoiseSeedSalt) {}
+
+  const Group& group_of(int agent) const { return groups[config.shared_parameters ? 0 : agent]; }
+  Group& group_of(int agent) { return groups[config.shared_parameters ? 0 : agent]; }
+
+  // The agent order of agent i's view of the joint input: own first with shared parameters (so one
+  // network serves both), the fixed order 0, 1 otherwise (the notebook's layout).
+  std::vector<int64_t> view_order(int i) const {
+    std::vector<int64_t> order;
+    if (config.shared_parameters) order.push_back(i);
+    for (int j = 0; j < kAgents; ++j) {
+      if (!config.shared_parameters || j != i) order.push_back(j);
+    }
+    return order;
+  }
+
+  // t [B, agents, D] seen by agent i: [B, agents * D] in view order.
+  torch::Tensor view_of(const torch::Tensor& t, int i) const {
+    const auto order = view_order(i);
+    bool identity = true;
+    for (size_t k = 0; k < order.size(); ++k) identity = identity && order[k] == int64_t(k);
+    const int64_t rows = t.size(0);
+    if (identity) return t.reshape({rows, -1});
+    return t.index_select(1, torch::tensor(order, torch::dtype(torch::kInt64).device(t.device())))
+        .reshape({rows, -1});
+  }
+
+  // Rows of every agent of group g stacked: cat over agents of view_of(t, i).
+  torch::Tensor group_view(const Group& g, const torch::Tensor& t) const {
+    if (g.agents.size() == 1) return view_of(t, g.agents[0]);
+    std::vector<torch::Tensor> parts;
+    for (int i : g.agents) parts.push_back(view_of(t, i));
+    return torch::cat(parts, 0);
+  }
+
+  // Per-agent columns [B, agents] -> group rows [R, 1].
+  torch::Tensor group_column(const Group& g, const torch::Tensor& t) const {
+    std::vector<torch::Tensor> parts;
+    for (int i : g.agents) parts.push_back(t.narrow(1, i, 1));
+    return parts.size() == 1 ? parts[0] : torch::cat(parts, 0);
+  }
+
+  // Actions of every agent of group g under `actor` for obs [B, agents, 24] -> [B, |agents|, 2].
+  static torch::Tensor group_actions(const Group& g, Actor& actor, const torch::Tensor& obs) {
+    const int64_t rows = obs.size(0);
+    if (g.agents.size() == 1) return actor(obs.select(1, g.agents[0])).unsqueeze(1);
+    // Shared networks: all agents' rows in one pass (agents are adjacent in the layout).
+    return actor(obs.reshape({rows * kAgents, kObsSize})).reshape({rows, kAgents, kActionSize});
+  }
+
+  // Joint actions [B, agents, 2] of every agent's `actor` (target or online) on obs.
+  torch::Tensor joint_actions(const torch::Tensor& obs, bool target) {
+    if (config.shared_parameters) return group_actions(groups[0], target ? groups[0].target_actor : groups[0].actor, obs);
+    std::vector<torch::Tensor> parts;
+    for (auto& g : groups) parts.push_back(group_actions(g, target ? g.target_actor : g.actor, obs));
+    return torch::cat(parts, 1);
+  }
+
+  void build() {
+    validate(config);
+    if (config.device == "cuda") {
+      if (!torch::cuda::is_available()) {
+        throw std::invalid_argument("device is \"cuda\" but CUDA is not available to this build of tennis-train");
+      }
+      device = torch::Device(torch::kCUDA);
+    }
+    if (config.threads > 0) torch::set_num_threads(config.threads);
+    Rng init_rng(config.seed);
+    const int n_groups = config.shared_parameters ? 1 : kAgents;
+    const int n_critics = config.twin_critics ? 2 : 1;
+    groups.resize(size_t(n_groups));
+    for (int n = 0; n < n_groups; ++n) {
+      Group& g = groups[size_t(n)];
+      if (config.shared_parameters) {
+        for (int i = 0; i < kAgents; ++i) g.agents.push_back(i);
+      } else {
+        g.agents.push_back(n);
+      }
+      g.actor = Actor(kObsSize, kActionSize, config.actor_hidden, config.layer_norm);
+      g.actor->reset_parameters(init_rng);
+      g.target_actor = Actor(kObsSize, kActionSize, config.actor_hidden, config.layer_norm);
+      for (int c = 0; c < n_critics; ++c) {
+        g.critics.emplace_back(kJointObs + kJointAction, config.critic_hidden, config.batch_norm);
+        g.critics.back()->reset_parameters(init_rng);
+        g.target_critics.emplace_back(kJointObs + kJointAction, config.critic_hidden, config.batch_norm);
+      }
+      // Targets start as copies of the online networks.
+      {
+        torch::NoGradGuard no_grad;
+        auto copy = [](torch::nn::Module& to, const torch::nn::Module& from) {
+          auto dst = to.parameters();
+          auto src = from.parameters();
+          for (size_t k = 0; k < dst.size(); ++k) dst[k].copy_(src[k]);
+        };
+        copy(*g.target_actor, *g.actor);
+        for (int c = 0; c < n_critics; ++c) copy(*g.target_critics[size_t(c)], *g.critics[size_t(c)]);
+      }
+      g.actor->to(device);
+      g.target_actor->to(device);
+      for (int c = 0; c < n_critics; ++c) {
+        g.critics[size_t(c)]->to(device);
+        g.target_critics[size_t(c)]->to(device);
+      }
+      g.actor_params = g.actor->parameters();
+      g.critic_params = params_of(g.critics);
+      g.actor_flat = flatten_into_one(g.actor_params);
+      g.critic_flat = flatten_into_one(g.critic_params);
+      auto target_actor_params = g.target_actor->parameters();
+      auto target_critic_params = params_of(g.target_critics);
+      set_requires_grad(target_actor_params, false);
+      set_requires_grad(target_critic_params, false);
+      g.target_actor_flat = flatten_into_one(target_actor_params);
+      g.target_critic_flat = flatten_into_one(target_critic_params);
+      g.actor_opt = std::make_unique<torch::optim::Adam>(
+          g.actor_params, torch::optim::AdamOptions(config.lr_actor).weight_decay(config.weight_decay));
+      g.critic_opt = std::make_unique<torch::optim::Adam>(
+          g.critic_params, torch::optim::AdamOptions(config.lr_critic).weight_decay(config.weight_decay));
+    }
+  }
+
+  // Named modules of group g in layout order.
+  std::vector<std::pair<std::string, torch::nn::Module*>> named_nets(Group& g) const {
+    std::vector<std::pair<std::string, torch::nn::Module*>> out;
+    out.emplace_back("actor", g.actor.get());
+    out.emplace_back("critic", g.critics[0].get());
+    if (g.critics.size() > 1) out.emplace_back("critic_twin", g.critics[1].get());
+    out.emplace_back("target_actor", g.target_actor.get());
+    out.emplace_back("target_critic", g.target_critics[0].get());
+    if (g.target_critics.size() > 1) out.emplace_back("target_critic_twin", g.target_critics[1].get());
+    return out;
+  }
+
+  std::string group_name(size_t n) const {
+    return config.shared_parameters ? "shared" : "agent" + std::to_string(n);
+  }
+
+  // Every parameter tensor in layout order with its name.
+  std::vector<std::pair<std::string, torch::Tensor>> named_parameters() {
+    std::vector<std::pair<std::string, torch::Tensor>> out;
+    for (size_t n = 0; n < groups.size(); ++n) {
+      for (auto& [net, module] : named_nets(groups[n])) {
+        for (auto& item : module->named_parameters()) {
+          out.emplace_back(group_name(n) + "/" + net + "/" + item.key(), item.value());
+        }
+      }
+    }
+    return out;
+  }
+
+  // LibTorch's OpenMP thread count is per calling thread: an update on a libuv worker thread would
+  // otherwise run with that thread's default, whatever the constructor set on the main thread.
+  void apply_threads() const {
+    if (config.threads > 0 && torch::get_num_threads() != config.threads) torch::set_num_threads(config.threads);
+  }
+
+  static void check_finite(const float* data, int64_t rows, int64_t per_row, const char* name) {
+    if (!data) throw std::invalid_argument(std::string("batch.") + name + " must not be null");
+    const int64_t n = rows * per_row;
+    for (int64_t k = 0; k < n; ++k) {
+      if (!std::isfinite(data[k])) {
+        std::ostringstream os;
+        os << "batch." << name << " has a non-finite value (" << data[k] << ") at row " << k / per_row
+           << ", column " << k % per_row;
+        throw std::invalid_argument(os.str());
+      }
+    }
+  }
+
+  UpdateStats update_batch(const BatchView& batch, const float* target_noise_draws) {
+    if (batch.size < 1) throw std::invalid_argument("batch.size must be >= 1, got " + std::to_string(batch.size));
+    const int64_t rows = batch.size;
+    apply_threads();
+    check_finite(batch.obs, rows, kJointObs, "obs");
+    check_finite(batch.actions, rows, kJointAction, "actions");
+    check_finite(batch.rewards, rows, kAgents, "rewards");
+    check_finite(batch.next_obs, rows, kJointObs, "next_obs");
+    check_finite(batch.dones, rows, kAgents, "dones");
+    if (batch.weights) {
+      check_finite(batch.weights, rows, 1, "weights");
+      for (int64_t k = 0; k < rows; ++k) {
+        if (batch.weights[k] < 0) {
+          throw std::invalid_argument("batch.weights must be >= 0, got " + std::to_string(batch.weights[k]) +
+                                      " at row " + std::to_string(k));
+        }
+      }
+    }
+
+    auto blob = [&](float* data, std::vector<int64_t> sizes) {
+      return torch::from_blob(data, sizes, torch::kFloat32).to(device);
+    };
+    const auto obs = blob(batch.obs, {rows, kAgents, kObsSize});
+    const auto actions = blob(batch.actions, {rows, kAgents, kActionSize});
+    const auto rewards = blob(batch.rewards, {rows, kAgents});
+    const auto next_obs = blob(batch.next_obs, {rows, kAgents, kObsSize});
+    const auto dones = blob(batch.dones, {rows, kAgents});
+    torch::Tensor weights;
+    if (batch.weights) weights = blob(batch.weights, {rows, 1});
+
+    // Target joint action from all target actors on the next observations (computed once).
+    torch::Tensor next_actions;
+    {
+      torch::NoGradGuard no_grad;
+      next_actions = joint_actions(next_obs, /*target=*/true);
+      if (config.target_noise > 0) {
+        // MATD3 target policy smoothing: a' = clip(mu'(o') + clip(sigma * eps, -c, c), -1, 1).
+        torch::Tensor eps;
+        if (target_noise_draws) {
+          eps = blob(const_cast<float*>(target_noise_draws), {rows, kAgents, kActionSize});
+        } else {
+          std::vector<float> draws(size_t(rows * kJointAction));
+          for (auto& d : draws) d = float(target_rng.normal());
+          eps = torch::from_blob(draws.data(), {rows, kAgents, kActionSize}, torch::kFloat32).to(device, false, true);
+        }
+        const auto smoothing = (eps * config.target_noise).clamp(-config.target_noise_clip, config.target_noise_clip);
+        next_actions = (next_actions + smoothing).clamp(-1.0, 1.0);
+      }
+    }
+
+    const bool actor_step = updates % config.policy_delay == 0;
+    UpdateStats stats;
+    stats.updates = 1;
+    stats.actor_updates = actor_step ? 1 : 0;
+    std::vector<torch::Tensor> td_per_agent(kAgents);
+    double critic_loss_sum = 0, q_sum = 0, critic_norm_sum = 0;
+    double actor_loss_sum = 0, actor_norm_sum = 0, saturation_sum = 0;
+
+    for (auto& g : groups) {
+      const auto obs_v = group_view(g, obs);
+      const auto actions_v = group_view(g, actions);
+      const auto rewards_v = group_column(g, rewards);
+      const auto dones_v = group_column(g, dones);
+
+      torch::Tensor y;
+      {
+        torch::NoGradGuard no_grad;
+        const auto target_input = torch::cat({group_view(g, next_obs), group_view(g, next_actions)}, 1);
+        auto q_next = g.target_critics[0]->forward(target_input);
+        if (g.target_critics.size() > 1) q_next = torch::min(q_next, g.target_critics[1]->forward(target_input));
+        y = rewards_v + config.gamma * (1 - dones_v) * q_next;
+      }
+
+      // Critic: MSE (importance-weighted when the batch has weights) towards y.
+      const auto critic_input = torch::cat({obs_v, actions_v}, 1);
+      const torch::Tensor w = weights.defined() ? (g.agents.size() == 1 ? weights : weights.repeat({int64_t(g.agents.size()), 1}))
+                                                : torch::Tensor();
+      auto mse = [&](const torch::Tensor& q) {
+        return w.defined() ? (w * (q - y).pow(2)).mean() : torch::mse_loss(q, y);
+      };
+      const auto q1 = g.critics[0]->forward(critic_input);
+      auto critic_loss = mse(q1);
+      if (g.critics.size() > 1) critic_loss = critic_loss + mse(g.critics[1]->forward(critic_input));
+      g.critic_opt->zero_grad();
+      critic_loss.backward();
+      critic_norm_sum += clip_or_measure(g.critic_params, config.grad_clip);
+      g.critic_opt->step();
+      critic_loss_sum += critic_loss.item<double>();
+      q_sum += q1.detach().mean().item<double>();
+      const auto td = (y - q1.detach()).abs().reshape({int64_t(g.agents.size()), rows});
+      for (size_t k = 0; k < g.agents.size(); ++k) td_per_agent[size_t(g.agents[k])] = td[int64_t(k)];
+
+      if (!actor_step) continue;
+      // Actor: -Q_i with agent i's action replaced by mu_i(o_i); the critic is frozen (its weights
+      // get no gradient, which also skips their computation).
+      set_requires_grad(g.critic_params, false);
+      const auto mu = group_actions(g, g.actor, obs);  // [B, |agents|, 2]
+      std::vector<torch::Tensor> views;
+      for (size_t k = 0; k < g.agents.size(); ++k) {
+        const int i = g.agents[k];
+        std::vector<torch::Tensor> parts;
+        for (int64_t j : view_order(i)) parts.push_back(j == i ? mu.select(1, int64_t(k)) : actions.select(1, j));
+        views.push_back(torch::cat(parts, 1));
+      }
+      const auto predicted_v = views.size() == 1 ? views[0] : torch::cat(views, 0);
+      const auto actor_loss = -g.critics[0]->forward(torch::cat({obs_v, predicted_v}, 1)).mean();
+      g.actor_opt->zero_grad();
+      actor_loss.backward();
+      actor_norm_sum += clip_or_measure(g.actor_params, config.grad_clip);
+      g.actor_opt->step();
+      set_requires_grad(g.critic_params, true);
+      actor_loss_sum += actor_loss.item<double>();
+      saturation_sum += (mu.detach().abs() > kSaturated).to(torch::kFloat32).mean().item<double>();
+    }
+
+    if (actor_step) {
+      // Soft update (polyak, as SB3): target <- (1 - tau) * target + tau * online, flat per network.
+      torch::NoGradGuard no_grad;
+      for (auto& g : groups) {
+        g.target_actor_flat.mul_(1.0 - config.tau).add_(g.actor_flat, config.tau);
+        g.target_critic_flat.mul_(1.0 - config.tau).add_(g.critic_flat, config.tau);
+      }
+    }
+    ++updates;
+
+    const double n = double(groups.size());
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    stats.critic_loss = critic_loss_sum / n;
+    stats.q_mean = q_sum / n;
+    stats.critic_grad_norm = critic_norm_sum / n;
+    stats.actor_loss = actor_step ? actor_loss_sum / n : nan;
+    stats.actor_grad_norm = actor_step ? actor_norm_sum / n : nan;
+    stats.saturation = actor_step ? saturation_sum / n : nan;
+    const auto td_mean = torch::stack(td_per_agent, 0).mean(0).to(torch::kCPU).contiguous();
+    stats.td_errors.assign(td_mean.data_ptr<float>(), td_mean.data_ptr<float>() + rows);
+    return stats;
+  }
+};
+
+Maddpg::Maddpg(const MaddpgConfig& config) {
+  validate(config);
+  impl_ = std::make_unique<Impl>(config);
+  impl_->build();
+}
+
+Maddpg::~Maddpg() = default;
+
+const MaddpgConfig& Maddpg::config() const { return impl_->config; }
+
+UpdateStats Maddpg::update_batch(const BatchView& batch, const float* target_noise) {
+  return impl_->update_batch(batch, target_noise);
+}
+
+UpdateStats Maddpg::update(int64_t k, BatchSource& source) {
+  if (k < 1) throw std::invalid_argument("k must be >= 1, got " + std::to_string(k));
+  auto& m = *impl_;
+  const int64_t rows = m.config.batch_size;
+  if (int64_t(m.obs.size()) != rows * kJointObs) {
+    m.obs.assign(size_t(rows * kJointObs), 0.f);
+    m.actions.assign(size_t(rows * kJointAction), 0.f);
+    m.rewards.assign(size_t(rows * kAgents), 0.f);
+    m.next_obs.assign(size_t(rows * kJointObs), 0.f);
+    m.dones.assign(size_t(rows * kAgents), 0.f);
+    m.weights.assign(size_t(rows), 1.f);
+    m.indices.assign(size_t(rows), 0);
+  }
+  UpdateStats total;
+  double critic_loss = 0, q_mean = 0, critic_norm = 0, actor_loss = 0, actor_norm = 0, saturation = 0;
+  for (int64_t u = 0; u < k; ++u) {
+    BatchView view{rows, m.obs.data(), m.actions.data(), m.rewards.data(), m.next_obs.data(),
+                   m.dones.data(), m.weights.data(), m.indices.data()};
+    source.next(view);
+    if (view.size != rows) {
+      throw std::invalid_argument("batch source returned " + std::to_string(view.size) + " rows, expected batch_size " +
+                                  std::to_string(rows));
+    }
+    UpdateStats s = m.update_batch(view, nullptr);
+    source.feedback(view, s.td_errors.data());
+    critic_loss += s.critic_loss;
+    q_mean += s.q_mean;
+    critic_norm += s.critic_grad_norm;
+    if (s.actor_updates) {
+      actor_loss += s.actor_loss;
+      actor_norm += s.actor_grad_norm;
+      saturation += s.saturation;
+    }
+    total.actor_updates += s.actor_updates;
+    total.td_errors = std::move(s.td_errors);
+  }
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  total.updates = k;
+  total.critic_loss = critic_loss / double(k);
+  total.q_mean = q_mean / double(k);
+  total.critic_grad_norm = critic_norm / double(k);
+  const double a = double(total.actor_updates);
+  total.actor_loss = a > 0 ? actor_loss / a : nan;
+  total.actor_grad_norm = a > 0 ? actor_norm / a : nan;
+  total.saturation = a > 0 ? saturation / a : nan;
+  return total;
+}
+
+void Maddpg::act(const float* obs, int64_t n_envs, float* actions, bool explore) {
+  if (n_envs < 1) throw std::invalid_argument("n_envs must be >= 1, got " + std::to_string(n_envs));
+  auto& m = *impl_;
+  m.apply_threads();
+  {
+    torch::NoGradGuard no_grad;
+    const auto obs_t = torch::from_blob(const_cast<float*>(obs), {n_envs, kAgents, kObsSize}, torch::kFloat32)
+                           .to(m.device);
+    const auto out = m.joint_actions(obs_t, /*target=*/false).to(torch::kCPU);
+    torch::from_blob(actions, {n_envs, kAgents, kActionSize}, torch::kFloat32).copy_(out);
+  }
+  if (explore) m.noise.apply(actions, n_envs);
+}
+
+void Maddpg::act(const float* obs, int64_t obs_length, float* actions, int64_t actions_length, bool explore) {
+  if (!obs || obs_length < kJointObs || obs_length % kJointObs != 0) {
+    throw std::invalid_argument("obs must hold n_envs * agents * 24 = n_envs * " + std::to_string(kJointObs) +
+                                " floats (n_envs >= 1), got " + std::to_string(obs_length));
+  }
+  const int64_t n_envs = obs_length / kJointObs;
+  if (!actions || actions_length != n_envs * kJointAction) {
+    throw std::invalid_argument("actions must hold n_envs * agents * 2 = " + std::to_string(n_envs * kJointAction) +
+                                " floats for " + std::to_string(n_envs) + " envs, got " +
+                                std::to_string(actions_length));
+  }
+  for (int64_t k = 0; k < obs_length; ++k) {
+    if (!std::isfinite(obs[k])) {
+      std::ostringstream os;
+      os << "obs has a non-finite value (" << obs[k] << ") at env " << k / kJointObs << ", agent "
+         << (k % kJointObs) / kObsSize << ", index " << k % kObsSize;
+      throw std::invalid_argument(os.str());
+    }
+  }
+  act(obs, n_envs, actions, explore);
+}
+
+void Maddpg::reset_noise(const uint8_t* env_mask, int64_t n_envs) { impl_->noise.reset(env_mask, n_envs); }
+
+double Maddpg::noise_scale() const { return impl_->noise.scale(); }
+
+const ExplorationNoise& Maddpg::noise() const { return impl_->noise; }
+
+int64_t Maddpg::update_count() const { return impl_->updates; }
+
+std::vector<ParameterInfo> Maddpg::parameter_layout() const {
+  std::vector<ParameterInfo> out;
+  int64_t offset = 0;
+  for (auto& [name, tensor] : impl_->named_parameters()) {
+    out.push_back({name, tensor.sizes().vec(), offset, tensor.numel()});
+    offset += tensor.numel();
+  }
+  return out;
+}
+
+int64_t Maddpg::parameter_count() const {
+  int64_t total = 0;
+  for (auto& item : impl_->named_parameters()) total += item.second.numel();
+  return total;
+}
+
+std::vector<float> Maddpg::get_parameters() const {
+  std::vector<float> out(static_cast<size_t>(parameter_count()));
+  get_parameters(out.data(), int64_t(out.size()));
+  return out;
+}
+
+void Maddpg::get_parameters(float* out, int64_t length) const {
+  const int64_t expected = parameter_count();
+  if (!out || length != expected) {
+    throw std::invalid_argument("parameters must hold " + std::to_string(expected) + " floats, got " +
+                                std::to_string(length));
+  }
+  int64_t offset = 0;
+  for (auto& item : impl_->named_parameters()) {
+    const auto& t = item.second;
+    torch::from_blob(out + offset, t.sizes(), torch::kFloat32).copy_(t.detach().to(torch::kCPU));
+    offset += t.numel();
+  }
+}
+
+void Maddpg::set_parameters(const float* data, int64_t length) {
+  const int64_t expected = parameter_count();
+  if (!data || length != expected) {
+    throw std::invalid_argument("parameters must hold " + std::to_string(expected) + " floats, got " +
+                                std::to_string(length));
+  }
+  for (int64_t k = 0; k < length; ++k) {
+    if (!std::isfinite(data[k])) {
+      throw std::invalid_argument("parameters has a non-finite value at index " + std::to_string(k));
+    }
+  }
+  torch::NoGradGuard no_grad;
+  int64_t offset = 0;
+  for (auto& item : impl_->named_parameters()) {
+    auto t = item.second;
+    t.copy_(torch::from_blob(const_cast<float*>(data) + offset, t.sizes(), torch::kFloat32));
+    offset += t.numel();
+  }
+}
+
+std::vector<float> Maddpg::get_actor_parameters(int agent) const {
+  if (agent < 0 || agent >= kAgents) {
+    throw std::invalid_argument("agent must be in [0, " + std::to_string(kAgents - 1) + "], got " +
+                                std::to_string(agent));
+  }
+  const auto& flat = impl_->group_of(agent).actor_flat;
+  const auto cpu = flat.to(torch::kCPU).contiguous();
+  return std::vector<float>(cpu.data_ptr<float>(), cpu.data_ptr<float>() + cpu.numel());
+}
+
+std::string Maddpg::architecture() const {
+  const auto& c = impl_->config;
+  std::ostringstream os;
+  os << "agents=" << kAgents << "\nobs_size=" << kObsSize << "\naction_size=" << kActionSize
+     << "\nactor_hidden=" << join(c.actor_hidden) << "\ncritic_hidden=" << join(c.critic_hidden)
+     << "\nlayer_norm=" << c.layer_norm << "\nbatch_norm=" << c.batch_norm
+     << "\nshared_parameters=" << c.shared_parameters << "\ntwin_critics=" << c.twin_critics << "\n";
+  return os.str();
+}
+
+void Maddpg::save(const std::string& path) const {
+  auto& m = *impl_;
+  torch::serialize::OutputArchive archive;
+  archive.write("format", c10::IValue(std::string(kCheckpointFormat)));
+  archive.write("architecture", c10::IValue(architecture()));
+  archive.write("updates", torch::tensor(m.updates, torch::kInt64));
+  archive.write("target_rng", torch::tensor(m.target_rng.state(), torch::kInt64));
+  const auto& ou = m.noise.ou_state();
+  archive.write("noise_ou", torch::tensor(ou.empty() ? std::vector<float>{} : ou, torch::kFloat32));
+  archive.write("noise_counters", torch::tensor(m.noise.counters_and_rng(), torch::kInt64));
+  for (size_t n = 0; n < m.groups.size(); ++n) {
+    auto& g = m.groups[n];
+    const std::string prefix = m.group_name(n) + "_";
+    for (auto& [net, module] : m.named_nets(g)) {
+      torch::serialize::OutputArchive sub;
+      write_module(sub, *module);
+      archive.write(prefix + net, sub);
+    }
+    torch::serialize::OutputArchive actor_opt, critic_opt;
+    g.actor_opt->save(actor_opt);
+    g.critic_opt->save(critic_opt);
+    archive.write(prefix + "actor_optimizer", actor_opt);
+    archive.write(prefix + "critic_optimizer", critic_opt);
+  }
+  try {
+    archive.save_to(path);
+  } catch (const c10::Error& e) {
+    throw std::runtime_error("cannot write checkpoint " + path + ": " + e.what_without_backtrace());
+  }
+}
+
+void Maddpg::load(const std::string& path) {
+  auto& m = *impl_;
+  torch::serialize::InputArchive archive;
+  try {
+    archive.load_from(path, m.device);
+  } catch (const c10::Error& e) {
+    throw std::invalid_argument("cannot read checkpoint " + path + ": " + e.what_without_backtrace());
+  }
+  c10::IValue format, arch;
+  if (!archive.try_read("format", format) || !format.isString() || format.toStringRef() != kCheckpointFormat) {
+    throw std::invalid_argument("checkpoint " + path + " is not a tennis-train MADDPG checkpoint (format " +
+                                kCheckpointFormat + ")");
+  }
+  archive.read("architecture", arch);
+  const auto theirs = parse_fields(arch.toStringRef());
+  const auto ours = parse_fields(architecture());
+  std::string differences;
+  for (const auto& [key, value] : ours) {
+    const auto it = theirs.find(key);
+    const std::string other = it == theirs.end() ? "(missing)" : it->second;
+    if (other != value) {
+      differences += (differences.empty() ? "" : "; ") + key + " is " + other + " in the checkpoint but " + value +
+                     " in this model";
+    }
+  }
+  if (!differences.empty()) {
+    throw std::invalid_argument("checkpoint " + path + " has another architecture: " + differences);
+  }
+  for (size_t n = 0; n < m.groups.size(); ++n) {
+    auto& g = m.groups[n];
+    const std::string prefix = m.group_name(n) + "_";
+    for (auto& [net, module] : m.named_nets(g)) {
+      torch::serialize::InputArchive sub;
+      archive.read(prefix + net, sub);
+      read_module(sub, *module, prefix + net + ".");
+    }
+    torch::serialize::InputArchive actor_opt, critic_opt;
+    archive.read(prefix + "actor_optimizer", actor_opt);
+    archive.read(prefix + "critic_optimizer", critic_opt);
+    g.actor_opt->load(actor_opt);
+    g.critic_opt->load(critic_opt);
+  }
+  torch::Tensor updates, target_rng, noise_ou, noise_counters;
+  archive.read("updates", updates);
+  archive.read("target_rng", target_rng);
+  archive.read("noise_ou", noise_ou);
+  archive.read("noise_counters", noise_counters);
+  auto ints = [](const torch::Tensor& t) {
+    const auto c = t.to(torch::kCPU).contiguous();
+    return std::vector<int64_t>(c.data_ptr<int64_t>(), c.data_ptr<int64_t>() + c.numel());
+  };
+  const auto ou = noise_ou.to(torch::kCPU).contiguous();
+  m.noise.restore(std::vector<float>(ou.data_ptr<float>(), ou.data_ptr<float>() + ou.numel()), ints(noise_counters));
+  m.target_rng.set_state(ints(target_rng));
+  m.updates = updates.item<int64_t>();
+}
+
+void Maddpg::export_actor_torchscript(const std::string& path, int agent) const {
+  if (agent < 0 || agent >= kAgents) {
+    throw std::invalid_argument("agent must be in [0, " + std::to_string(kAgents - 1) + "], got " +
+                                std::to_string(agent));
+  }
+  try {
+    tennis::export_actor_torchscript(impl_->group_of(agent).actor, path);
+  } catch (const c10::Error& e) {
+    throw std::runtime_error("cannot export the actor to " + path + ": " + e.what_without_backtrace());
+  }
+}
+
+}  // namespace tennis

@@ -1,0 +1,86 @@
+// Exploration noise for acting (Ornstein-Uhlenbeck or Gaussian, one state per env and agent, with a
+// noise-scale schedule) and the small seedable RNG every random draw of the learner comes from.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace tennis {
+
+// xoshiro256** with a Box-Muller normal: its whole state is a few integers, so checkpoints restore
+// it exactly and it does not depend on LibTorch's global generator.
+class Rng {
+ public:
+  explicit Rng(uint64_t seed = 0) { seed_with(seed); }
+  void seed_with(uint64_t seed);
+  uint64_t next_u64();
+  // Uniform in [0, 1) with 53 random bits.
+  double uniform();
+  // Uniform in [lo, hi).
+  double uniform(double lo, double hi) { return lo + (hi - lo) * uniform(); }
+  // Standard normal (Box-Muller; the second value of each pair is kept for the next call).
+  double normal();
+
+  // State as 6 integers: s0..s3, has_spare, bits of spare.
+  std::vector<int64_t> state() const;
+  void set_state(const std::vector<int64_t>& state);
+
+ private:
+  uint64_t s_[4] = {0, 0, 0, 0};
+  bool has_spare_ = false;
+  double spare_ = 0.0;
+};
+
+struct NoiseConfig {
+  std::string type = "ou";           // "ou" | "gaussian" | "none"
+  double ou_mu = 0.0;                // OU long-run mean
+  double ou_theta = 0.15;            // OU mean reversion per step
+  double ou_sigma = 0.2;             // OU diffusion per step
+  double gaussian_sigma = 0.1;       // standard deviation of Gaussian noise
+  double scale_start = 1.0;          // noise scale at the start of training
+  double scale_end = 1.0;            // noise scale after `decay` units
+  int64_t decay = 0;                 // units over which the scale goes linearly start -> end (0: constant start)
+  std::string decay_unit = "episodes";  // "episodes" | "steps"
+};
+
+// Throws std::invalid_argument naming the first bad field (prefixed with `prefix`).
+void validate_noise_config(const NoiseConfig& config, const std::string& prefix = "noise.");
+
+// Per-env exploration noise. `width` floats per env (agents x action size). An explore step adds
+// scale * noise to the actions; OU states start at mu and return there on reset.
+class ExplorationNoise {
+ public:
+  ExplorationNoise(const NoiseConfig& config, int64_t width, uint64_t seed);
+
+  // Adds scale() * noise to actions [n_envs][width] in place and advances the OU states and the step
+  // count. A change of n_envs resets every state.
+  void apply(float* actions, int64_t n_envs);
+  // Resets the OU state of each env whose mask entry is non-zero (all envs when mask is null) and
+  // counts one finished episode per env reset.
+  void reset(const uint8_t* env_mask, int64_t n_envs);
+  // Current noise scale from the schedule.
+  double scale() const;
+
+  int64_t steps() const { return steps_; }
+  int64_t episodes() const { return episodes_; }
+  int64_t n_envs() const { return n_envs_; }
+  const std::vector<float>& ou_state() const { return state_; }
+  const NoiseConfig& config() const { return config_; }
+
+  // Checkpoint form: OU states plus counters and RNG state.
+  std::vector<int64_t> counters_and_rng() const;
+  void restore(const std::vector<float>& ou_state, const std::vector<int64_t>& counters_and_rng);
+
+ private:
+  void resize(int64_t n_envs);
+
+  NoiseConfig config_;
+  int64_t width_;
+  int64_t n_envs_ = 0;
+  std::vector<float> state_;
+  int64_t steps_ = 0;
+  int64_t episodes_ = 0;
+  Rng rng_;
+};
+
+}  // namespace tennis

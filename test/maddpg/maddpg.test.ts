@@ -1,0 +1,191 @@
+// The Maddpg binding: validation before the crossing, acting in place, async updates with stats and
+// the busy guard, checkpoints (resume continues exactly, another architecture is named), updates
+// sampled straight from the native replay buffer, and dispose.
+import { expect } from "chai";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+import { ReplayBuffer } from "../../binding/buffer.ts";
+import { TennisTrainError } from "../../binding/errors.ts";
+import { addon } from "../../binding/load.ts";
+import { AGENTS, JOINT_ACTION, JOINT_OBS, Maddpg, type MaddpgOptions, type TransitionBatch } from "../../binding/maddpg.ts";
+
+const small: MaddpgOptions = { actorHidden: [32, 32], criticHidden: [32, 32], batchSize: 16, seed: 1, threads: 1 };
+
+/** A deterministic pseudo-random batch (xorshift), so two calls with one seed give the same rows. */
+function makeBatch(rows: number, seed: number): TransitionBatch {
+  let state = seed * 2654435761 + 1;
+  const next = () => {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    return ((state >>> 0) / 4294967296) * 2 - 1;
+  };
+  const fill = (n: number, scale = 1) => Float32Array.from({ length: n }, () => next() * scale);
+  return {
+    obs: fill(rows * JOINT_OBS),
+    actions: fill(rows * JOINT_ACTION),
+    rewards: fill(rows * AGENTS, 0.1),
+    nextObs: fill(rows * JOINT_OBS),
+    dones: Float32Array.from({ length: rows * AGENTS }, () => (next() > 0.8 ? 1 : 0)),
+  };
+}
+
+async function rejection(promise: Promise<unknown>): Promise<TennisTrainError> {
+  try {
+    await promise;
+  } catch (err) {
+    return err as TennisTrainError;
+  }
+  throw new Error("expected a rejection");
+}
+
+describe("Maddpg binding", function () {
+  this.timeout(60000);
+  let dir = "";
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), "tt-maddpg-"));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("acts for n envs in place, within [-1, 1], and explores only when asked", () => {
+    const learner = new Maddpg({ ...small, noise: { type: "gaussian", gaussianSigma: 0.5 } });
+    const obs = makeBatch(3, 1).obs.subarray(0, 3 * JOINT_OBS);
+    const actions = new Float32Array(3 * JOINT_ACTION);
+    expect(learner.act(obs, actions)).to.equal(actions);
+    for (const a of actions) expect(Math.abs(a)).to.be.at.most(1);
+    expect(Array.from(learner.act(obs))).to.deep.equal(Array.from(actions));
+    const noisy = learner.act(obs, undefined, true);
+    expect(Array.from(noisy)).not.to.deep.equal(Array.from(actions));
+    expect(learner.stats().noiseSteps).to.equal(1);
+    learner.resetNoise([true, false, true]);
+    expect(learner.stats().noiseEpisodes).to.equal(2);
+    learner.dispose();
+  });
+
+  it("rejects bad arguments with a TypeError naming them, before and after the crossing", () => {
+    const learner = new Maddpg(small);
+    expect(() => learner.act(new Float32Array(47))).to.throw(
+      TypeError,
+      "Expected a Float32Array whose length is a positive multiple of 48 for obs but received Float32Array of length 47",
+    );
+    expect(() => learner.act(new Float32Array(48), new Float32Array(5))).to.throw(
+      TypeError,
+      "Expected a Float32Array of length 4 for actions but received Float32Array of length 5",
+    );
+    expect(() => new Maddpg({ gamma: 2 })).to.throw(TypeError, "Expected finite number between 0 and 1 for gamma but received 2 of type number");
+    expect(() => new Maddpg({ actorHidden: [] })).to.throw(TypeError, "actorHidden");
+    expect(() => new Maddpg({ lrActr: 1 } as MaddpgOptions)).to.throw(TypeError, "options.lrActr");
+    expect(() => learner.setParameters(new Float32Array(3))).to.throw(TypeError, `length ${learner.parameterCount}`);
+    learner.dispose();
+  });
+
+  it("native rechecks reject what the wrapper would have caught", () => {
+    const native = new addon.Maddpg({ actorHidden: [8], criticHidden: [8] });
+    expect(() => native.act(new Float32Array(47), new Float32Array(4), false)).to.throw(TypeError, "obs must be a Float32Array of length nEnvs * 48");
+    expect(() => native.act(new Float32Array(48), new Float32Array(4), 1)).to.throw(TypeError, "explore must be a boolean");
+    expect(() => new addon.Maddpg({ gama: 1 })).to.throw(TypeError, "unknown option gama");
+    expect(() => new addon.Maddpg({ noise: { sigma: 1 } })).to.throw(TypeError, "unknown option noise.sigma");
+    expect(() => new addon.Maddpg({ tau: "x" })).to.throw(TypeError, "tau must be a number");
+    try {
+      new addon.Maddpg({ tau: 3 });
+      expect.fail("no throw");
+    } catch (err) {
+      expect((err as TennisTrainError).code).to.equal("ERR_INVALID_ARG");
+      expect((err as Error).message).to.match(/^tau must be in \[0/);
+    }
+    expect(() => native.updateBatch({ ...makeBatch(2, 1), dones: new Float32Array(3) })).to.throw(
+      TypeError,
+      "batch.dones must be a Float32Array of length 4, got 3",
+    );
+    native.dispose();
+  });
+
+  it("updates off the main thread, returns stats, and refuses other calls meanwhile", async () => {
+    const learner = new Maddpg(small);
+    const before = learner.getParameters();
+    const pending = learner.updateBatch(makeBatch(16, 2));
+    expect(() => learner.act(new Float32Array(JOINT_OBS))).to.throw(TennisTrainError, "busy").with.property("code", "ERR_BUSY");
+    expect(learner.stats().busy).to.equal(true);
+    const stats = await pending;
+    expect(stats.updates).to.equal(1);
+    expect(stats.actorUpdates).to.equal(1);
+    for (const key of ["criticLoss", "actorLoss", "qMean", "criticGradNorm", "actorGradNorm"] as const) {
+      expect(stats[key], key).to.be.a("number").and.satisfy(Number.isFinite);
+    }
+    expect(stats.saturation).to.be.within(0, 1);
+    expect(stats.tdErrors).to.be.instanceOf(Float32Array).with.length(16);
+    expect(learner.stats().busy).to.equal(false);
+    expect(learner.stats().updates).to.equal(1);
+    const after = learner.getParameters();
+    expect(after.some((v, i) => v !== before[i])).to.equal(true);
+    learner.dispose();
+  });
+
+  it("rejects a batch holding NaN with an error naming the array and row", async () => {
+    const learner = new Maddpg(small);
+    const batch = makeBatch(4, 3);
+    batch.rewards[5] = NaN;
+    const err = await rejection(learner.updateBatch(batch));
+    expect(err).to.be.instanceOf(TennisTrainError);
+    expect(err.code).to.equal("ERR_INVALID_ARG");
+    expect(err.message).to.equal("batch.rewards has a non-finite value (nan) at row 2, column 1");
+    expect(learner.stats().busy).to.equal(false);
+    learner.dispose();
+  });
+
+  it("a checkpoint resumes exactly, and one of another architecture is named", async () => {
+    const options: MaddpgOptions = { ...small, twinCritics: true, targetNoise: 0.2, policyDelay: 2, layerNorm: true };
+    const straight = new Maddpg(options);
+    for (let u = 0; u < 4; u++) await straight.updateBatch(makeBatch(16, 10 + u));
+
+    const first = new Maddpg(options);
+    for (let u = 0; u < 2; u++) await first.updateBatch(makeBatch(16, 10 + u));
+    const path = join(dir, "resume.pt");
+    await first.save(path);
+    const resumed = new Maddpg({ ...options, seed: 999 });
+    await resumed.load(path);
+    for (let u = 2; u < 4; u++) await resumed.updateBatch(makeBatch(16, 10 + u));
+    expect(Array.from(resumed.getParameters())).to.deep.equal(Array.from(straight.getParameters()));
+    expect(resumed.stats().updates).to.equal(4);
+
+    const other = new Maddpg({ ...options, actorHidden: [16, 16] });
+    const err = await rejection(other.load(path));
+    expect(err.code).to.equal("ERR_INVALID_ARG");
+    expect(err.message).to.contain("actor_hidden is 32,32 in the checkpoint but 16,16 in this model");
+    for (const l of [straight, first, resumed, other]) l.dispose();
+  });
+
+  it("updates k times sampling straight from the native replay buffer", async () => {
+    const buffer = new ReplayBuffer({ capacity: 256, prioritized: true, seed: 3 });
+    const rows = makeBatch(64, 4);
+    buffer.add(rows.obs, rows.actions, rows.rewards, rows.nextObs, rows.dones);
+    const learner = new Maddpg(small);
+    const stats = await learner.update(buffer, 3);
+    expect(stats.updates).to.equal(3);
+    expect(stats.tdErrors).to.have.length(16);
+    expect(learner.stats().updates).to.equal(3);
+    // The TD errors went back as priorities: importance weights of a sample are no longer all equal
+    // (fresh records all carry the same maximal priority, so before any feedback they would be).
+    const fresh = new ReplayBuffer({ capacity: 256, prioritized: true, seed: 3 });
+    fresh.add(rows.obs, rows.actions, rows.rewards, rows.nextObs, rows.dones);
+    expect(new Set(fresh.sample(32).weights).size).to.equal(1);
+    expect(new Set(buffer.sample(32).weights).size).to.be.greaterThan(1);
+    fresh.dispose();
+    const tooBig = new Maddpg({ ...small, batchSize: 128 });
+    const err = await rejection(tooBig.update(buffer, 1));
+    expect(err.code).to.equal("ERR_INVALID_ARG");
+    expect(() => learner.update({} as ReplayBuffer, 1)).to.throw(TypeError);
+    learner.dispose();
+    tooBig.dispose();
+    buffer.dispose();
+  });
+
+  it("after dispose every call throws ERR_DISPOSED", () => {
+    const learner = new Maddpg(small);
+    learner.dispose();
+    learner.dispose();
+    expect(() => learner.getParameters()).to.throw(TennisTrainError).with.property("code", "ERR_DISPOSED");
+  });
+});
