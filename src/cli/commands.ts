@@ -35,48 +35,12 @@ export const trainCommand: CommandModule = {
   },
 };
 
-export const evalCommand: CommandModule = {
-  command: "eval",
-  describe: "Greedy evaluation of a checkpoint (or the scripted controller)",
-  builder: (y) =>
-    withJson(withConfigOptions(y))
-      .option("checkpoint", { type: "string", describe: "Checkpoint directory" })
-      .option("policy", { choices: ["checkpoint", "scripted", "random"] as const, describe: "Policy to evaluate [default: checkpoint]" })
-      .option("eval-episodes", { type: "number", describe: "Episodes to play [default: 100]" }),
-  handler: (argv) => {
-    configFromArgv(argv);
-    throw new NotImplementedError("eval");
-  },
-};
-
-export const randomCommand: CommandModule = {
-  command: "random",
-  describe: "Play random actions like the notebook's random-agent cell",
-  builder: (y) => withJson(y).option("episodes", { type: "number", describe: "Episodes [default: 5]" }).option("seed", { type: "number", describe: "Seed [default: 0]" }),
-  handler: () => {
-    throw new NotImplementedError("random");
-  },
-};
-
 export const watchCommand: CommandModule = {
   command: "watch",
   describe: "Watch a trained pair play (browser replay, or --out rally.gif)",
   builder: (y) => y.option("checkpoint", { type: "string", demandOption: true, describe: "Checkpoint directory" }).option("out", { type: "string", describe: "Write a GIF instead of serving" }),
   handler: () => {
     throw new NotImplementedError("watch");
-  },
-};
-
-export const benchCommand: CommandModule = {
-  command: "bench <what>",
-  describe: "Benchmarks with ratios measured side by side",
-  builder: (y) =>
-    withJson(y)
-      .positional("what", { choices: ["env", "buffer", "update", "solve", "bridge"] as const, describe: "What to measure" })
-      .option("seconds", { type: "number", describe: "Measuring time per row [default: 2]" })
-      .option("seeds", { type: "string", describe: "Seeds for bench solve, e.g. 0-4 or 0,1,2" }),
-  handler: (argv) => {
-    throw new NotImplementedError(`bench ${argv.what as string}`);
   },
 };
 

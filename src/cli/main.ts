@@ -6,17 +6,16 @@ import { TennisTrainError } from "../../binding/errors.ts";
 import { configFlagNames } from "../config/flags.ts";
 import { ConfigError, didYouMean } from "../config/resolve.ts";
 import { NotImplementedError, UsageError } from "./common.ts";
+import { benchCommand } from "./bench.ts";
 import {
-  benchCommand,
   envServerCommand,
-  evalCommand,
-  randomCommand,
   serveCommand,
   trainCommand,
   tuneCommand,
   watchCommand,
 } from "./commands.ts";
 import { infoCommand } from "./info.ts";
+import { evalCommand, randomCommand } from "./play.ts";
 
 /** Exit codes: 1 runtime failure, 2 bad usage or config, 3 not implemented yet. */
 export const kExitCodes = { failure: 1, usage: 2, notImplemented: 3 } as const;

@@ -15,6 +15,7 @@ import { plotScores } from "../log/plot.ts";
 import { TensorBoardSink } from "../log/tensorboard.ts";
 import { latestCheckpoint, writeCheckpoint } from "./checkpoint.ts";
 import { episodeLine, ProgressBar } from "./console.ts";
+import { greedyEpisodes } from "./evaluate.ts";
 import { createRunDir, writeJson } from "./run-dir.ts";
 import { ScoreTracker, type EpisodeResult } from "./scores.ts";
 import { shapeRewards } from "./shaping.ts";
@@ -216,8 +217,11 @@ export async function train(config: Config, options: TrainOptions = {}): Promise
     progress.update(ep.episode, `avg ${ep.average.toFixed(3)}`);
   };
 
+  // Every iteration is one vectorized step plus its update round; checkpoints and stops happen only
+  // at the end of an iteration, so a resumed run continues exactly where an uninterrupted one would.
+  let lastCheckpointAt = -1;
   try {
-    loop: while (state.episodes < t.episodes) {
+    for (let finishedRun = false; !finishedRun; ) {
       if (options.signal?.aborted) {
         stopped = "interrupted";
         break;
@@ -230,20 +234,10 @@ export async function train(config: Config, options: TrainOptions = {}): Promise
       shapeRewards(t.rewardShaping, t.shapingFactor, step.rewards, step.dones, shaped);
       buffer.add(obs, actions, shaped, step.nextObs, step.dones);
       const finished = tracker.addStep(step.rewards, step.dones);
-      if (finished.length > 0) {
-        agent.resetNoise(doneMask(step.dones, n));
-        for (const ep of finished) {
-          onEpisode(ep);
-          if (tracker.solvedAt !== null && t.stopWhenSolved) {
-            stopped = "solved";
-            break loop;
-          }
-          if (ep.episode >= t.episodes) break loop;
-        }
-        if (t.checkpointEvery > 0 && Math.floor(state.episodes / t.checkpointEvery) > Math.floor((state.episodes - finished.length) / t.checkpointEvery)) {
-          await checkpoint(`ep${String(state.episodes).padStart(7, "0")}`);
-        }
-      }
+      if (finished.length > 0) agent.resetNoise(doneMask(step.dones, n));
+      for (const ep of finished) onEpisode(ep);
+      if (tracker.solvedAt !== null && t.stopWhenSolved) [stopped, finishedRun] = ["solved", true];
+      if (state.episodes >= t.episodes) finishedRun = true;
       obs = step.obs;
       if (learning && buffer.size >= t.batchSize && (state.envSteps / n) % t.trainEvery === 0) {
         const stats = await agent.update(buffer, t.updatesPerStep, sampleOptions);
@@ -262,22 +256,33 @@ export async function train(config: Config, options: TrainOptions = {}): Promise
         const remedy = checkDeadGradients(config, stats, state);
         if (remedy === "stop") {
           stopped = "dead_gradients";
-          say(`Stopping: actor gradient norm below ${config.diagnostics.deadGradThreshold} for ${state.deadRun} updates.`);
-          break;
+          say(`Stopping: actor gradient norm below ${config.diagnostics.deadGradThreshold} for ${config.diagnostics.deadGradUpdates} updates.`);
+          finishedRun = true;
+        } else if (remedy === "warn") {
+          say(`Warning: actor gradient norm below ${config.diagnostics.deadGradThreshold} for ${config.diagnostics.deadGradUpdates} updates (dead actor gradients).`);
+        } else if (remedy === "reset_noise") {
+          say(`Dead actor gradients for ${config.diagnostics.deadGradUpdates} updates: exploration noise reset to its start scale.`);
+          agent.resetNoise();
         }
-        if (remedy === "warn") say(`Warning: dead actor gradients for ${state.deadRun} updates (norm ${stats.actorGradNorm}).`);
-        if (remedy === "reset_noise") say(`Dead actor gradients for ${state.deadRun} updates: exploration noise reset.`);
-        if (remedy === "reset_noise") agent.resetNoise();
+      }
+      const crossed = finished.length > 0 && t.checkpointEvery > 0 &&
+        Math.floor(state.episodes / t.checkpointEvery) > Math.floor((state.episodes - finished.length) / t.checkpointEvery);
+      if (crossed && !finishedRun) {
+        await checkpoint(`ep${String(state.episodes).padStart(7, "0")}`);
+        lastCheckpointAt = state.envSteps;
       }
     }
-    if (stopped !== "nan") await checkpoint(`ep${String(state.episodes).padStart(7, "0")}`);
+    if (stopped !== "nan" && lastCheckpointAt !== state.envSteps) await checkpoint(`ep${String(state.episodes).padStart(7, "0")}`);
   } finally {
     progress.clear();
     logger.close();
   }
 
   let finalEval: TrainSummary["final_eval"] = null;
-  if (t.evalEpisodes > 0 && stopped !== "nan") finalEval = greedyEpisodes(agent, config, t.evalEpisodes);
+  if (t.evalEpisodes > 0 && stopped !== "nan") {
+    const { scores, mean_score } = greedyEpisodes(agent, config, t.evalEpisodes, config.seed + 1_000_003);
+    finalEval = { episodes: scores.length, mean: mean_score, min: Math.min(...scores), max: Math.max(...scores) };
+  }
   const summary: TrainSummary = {
     solved: tracker.solvedAt !== null,
     episodes_to_solve: tracker.solvedAt,
@@ -331,23 +336,6 @@ function checkDeadGradients(config: Config, stats: UpdateStats, state: LoopState
   state.deadAlarms += 1;
   state.deadRun = 0;
   return remedy;
-}
-
-/** Greedy (noise-free) episodes on fresh envs; per-episode max-over-agents scores. */
-export function greedyEpisodes(agent: Maddpg, config: Config, episodes: number, seed = config.seed + 1_000_003) {
-  const env = new TennisEnv({ numEnvs: 1, seed, cleanReset: config.env.cleanReset, observeBallVelocity: config.env.observeBallVelocity, fixLastHitter: config.env.fixLastHitter, autoReset: true });
-  const tracker = new ScoreTracker(1, episodes, Infinity);
-  const actions = new Float32Array(4);
-  const scores: number[] = [];
-  let obs = env.reset();
-  while (scores.length < episodes) {
-    agent.act(obs, actions, false);
-    const step = env.step(actions);
-    for (const ep of tracker.addStep(step.rewards, step.dones)) scores.push(ep.score);
-    obs = step.obs;
-  }
-  env.dispose();
-  return { episodes, mean: scores.reduce((a, s) => a + s, 0) / episodes, min: Math.min(...scores), max: Math.max(...scores) };
 }
 
 /** Whether a directory looks like a run directory (for --resume). */

@@ -1,0 +1,78 @@
+// `tennis-train bench solve`: one training run per seed with one config, a row per seed and the medians.
+import type { Config } from "../src/config/types.ts";
+import { train, type TrainSummary } from "../src/trainer/train.ts";
+
+export interface SolveRow {
+  seed: number;
+  solved: boolean;
+  episodes_to_solve: number | null;
+  wall_s: number;
+  env_steps: number;
+  updates: number;
+  final_eval_mean: number | null;
+  run_dir: string;
+}
+
+export interface SolveBenchResult {
+  runs: SolveRow[];
+  solved_count: number;
+  /** Median over seeds of episodes to solve; unsolved runs count as their episode budget (so a median that is
+   * not null with solved_count < half the seeds still says "worse than this"). */
+  median_episodes: number | null;
+  median_wall_s: number | null;
+}
+
+/** Parses "0-4", "0,2,5" or "3" into a list of seeds. */
+export function parseSeeds(text: string): number[] {
+  const seeds: number[] = [];
+  for (const part of text.split(",")) {
+    const range = /^\s*(\d+)\s*-\s*(\d+)\s*$/.exec(part);
+    if (range) {
+      const [lo, hi] = [Number(range[1]), Number(range[2])];
+      if (hi < lo) throw new TypeError(`Expected an ascending seed range but received "${part}"`);
+      for (let s = lo; s <= hi; s++) seeds.push(s);
+    } else if (/^\s*\d+\s*$/.test(part)) seeds.push(Number(part));
+    else throw new TypeError(`Expected seeds like 0-4 or 0,1,2 but received "${text}"`);
+  }
+  return seeds;
+}
+
+export function median(values: number[]): number | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** Trains once per seed (sequentially: each run uses config.threads cores). */
+export async function benchSolve(config: Config, seeds: number[], onRun?: (row: SolveRow) => void): Promise<SolveBenchResult> {
+  const runs: SolveRow[] = [];
+  for (const seed of seeds) {
+    const summary: TrainSummary = await train({ ...config, seed }, { quiet: true });
+    const row: SolveRow = {
+      seed,
+      solved: summary.solved,
+      episodes_to_solve: summary.episodes_to_solve,
+      wall_s: summary.wall_s,
+      env_steps: summary.env_steps,
+      updates: summary.updates,
+      final_eval_mean: summary.final_eval?.mean ?? null,
+      run_dir: summary.run_dir,
+    };
+    runs.push(row);
+    onRun?.(row);
+  }
+  const budget = config.train.episodes;
+  return {
+    runs,
+    solved_count: runs.filter((r) => r.solved).length,
+    median_episodes: median(runs.map((r) => r.episodes_to_solve ?? budget)),
+    median_wall_s: median(runs.map((r) => r.wall_s)),
+  };
+}
+
+export function formatSolveRow(r: SolveRow): string {
+  const eps = r.episodes_to_solve === null ? "-" : String(r.episodes_to_solve);
+  const evalText = r.final_eval_mean === null ? "" : `  eval ${r.final_eval_mean.toFixed(2)}`;
+  return `seed ${String(r.seed).padStart(3)}  ${r.solved ? "solved" : "unsolved"}  episodes ${eps.padStart(5)}  wall ${r.wall_s.toFixed(1).padStart(7)} s  env steps ${String(r.env_steps).padStart(8)}  updates ${String(r.updates).padStart(8)}${evalText}`;
+}

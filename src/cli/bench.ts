@@ -1,0 +1,53 @@
+// `tennis-train bench <what>`: each benchmark prints a human table, or with --json one object last.
+import type { CommandModule } from "yargs";
+
+import { benchBuffer } from "../../bench/buffer.ts";
+import { benchEnv } from "../../bench/env.ts";
+import { benchSolve, formatSolveRow, parseSeeds } from "../../bench/solve.ts";
+import { benchUpdate, formatBenchUpdate } from "../../bench/update.ts";
+import { NotImplementedError, configFromArgv, printJson, withConfigOptions, withJson } from "./common.ts";
+
+export const benchCommand: CommandModule = {
+  command: "bench <what>",
+  describe: "Benchmarks with ratios measured side by side",
+  builder: (y) =>
+    withJson(withConfigOptions(y))
+      .positional("what", { choices: ["env", "buffer", "update", "solve", "bridge"] as const, describe: "What to measure" })
+      .option("seconds", { type: "number", describe: "Measuring time per row (env, buffer, update) [default: 1-2]" })
+      .option("seeds", { type: "string", describe: "Seeds for bench solve, e.g. 0-4 or 0,1,2 [default: 0-4]" }),
+  handler: async (argv) => {
+    const seconds = argv.seconds as number | undefined;
+    const json = Boolean(argv.json);
+    switch (argv.what as string) {
+      case "env": {
+        const result = benchEnv({ seconds });
+        if (json) return printJson(result);
+        for (const r of result.rows) console.log(`envs ${String(r.envs).padStart(5)}  threads ${r.threads}  ${Math.round(r.steps_per_s).toLocaleString("en-US").padStart(12)} env-steps/s`);
+        return console.log(`best ${Math.round(result.best_steps_per_s).toLocaleString("en-US")} env-steps/s`);
+      }
+      case "buffer": {
+        const result = benchBuffer({ seconds });
+        if (json) return printJson(result);
+        console.log(`append  ${Math.round(result.append_per_s).toLocaleString("en-US")} transitions/s (${result.append_step} per call), ${Math.round(result.append_single_per_s).toLocaleString("en-US")}/s one per call`);
+        console.log(`sample  ${Math.round(result.sample_per_s).toLocaleString("en-US")} batches/s at batch ${result.sample_batch}`);
+        return console.log(`memory  ${result.rss_ratio_1e6.toFixed(3)}x the raw bytes for ${result.capacity.toLocaleString("en-US")} transitions (${result.memory})`);
+      }
+      case "update": {
+        const result = benchUpdate({ seconds });
+        if (json) return printJson(result);
+        return console.log(formatBenchUpdate(result));
+      }
+      case "solve": {
+        const config = configFromArgv(argv);
+        const seeds = parseSeeds((argv.seeds as string | undefined) ?? "0-4");
+        const result = await benchSolve(config, seeds, json ? undefined : (row) => console.log(formatSolveRow(row)));
+        if (json) return printJson(result);
+        return console.log(
+          `solved ${result.solved_count}/${seeds.length}  median episodes ${result.median_episodes ?? "-"}  median wall ${result.median_wall_s?.toFixed(1) ?? "-"} s`,
+        );
+      }
+      default:
+        throw new NotImplementedError(`bench ${argv.what as string}`);
+    }
+  },
+};

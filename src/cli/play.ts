@@ -1,0 +1,79 @@
+// `tennis-train random` (the notebook's random-agent cell) and `tennis-train eval` (greedy play of a
+// checkpoint, or the scripted controller, over N episodes).
+import { readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import type { CommandModule } from "yargs";
+
+import { assertInt } from "../../binding/validate.ts";
+import { randomPlay } from "../env/random-play.ts";
+import { evalScripted } from "../env/scripted-eval.ts";
+import { resolveConfig } from "../config/resolve.ts";
+import { latestCheckpoint } from "../trainer/checkpoint.ts";
+import { evalCheckpoint } from "../trainer/evaluate.ts";
+import { UsageError, printJson, withJson } from "./common.ts";
+
+export const randomCommand: CommandModule = {
+  command: "random",
+  describe: "Play random actions like the notebook's random-agent cell",
+  builder: (y) =>
+    withJson(y)
+      .option("episodes", { type: "number", describe: "Episodes [default: 5]" })
+      .option("seed", { type: "number", describe: "Env and action seed [default: 0]" }),
+  handler: (argv) => {
+    const episodes = (argv.episodes as number | undefined) ?? 5;
+    const seed = (argv.seed as number | undefined) ?? 0;
+    assertInt("--episodes", episodes, 1, 1_000_000);
+    assertInt("--seed", seed, 0, 2 ** 32 - 1);
+    const result = randomPlay({ episodes, seed });
+    if (argv.json) {
+      const { episodes: list, ...stats } = result;
+      return printJson({ ...stats, episodes: list });
+    }
+    result.episodes.forEach((e, i) => console.log(`Score (max over agents) from episode ${i + 1}: ${e.score.toFixed(2)} (${e.steps} steps)`));
+  },
+};
+
+export const evalCommand: CommandModule = {
+  command: "eval",
+  describe: "Greedy evaluation of a checkpoint (no noise), or of the scripted controller",
+  builder: (y) =>
+    withJson(y)
+      .option("checkpoint", { type: "string", describe: "Run directory or checkpoint folder (for --policy checkpoint)" })
+      .option("policy", { choices: ["checkpoint", "scripted"] as const, describe: "What plays [default: checkpoint]" })
+      .option("episodes", { type: "number", describe: "Episodes [default: 100]" })
+      .option("seed", { type: "number", describe: "Env seed [default: 1]" })
+      .option("clean-reset", { type: "boolean", describe: "Re-serve on every reset [default: the run's config; true for scripted]" }),
+  handler: async (argv) => {
+    const episodes = (argv.episodes as number | undefined) ?? 100;
+    const seed = (argv.seed as number | undefined) ?? 1;
+    assertInt("--episodes", episodes, 1, 1_000_000);
+    assertInt("--seed", seed, 0, 2 ** 32 - 1);
+    const policy = (argv.policy as string | undefined) ?? "checkpoint";
+    let result: { scores: number[]; mean_score: number; capped?: number };
+    if (policy === "scripted") {
+      result = evalScripted({ episodes, seed, cleanReset: (argv.cleanReset as boolean | undefined) ?? true });
+    } else {
+      if (!argv.checkpoint) throw new UsageError("eval needs --checkpoint DIR (a run directory or a checkpoint folder), or --policy scripted");
+      const dir = latestCheckpoint(resolve(argv.checkpoint as string));
+      if (!dir) throw new UsageError(`no complete checkpoint in ${argv.checkpoint as string}`);
+      const runDir = resolve(dir, "..", "..");
+      const config = resolveConfig({ fileObject: JSON.parse(readFileSync(join(runDir, "config.json"), "utf8")) });
+      if (argv.cleanReset !== undefined) config.env.cleanReset = argv.cleanReset as boolean;
+      result = await evalCheckpoint(config, dir, episodes, seed);
+    }
+    const sorted = [...result.scores].sort((a, b) => a - b);
+    const quantile = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+    const out = {
+      policy,
+      episodes,
+      mean_score: result.mean_score,
+      min: sorted[0],
+      median: quantile(0.5),
+      p10: quantile(0.1),
+      max: sorted[sorted.length - 1],
+      scores: result.scores,
+    };
+    if (argv.json) return printJson(out);
+    console.log(`${policy}: mean score ${out.mean_score.toFixed(3)} over ${episodes} episodes (min ${out.min.toFixed(2)}, p10 ${out.p10.toFixed(2)}, median ${out.median.toFixed(2)}, max ${out.max.toFixed(2)})`);
+  },
+};

@@ -1,0 +1,51 @@
+// Greedy evaluation: the learner's actors without exploration noise, on fresh envs, N episodes.
+import { join } from "node:path";
+
+import { TennisEnv } from "../../binding/env.ts";
+import { Maddpg } from "../../binding/maddpg.ts";
+import type { Config } from "../config/types.ts";
+import { maddpgOptions } from "./train.ts";
+import { ScoreTracker } from "./scores.ts";
+
+export interface GreedyResult {
+  scores: number[];
+  mean_score: number;
+}
+
+/** Plays `episodes` greedy episodes with `agent` (one env, the notebook's reset after each done). */
+export function greedyEpisodes(agent: Maddpg, config: Config, episodes: number, seed: number): GreedyResult {
+  const env = new TennisEnv({
+    numEnvs: 1,
+    seed,
+    cleanReset: config.env.cleanReset,
+    observeBallVelocity: config.env.observeBallVelocity,
+    fixLastHitter: config.env.fixLastHitter,
+    autoReset: true,
+  });
+  const tracker = new ScoreTracker(1, episodes, Infinity);
+  const actions = new Float32Array(4);
+  const scores: number[] = [];
+  try {
+    let obs = env.reset();
+    while (scores.length < episodes) {
+      agent.act(obs, actions, false);
+      const step = env.step(actions);
+      for (const ep of tracker.addStep(step.rewards, step.dones)) scores.push(ep.score);
+      obs = step.obs;
+    }
+  } finally {
+    env.dispose();
+  }
+  return { scores, mean_score: scores.reduce((a, s) => a + s, 0) / scores.length };
+}
+
+/** Loads the learner of a checkpoint folder and plays it greedily. */
+export async function evalCheckpoint(config: Config, checkpointDir: string, episodes: number, seed: number): Promise<GreedyResult> {
+  const agent = new Maddpg(maddpgOptions(config));
+  try {
+    await agent.load(join(checkpointDir, "agent.pt"));
+    return greedyEpisodes(agent, config, episodes, seed);
+  } finally {
+    agent.dispose();
+  }
+}
