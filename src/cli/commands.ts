@@ -6,7 +6,9 @@ import { join } from "node:path";
 
 import { flagsToConfig } from "../config/flags.ts";
 import { resolveConfig } from "../config/resolve.ts";
+import { runServe } from "../server/server.ts";
 import { train } from "../trainer/train.ts";
+import { runWatch } from "../watch/watch.ts";
 import { NotImplementedError, configFromArgv, printJson, withConfigOptions, withJson } from "./common.ts";
 
 export const trainCommand: CommandModule = {
@@ -37,10 +39,21 @@ export const trainCommand: CommandModule = {
 
 export const watchCommand: CommandModule = {
   command: "watch",
-  describe: "Watch a trained pair play (browser replay, or --out rally.gif)",
-  builder: (y) => y.option("checkpoint", { type: "string", demandOption: true, describe: "Checkpoint directory" }).option("out", { type: "string", describe: "Write a GIF instead of serving" }),
-  handler: () => {
-    throw new NotImplementedError("watch");
+  describe: "Watch a trained pair play: a browser replay of a greedy episode, or --out rally.gif",
+  builder: (y) =>
+    y
+      .option("checkpoint", { type: "string", demandOption: true, describe: "Run directory or checkpoint folder" })
+      .option("out", { type: "string", describe: "Write an animated GIF instead of serving the replay" })
+      .option("port", { type: "number", describe: "Port of the replay page [default: 8081]" })
+      .option("seed", { type: "number", describe: "Env seed of the episode" }),
+  handler: async (argv) => {
+    const result = await runWatch({
+      checkpoint: argv.checkpoint as string,
+      out: argv.out as string | undefined,
+      port: argv.port as number | undefined,
+      seed: argv.seed as number | undefined,
+    });
+    if ("frames" in result) console.log(`Wrote ${result.out}: ${result.frames} frames, score ${result.score.toFixed(2)}`);
   },
 };
 
@@ -55,10 +68,22 @@ export const envServerCommand: CommandModule = {
 
 export const serveCommand: CommandModule = {
   command: "serve",
-  describe: "Headless training server with a browser dashboard",
-  builder: (y) => y.option("host", { type: "string", describe: "Host [default: 127.0.0.1]" }).option("port", { type: "number", describe: "Port [default: 8080]" }),
-  handler: () => {
-    throw new NotImplementedError("serve");
+  describe: "Headless training server with a live browser dashboard",
+  builder: (y) =>
+    y
+      .option("host", { type: "string", describe: "Host to bind [default: 127.0.0.1]" })
+      .option("port", { type: "number", describe: "Port [default: 8080]" })
+      .option("token", { type: "string", describe: "Token for control endpoints [default: $TENNIS_TRAIN_TOKEN, else random and printed]" })
+      .option("runs-dir", { type: "string", describe: "Folder of the run directories [default: runs]" })
+      .option("max-concurrent", { type: "number", describe: "Runs training at once; more wait in a queue [default: 1]" }),
+  handler: async (argv) => {
+    await runServe({
+      host: argv.host as string | undefined,
+      port: argv.port as number | undefined,
+      token: argv.token as string | undefined,
+      runsDir: argv.runsDir as string | undefined,
+      maxConcurrent: argv.maxConcurrent as number | undefined,
+    });
   },
 };
 

@@ -22,7 +22,7 @@ export const kExitCodes = { failure: 1, usage: 2, notImplemented: 3 } as const;
 
 /** Flags of the commands themselves (the config flags come from the schema). */
 const kCommandFlags = ["config", "cuda", "json", "verbose", "help", "resume", "checkpoint", "policy", "eval-episodes",
-  "out", "seconds", "seeds", "bind", "host", "port", "space", "trials", "parallel", "episodes", "seed", "envs"];
+  "out", "seconds", "token", "runs-dir", "max-concurrent", "seeds", "bind", "host", "port", "space", "trials", "parallel", "episodes", "seed", "envs"];
 
 /** Rewrites yargs' "Unknown argument(s): x" with did-you-mean suggestions from the known options. */
 function explainUnknown(message: string, known: string[]): string {

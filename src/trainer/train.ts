@@ -38,6 +38,8 @@ export interface TrainSummary {
 export interface TrainOptions {
   /** Continue this run directory from its latest checkpoint. */
   resume?: string;
+  /** Write into this existing run directory (made by createRunDir, e.g. by the server) instead of a new one. */
+  runDir?: string;
   /** Called for every finished episode (e.g. by the server's metric stream). */
   onEpisode?: (ep: EpisodeResult) => void;
   /** Stops the run (with a checkpoint) when aborted; SIGINT is wired to it by the CLI. */
@@ -136,7 +138,7 @@ export async function train(config: Config, options: TrainOptions = {}): Promise
 
   const resumeFrom = options.resume ? latestCheckpoint(options.resume) : null;
   if (options.resume && !resumeFrom) throw new Error(`no complete checkpoint found in ${options.resume}`);
-  const runDir = options.resume ?? createRunDir(config);
+  const runDir = options.resume ?? options.runDir ?? createRunDir(config);
   const { train: t, buffer: b } = config;
   const n = config.env.envs;
 

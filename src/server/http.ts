@@ -1,0 +1,92 @@
+// Small HTTP helpers over node:http: JSON replies, size-limited JSON bodies, bearer-token checks and
+// the Host-header check that keeps a localhost server out of reach of DNS-rebinding pages.
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
+
+/** An error that becomes an HTTP reply: status, message and optional details (e.g. config problems). */
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.name = "HttpError";
+  }
+}
+
+/** Headers every API reply carries: no caching, no content sniffing. */
+const kApiHeaders = { "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff" };
+
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { ...kApiHeaders, "Content-Type": "application/json; charset=utf-8", "Content-Length": Buffer.byteLength(text) });
+  res.end(text);
+}
+
+export function sendError(res: ServerResponse, err: HttpError): void {
+  sendJson(res, err.status, { error: err.message, ...err.details });
+}
+
+/**
+ * Reads a JSON request body of at most `limit` bytes. Throws HttpError 413 past the limit (checked on
+ * Content-Length first, then while streaming, so a lying client cannot push more), 415 for another
+ * content type and 400 for text that is not JSON.
+ */
+export async function readJsonBody(req: IncomingMessage, limit: number): Promise<unknown> {
+  const type = (req.headers["content-type"] ?? "application/json").split(";")[0].trim().toLowerCase();
+  if (type !== "application/json") throw new HttpError(415, `Expected Content-Type application/json but received ${type}`);
+  const declared = Number(req.headers["content-length"] ?? 0);
+  if (declared > limit) {
+    req.resume();
+    throw new HttpError(413, `Request body of ${declared} bytes exceeds the limit of ${limit} bytes`);
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) {
+      req.resume();
+      throw new HttpError(413, `Request body exceeds the limit of ${limit} bytes`);
+    }
+    chunks.push(chunk);
+  }
+  const text = Buffer.concat(chunks).toString("utf8");
+  if (text.trim() === "") return undefined;
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new HttpError(400, `Request body is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+/** Constant-time comparison of the request's bearer token with the server's. */
+export function hasToken(req: IncomingMessage, token: string): boolean {
+  const header = req.headers.authorization ?? "";
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  if (!match) return false;
+  // Hashing first gives equal lengths, which timingSafeEqual requires.
+  const digest = (s: string) => createHash("sha256").update(s).digest();
+  return timingSafeEqual(digest(match[1]), digest(token));
+}
+
+const kLoopbackNames = new Set(["localhost", "127.0.0.1", "::1", "[::1]"]);
+
+/** Whether `host` (a listen address) only accepts local connections. */
+export function isLoopback(host: string): boolean {
+  return kLoopbackNames.has(host) || host.startsWith("127.");
+}
+
+/**
+ * For a server bound to loopback, the Host header must name loopback too: a page on another site
+ * whose DNS name is re-pointed at 127.0.0.1 (DNS rebinding) sends its own name and is refused.
+ */
+export function hostAllowed(req: IncomingMessage, listenHost: string): boolean {
+  if (!isLoopback(listenHost)) return true;
+  const host = req.headers.host;
+  if (!host) return false;
+  const name = host.startsWith("[") ? host.slice(0, host.indexOf("]") + 1) : host.split(":")[0];
+  return kLoopbackNames.has(name.toLowerCase()) || name.startsWith("127.");
+}
+
+export const apiHeaders = kApiHeaders;

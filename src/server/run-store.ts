@@ -1,0 +1,112 @@
+// The runs folder as the server sees it: run ids are plain directory names checked against a strict
+// pattern and resolved inside the runs folder (symlinks included), so no id or file name can escape it.
+import { existsSync, readFileSync, readdirSync, realpathSync, statSync } from "node:fs";
+import { isAbsolute, join, relative, resolve, sep } from "node:path";
+
+import { kCheckpointsDir, latestCheckpoint } from "../trainer/checkpoint.ts";
+import { HttpError } from "./http.ts";
+
+/** Run ids and checkpoint names: what createRunDir and writeCheckpoint produce, nothing else. */
+const kNamePattern = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,199}$/;
+/** Files of a run directory the API serves as they are. */
+export const kRunFiles: Record<string, string> = {
+  "config.json": "application/json; charset=utf-8",
+  "summary.json": "application/json; charset=utf-8",
+  "metrics.jsonl": "application/x-ndjson; charset=utf-8",
+  "scores.png": "image/png",
+  "stderr.log": "text/plain; charset=utf-8",
+};
+
+/** Whether `name` is a valid run id or checkpoint name (no separators, no dot-only names). */
+export function isSafeName(name: string): boolean {
+  return kNamePattern.test(name) && !name.includes("..");
+}
+
+/** `child` resolved (through symlinks when it exists) lies strictly inside `root`. */
+export function isInside(root: string, child: string): boolean {
+  const real = (p: string) => (existsSync(p) ? realpathSync(p) : resolve(p));
+  const rel = relative(real(root), real(child));
+  return rel !== "" && rel !== ".." && !rel.startsWith(`..${sep}`) && !isAbsolute(rel);
+}
+
+export class RunStore {
+  readonly root: string;
+
+  constructor(runsDir: string) {
+    this.root = resolve(runsDir);
+  }
+
+  /** The directory of run `id`, after checking the id; 400 for a bad id. */
+  dirOf(id: string): string {
+    if (!isSafeName(id)) throw new HttpError(400, `Invalid run id ${JSON.stringify(id)}`);
+    const dir = join(this.root, id);
+    if (existsSync(dir) && !isInside(this.root, dir)) throw new HttpError(400, `Run id ${JSON.stringify(id)} leaves the runs folder`);
+    return dir;
+  }
+
+  /** The directory of an existing run; 404 when there is none. */
+  existingDir(id: string): string {
+    const dir = this.dirOf(id);
+    if (!existsSync(join(dir, "config.json"))) throw new HttpError(404, `No run ${id}`);
+    return dir;
+  }
+
+  /** Ids of every run directory (those holding a config.json), oldest first. */
+  list(): string[] {
+    if (!existsSync(this.root)) return [];
+    const created = (name: string) => statSync(join(this.root, name, "config.json")).mtimeMs;
+    return readdirSync(this.root)
+      .filter((name) => isSafeName(name) && existsSync(join(this.root, name, "config.json")) && isInside(this.root, join(this.root, name)))
+      .sort((a, b) => created(a) - created(b) || a.localeCompare(b));
+  }
+
+  readJson(id: string, file: string): unknown | null {
+    const path = join(this.existingDir(id), file);
+    if (!existsSync(path)) return null;
+    try {
+      return JSON.parse(readFileSync(path, "utf8"));
+    } catch {
+      return null;
+    }
+  }
+
+  /** Path of a whitelisted run file; 404 when absent. */
+  filePath(id: string, file: string): string {
+    if (!(file in kRunFiles)) throw new HttpError(404, `No file ${JSON.stringify(file)} is served for runs`);
+    const path = join(this.existingDir(id), file);
+    if (!existsSync(path)) throw new HttpError(404, `Run ${id} has no ${file} yet`);
+    return path;
+  }
+
+  /** Complete checkpoints of a run, oldest first, with their files. */
+  checkpoints(id: string): { name: string; files: { name: string; bytes: number }[] }[] {
+    const root = join(this.existingDir(id), kCheckpointsDir);
+    if (!existsSync(root)) return [];
+    return readdirSync(root)
+      .filter((name) => isSafeName(name) && existsSync(join(root, name, "COMPLETE")))
+      .sort()
+      .map((name) => ({
+        name,
+        files: readdirSync(join(root, name))
+          .filter((f) => isSafeName(f) && statSync(join(root, name, f)).isFile())
+          .map((f) => ({ name: f, bytes: statSync(join(root, name, f)).size })),
+      }));
+  }
+
+  /** The latest complete checkpoint's folder name, or null. */
+  latestCheckpoint(id: string): string | null {
+    const dir = latestCheckpoint(this.existingDir(id));
+    return dir ? (dir.split(sep).pop() ?? null) : null;
+  }
+
+  /** Path of one file of a checkpoint (`latest` names the latest), checked to stay in the run. */
+  checkpointFile(id: string, checkpoint: string, file: string): string {
+    const name = checkpoint === "latest" ? this.latestCheckpoint(id) : checkpoint;
+    if (!name || !isSafeName(name) || !isSafeName(file)) throw new HttpError(404, `No checkpoint ${checkpoint} in run ${id}`);
+    const dir = join(this.existingDir(id), kCheckpointsDir, name);
+    if (!existsSync(join(dir, "COMPLETE"))) throw new HttpError(404, `No complete checkpoint ${name} in run ${id}`);
+    const path = join(dir, file);
+    if (!existsSync(path) || !statSync(path).isFile() || !isInside(this.root, path)) throw new HttpError(404, `No file ${file} in checkpoint ${name}`);
+    return path;
+  }
+}
