@@ -1,6 +1,7 @@
 // `tennis-train bench <what>`: each benchmark prints a human table, or with --json one object last.
 import type { CommandModule } from "yargs";
 
+import { benchBridge } from "../../bench/bridge.ts";
 import { benchBuffer } from "../../bench/buffer.ts";
 import { benchEnv } from "../../bench/env.ts";
 import { benchSolve, formatSolveRow, parseSeeds } from "../../bench/solve.ts";
@@ -45,6 +46,13 @@ export const benchCommand: CommandModule = {
         return console.log(
           `solved ${result.solved_count}/${seeds.length}  median episodes ${result.median_episodes ?? "-"}  median wall ${result.median_wall_s?.toFixed(1) ?? "-"} s`,
         );
+      }
+      case "bridge": {
+        const result = await benchBridge({ seconds });
+        if (json) return printJson(result);
+        console.log(`bridge     ${Math.round(result.bridge_steps_per_s).toLocaleString("en-US")} env-steps/s (${result.envs} envs, ${result.servers} server, ${result.transport})`);
+        console.log(`in-process ${Math.round(result.inproc_steps_per_s).toLocaleString("en-US")} env-steps/s`);
+        return console.log(`round trip ${Math.round(result.rtt_us_median)} us median`);
       }
       default:
         throw new NotImplementedError(`bench ${argv.what as string}`);

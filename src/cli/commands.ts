@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { flagsToConfig } from "../config/flags.ts";
 import { resolveConfig } from "../config/resolve.ts";
 import { runServe } from "../server/server.ts";
+import { runEnvServer } from "./env-server.ts";
 import { train } from "../trainer/train.ts";
 import { runWatch } from "../watch/watch.ts";
 import { NotImplementedError, configFromArgv, printJson, withConfigOptions, withJson } from "./common.ts";
@@ -59,10 +60,20 @@ export const watchCommand: CommandModule = {
 
 export const envServerCommand: CommandModule = {
   command: "env-server",
-  describe: "Serve built-in envs over the ZeroMQ bridge",
-  builder: (y) => y.option("bind", { type: "string", describe: "Address [default: tcp://127.0.0.1:5555]" }).option("envs", { type: "number", describe: "Envs served [default: 1]" }).option("seed", { type: "number", describe: "Seed [default: 0]" }),
-  handler: () => {
-    throw new NotImplementedError("env-server");
+  describe: "Serve built-in envs over the ZeroMQ bridge (docs/bridge-protocol.md)",
+  builder: (y) =>
+    y
+      .option("bind", { type: "string", describe: "ZeroMQ endpoint [default: tcp://127.0.0.1:5555]; a non-loopback bind needs --token" })
+      .option("envs", { type: "number", describe: "Envs served [default: 1]" })
+      .option("seed", { type: "number", describe: "Seed of env 0; env i gets seed + i [default: 0]" })
+      .option("token", { type: "string", describe: "Shared secret every request must carry" }),
+  handler: async (argv) => {
+    await runEnvServer({
+      bind: argv.bind as string | undefined,
+      envs: argv.envs as number | undefined,
+      seed: argv.seed as number | undefined,
+      token: argv.token as string | undefined,
+    });
   },
 };
 

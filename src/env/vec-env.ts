@@ -1,8 +1,14 @@
 // The environment interface the trainer steps: N envs at once, the built-in native Tennis or remote
 // env servers over the ZeroMQ bridge. Arrays are views the env owns and reuses (copy what you keep).
-import { TennisEnv, type StepResult, type TennisEnvOptions } from "../../binding/env.ts";
+import { TennisEnv, type StepResult as TennisStepResult, type TennisEnvOptions } from "../../binding/env.ts";
 
-export type { StepResult } from "../../binding/env.ts";
+export interface StepResult extends TennisStepResult {
+  /**
+   * [envs][2]: 1 where the env's episode was lost (a remote server died and came back); those rows
+   * are marked done but are no real transitions: the trainer neither stores nor scores them.
+   */
+  lost?: Float32Array;
+}
 
 export interface VecEnv {
   /** Envs stepped together (for remote: summed over all servers). */
@@ -39,6 +45,14 @@ export class BuiltinVecEnv implements VecEnv {
 
   async step(actions: Float32Array): Promise<StepResult> {
     return this.env.step(actions);
+  }
+
+  saveState(): Uint8Array {
+    return this.env.saveState();
+  }
+
+  loadState(state: Uint8Array): Float32Array {
+    return this.env.loadState(state);
   }
 
   async close(): Promise<void> {

@@ -62,6 +62,12 @@ export class ScoreTracker {
     return finished;
   }
 
+  /** Forgets env e's episode in flight without scoring it (an episode lost with a remote server). */
+  discardEpisode(e: number): void {
+    this.sums[2 * e] = this.sums[2 * e + 1] = 0;
+    this.steps[e] = 0;
+  }
+
   /** Ends env e's episode now (e.g. the loop's max-steps cut). */
   finishEpisode(e: number): EpisodeResult {
     const agentScores: [number, number] = [this.sums[2 * e], this.sums[2 * e + 1]];

@@ -4,10 +4,11 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 import { ReplayBuffer } from "../../binding/buffer.ts";
-import { TennisEnv } from "../../binding/env.ts";
 import { runtimeInfo, setNumThreads } from "../../binding/index.ts";
 import { Maddpg, type MaddpgOptions, type UpdateStats } from "../../binding/maddpg.ts";
+import { RemoteVecEnv } from "../bridge/remote-vec-env.ts";
 import { checkConfig } from "../config/check.ts";
+import { BuiltinVecEnv, type VecEnv } from "../env/vec-env.ts";
 import { ConfigError } from "../config/resolve.ts";
 import type { Config } from "../config/types.ts";
 import { JsonlSink, Logger } from "../log/logger.ts";
@@ -132,7 +133,6 @@ interface LoopState {
 export async function train(config: Config, options: TrainOptions = {}): Promise<TrainSummary> {
   const problems = checkConfig(config, { cudaAvailable: runtimeInfo().cudaAvailable });
   if (problems.length > 0) throw new ConfigError(problems);
-  if (config.env.kind !== "builtin") throw new ConfigError(["`env.kind` = remote: the ZeroMQ bridge is not implemented yet"]);
   setNumThreads(config.threads);
   const say = (line: string) => options.quiet || console.log(line);
 
@@ -140,18 +140,9 @@ export async function train(config: Config, options: TrainOptions = {}): Promise
   if (options.resume && !resumeFrom) throw new Error(`no complete checkpoint found in ${options.resume}`);
   const runDir = options.resume ?? options.runDir ?? createRunDir(config);
   const { train: t, buffer: b } = config;
-  const n = config.env.envs;
 
-  const env = new TennisEnv({
-    numEnvs: n,
-    seed: config.seed,
-    cleanReset: config.env.cleanReset,
-    observeBallVelocity: config.env.observeBallVelocity,
-    fixLastHitter: config.env.fixLastHitter,
-    mode: config.env.mode,
-    threads: Math.min(config.threads, n),
-    autoReset: true,
-  });
+  const env = await openVecEnv(config);
+  const n = env.numEnvs;
   const buffer = new ReplayBuffer({ capacity: b.capacity, prioritized: b.prioritized, alpha: b.alpha, beta0: b.beta0, betaSteps: b.betaSteps, seed: config.seed });
   const agent = new Maddpg(maddpgOptions(config));
   const logger = new Logger([new JsonlSink(join(runDir, "metrics.jsonl"))]);
@@ -160,7 +151,7 @@ export async function train(config: Config, options: TrainOptions = {}): Promise
   let tracker = new ScoreTracker(n, t.window, t.targetScore);
   const warmup = new UniformActions(config.seed);
   const state: LoopState = { envSteps: 0, updates: 0, episodes: 0, wallBefore: 0, deadRun: 0, deadAlarms: 0, scores: [], averages: [], warmupRng: 0, tracker: tracker.toJSON() };
-  let obs = env.reset();
+  let obs = await env.reset();
   if (resumeFrom) {
     const saved = JSON.parse(readFileSync(join(resumeFrom, "trainer.json"), "utf8")) as LoopState;
     Object.assign(state, saved);
@@ -168,6 +159,7 @@ export async function train(config: Config, options: TrainOptions = {}): Promise
     warmup.restore(saved.warmupRng);
     await agent.load(join(resumeFrom, "agent.pt"));
     await buffer.load(join(resumeFrom, "buffer.bin"));
+    if (!env.loadState) throw new Error(`${config.env.kind} envs cannot be resumed exactly: their state lives elsewhere`);
     obs = env.loadState(readFileSync(join(resumeFrom, "env.bin")));
     say(`Resumed ${runDir} at episode ${state.episodes} (${state.envSteps} env steps, ${state.updates} updates)`);
   }
@@ -189,7 +181,7 @@ export async function train(config: Config, options: TrainOptions = {}): Promise
     await writeCheckpoint(runDir, label, async (dir) => {
       await agent.save(join(dir, "agent.pt"));
       await buffer.save(join(dir, "buffer.bin"));
-      writeFileSync(join(dir, "env.bin"), env.saveState());
+      if (env.saveState) writeFileSync(join(dir, "env.bin"), env.saveState());
       const snapshot: LoopState = { ...state, wallBefore: wall(), warmupRng: warmup.toJSON(), tracker: tracker.toJSON() };
       writeJson(join(dir, "trainer.json"), snapshot);
     });
@@ -231,11 +223,17 @@ export async function train(config: Config, options: TrainOptions = {}): Promise
       const learning = state.envSteps >= t.warmupSteps;
       if (learning) agent.act(obs, actions, true);
       else warmup.fill(actions);
-      const step = env.step(actions);
+      const step = await env.step(actions);
       state.envSteps += n;
       shapeRewards(t.rewardShaping, t.shapingFactor, step.rewards, step.dones, shaped);
-      buffer.add(obs, actions, shaped, step.nextObs, step.dones);
-      const finished = tracker.addStep(step.rewards, step.dones);
+      const lost = step.lost && step.lost.some((v) => v !== 0) ? step.lost : null;
+      if (lost) {
+        addKeptRows(buffer, lost, obs, actions, shaped, step.nextObs, step.dones);
+        for (let e = 0; e < n; e++) if (lost[2 * e] !== 0) tracker.discardEpisode(e);
+      } else {
+        buffer.add(obs, actions, shaped, step.nextObs, step.dones);
+      }
+      const finished = tracker.addStep(step.rewards, lost ? keptDones(step.dones, lost) : step.dones);
       if (finished.length > 0) agent.resetNoise(doneMask(step.dones, n));
       for (const ep of finished) onEpisode(ep);
       if (tracker.solvedAt !== null && t.stopWhenSolved) [stopped, finishedRun] = ["solved", true];
@@ -306,10 +304,37 @@ export async function train(config: Config, options: TrainOptions = {}): Promise
   plotScores(state.scores, state.averages, t.targetScore, join(runDir, "scores.png"));
   if (summary.solved) say(`Solved in ${summary.episodes_to_solve} episodes (${summary.wall_s} s, ${summary.env_steps} env steps, ${summary.updates} updates).`);
   else say(`Not solved after ${summary.episodes} episodes (best 100-episode average ${summary.best_avg100 ?? "n/a"}).`);
-  env.dispose();
+  await env.close();
   buffer.dispose();
   agent.dispose();
   return summary;
+}
+
+/** The built-in envs, or remote env servers over the ZeroMQ bridge, as the config says. */
+async function openVecEnv(config: Config): Promise<VecEnv> {
+  if (config.env.kind === "remote") return RemoteVecEnv.connect({ addresses: config.env.addresses });
+  return new BuiltinVecEnv({
+    numEnvs: config.env.envs,
+    seed: config.seed,
+    cleanReset: config.env.cleanReset,
+    observeBallVelocity: config.env.observeBallVelocity,
+    fixLastHitter: config.env.fixLastHitter,
+    mode: config.env.mode,
+    threads: Math.min(config.threads, config.env.envs),
+  });
+}
+
+/** Stores the rows of a step whose env did not lose its episode (rare: a remote server restarted). */
+function addKeptRows(buffer: ReplayBuffer, lost: Float32Array, obs: Float32Array, actions: Float32Array, rewards: Float32Array, nextObs: Float32Array, dones: Float32Array): void {
+  const kept = [...Array(lost.length / 2).keys()].filter((e) => lost[2 * e] === 0);
+  if (kept.length === 0) return;
+  const rows = (data: Float32Array, width: number) => Float32Array.from(kept.flatMap((e) => Array.from(data.subarray(e * width, (e + 1) * width))));
+  buffer.add(rows(obs, 48), rows(actions, 4), rows(rewards, 2), rows(nextObs, 48), rows(dones, 2));
+}
+
+/** dones with the lost envs' rows cleared (their episode was discarded, not finished). */
+function keptDones(dones: Float32Array, lost: Float32Array): Float32Array {
+  return dones.map((d, i) => (lost[i] !== 0 ? 0 : d));
 }
 
 function doneMask(dones: Float32Array, n: number): Uint8Array {

@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
+import { spawnEnvServer, type SpawnedServer } from "../../src/bridge/spawn.ts";
 import { resolveConfig } from "../../src/config/resolve.ts";
 import { latestCheckpoint } from "../../src/trainer/checkpoint.ts";
 import { Maddpg } from "../../binding/maddpg.ts";
@@ -85,5 +86,40 @@ describe("trainer", function () {
       return out;
     };
     expect(await learned(first.run_dir)).to.deep.equal(await learned(whole.run_dir));
+  });
+});
+
+describe("trainer on remote env servers", function () {
+  this.timeout(120_000);
+
+  it("trains through the ZeroMQ bridge and finishes when a server is killed and restarted mid-run", async () => {
+    const runsDir = mkdtempSync(join(tmpdir(), "tt-remote-"));
+    const first = await spawnEnvServer({ bind: "tcp://127.0.0.1:0", envs: 2, seed: 3, quiet: true });
+    let second: SpawnedServer | null = null;
+    let restart: Promise<void> | null = null;
+    const config = tinyConfig(runsDir, 10);
+    config.env.kind = "remote";
+    config.env.addresses = [first.endpoint];
+    try {
+      const summary = await train(config, {
+        quiet: true,
+        onEpisode: (ep) => {
+          if (ep.episode === 4 && !restart) {
+            restart = (async () => {
+              await first.stop("SIGKILL");
+              second = await spawnEnvServer({ bind: first.endpoint, envs: 2, seed: 3, quiet: true });
+            })();
+          }
+        },
+      });
+      await restart;
+      expect(second, "the server was restarted").to.not.equal(null);
+      expect(summary.stopped).to.equal("episodes");
+      expect(summary.episodes).to.be.at.least(10);
+      expect(summary.updates).to.be.greaterThan(0);
+    } finally {
+      await first.stop("SIGKILL").catch(() => undefined);
+      if (second) await (second as SpawnedServer).stop();
+    }
   });
 });
