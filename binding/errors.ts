@@ -12,7 +12,7 @@ export type TennisTrainErrorCode =
   | "ERR_ADDON_VERSION"
   | "ERR_NOT_IMPLEMENTED";
 
-export class TennisTrainError extends Error {
+class TennisTrainErrorClass extends Error {
   readonly code: string;
 
   constructor(message: string, code: string = "ERR_NATIVE") {
@@ -21,3 +21,11 @@ export class TennisTrainError extends Error {
     this.code = code;
   }
 }
+
+// One class per process, even if a loader evaluates this module twice (tsx does for some dynamic
+// imports): the addon is handed the class once, and `instanceof` must hold for every importer.
+const kClassKey = Symbol.for("tennis-train.TennisTrainError");
+const registry = globalThis as unknown as Record<symbol, typeof TennisTrainErrorClass | undefined>;
+
+export const TennisTrainError: typeof TennisTrainErrorClass = (registry[kClassKey] ??= TennisTrainErrorClass);
+export type TennisTrainError = TennisTrainErrorClass;
