@@ -6,7 +6,7 @@ import { benchBuffer } from "../../bench/buffer.ts";
 import { benchEnv } from "../../bench/env.ts";
 import { benchSolve, formatSolveRow, parseSeeds } from "../../bench/solve.ts";
 import { benchUpdate, formatBenchUpdate } from "../../bench/update.ts";
-import { NotImplementedError, configFromArgv, printJson, withConfigOptions, withJson } from "./common.ts";
+import { UsageError, configFromArgv, printJson, withConfigOptions, withJson } from "./common.ts";
 
 export const benchCommand: CommandModule = {
   command: "bench <what>",
@@ -55,7 +55,7 @@ export const benchCommand: CommandModule = {
         return console.log(`round trip ${Math.round(result.rtt_us_median)} us median`);
       }
       default:
-        throw new NotImplementedError(`bench ${argv.what as string}`);
+        throw new UsageError(`unknown benchmark ${argv.what as string}`);
     }
   },
 };

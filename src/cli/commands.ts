@@ -8,9 +8,10 @@ import { flagsToConfig } from "../config/flags.ts";
 import { resolveConfig } from "../config/resolve.ts";
 import { runServe } from "../server/server.ts";
 import { runEnvServer } from "./env-server.ts";
+import { runTune } from "./tune.ts";
 import { train } from "../trainer/train.ts";
 import { runWatch } from "../watch/watch.ts";
-import { NotImplementedError, configFromArgv, printJson, withConfigOptions, withJson } from "./common.ts";
+import { configFromArgv, printJson, withConfigOptions, withJson } from "./common.ts";
 
 export const trainCommand: CommandModule = {
   command: ["train", "$0"],
@@ -100,13 +101,31 @@ export const serveCommand: CommandModule = {
 
 export const tuneCommand: CommandModule = {
   command: "tune",
-  describe: "Hyperparameter search over configs",
+  describe: "Hyperparameter search over configs: parallel trials, TPE or random, median pruning, resumable (SQLite)",
   builder: (y) =>
     withJson(y)
-      .option("space", { type: "string", describe: "Search space JSON" })
-      .option("trials", { type: "number", describe: "Trials" })
-      .option("parallel", { type: "number", describe: "Parallel trials" }),
-  handler: () => {
-    throw new NotImplementedError("tune");
+      .option("space", { type: "string", demandOption: true, describe: "Search space JSON (see configs/tune-space.example.json)" })
+      .option("trials", { type: "number", demandOption: true, describe: "Trials in the study (a resumed study counts those it has)" })
+      .option("parallel", { type: "number", describe: "Trials at once, each a child process with its share of the cores [default: 1]" })
+      .option("seeds", { type: "string", describe: "Seeds each trial trains on, objective averaged [default: 0]" })
+      .option("objective", { choices: ["episodes", "wall"] as const, describe: "Minimise episodes to solve or wall time to solve [default: episodes]" })
+      .option("study", { type: "string", describe: "Study folder; an existing one is resumed [default: studies/<space name>]" })
+      .option("sampler", { choices: ["tpe", "random"] as const, describe: "Sampler [default: tpe]" })
+      .option("sampler-seed", { type: "number", describe: "Sampler seed [default: 0]" })
+      .option("config", { type: "string", describe: "Base config file under the space's own base" }),
+  handler: async (argv) => {
+    const result = await runTune({
+      space: argv.space as string,
+      trials: argv.trials as number,
+      parallel: argv.parallel as number | undefined,
+      seeds: argv.seeds as string | undefined,
+      objective: argv.objective as "episodes" | "wall" | undefined,
+      study: argv.study as string | undefined,
+      sampler: argv.sampler as "tpe" | "random" | undefined,
+      samplerSeed: argv.samplerSeed as number | undefined,
+      config: argv.config as string | undefined,
+      json: Boolean(argv.json),
+    });
+    if (argv.json) printJson(result);
   },
 };

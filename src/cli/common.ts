@@ -6,14 +6,6 @@ import { configFlagOptions, flagsToConfig } from "../config/flags.ts";
 import { resolveConfig } from "../config/resolve.ts";
 import type { Config } from "../config/types.ts";
 
-/** A command whose issue is not done yet: exits non-zero, prints no fake output. */
-export class NotImplementedError extends Error {
-  constructor(what: string) {
-    super(`${what} is not implemented yet`);
-    this.name = "NotImplementedError";
-  }
-}
-
 /** An error whose message is for the user as is (no stack unless --verbose). */
 export class UsageError extends Error {
   constructor(message: string) {

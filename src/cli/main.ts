@@ -5,7 +5,7 @@ import yargs from "yargs";
 import { TennisTrainError } from "../../binding/errors.ts";
 import { configFlagNames } from "../config/flags.ts";
 import { ConfigError, didYouMean } from "../config/resolve.ts";
-import { NotImplementedError, UsageError } from "./common.ts";
+import { UsageError } from "./common.ts";
 import { benchCommand } from "./bench.ts";
 import {
   envServerCommand,
@@ -17,12 +17,12 @@ import {
 import { infoCommand } from "./info.ts";
 import { evalCommand, randomCommand } from "./play.ts";
 
-/** Exit codes: 1 runtime failure, 2 bad usage or config, 3 not implemented yet. */
-export const kExitCodes = { failure: 1, usage: 2, notImplemented: 3 } as const;
+/** Exit codes: 1 runtime failure, 2 bad usage or config. */
+export const kExitCodes = { failure: 1, usage: 2 } as const;
 
 /** Flags of the commands themselves (the config flags come from the schema). */
 const kCommandFlags = ["config", "cuda", "json", "verbose", "help", "resume", "checkpoint", "policy", "eval-episodes",
-  "out", "seconds", "token", "runs-dir", "max-concurrent", "seeds", "bind", "host", "port", "space", "trials", "parallel", "episodes", "seed", "envs"];
+  "out", "seconds", "objective", "study", "sampler", "sampler-seed", "token", "runs-dir", "max-concurrent", "seeds", "bind", "host", "port", "space", "trials", "parallel", "episodes", "seed", "envs"];
 
 /** Rewrites yargs' "Unknown argument(s): x" with did-you-mean suggestions from the known options. */
 function explainUnknown(message: string, known: string[]): string {
@@ -74,9 +74,6 @@ export async function main(args: string[]): Promise<void> {
     if (error instanceof ConfigError || error instanceof UsageError) {
       console.error(error.message);
       process.exitCode = kExitCodes.usage;
-    } else if (error instanceof NotImplementedError) {
-      console.error(`tennis-train: ${error.message}`);
-      process.exitCode = kExitCodes.notImplemented;
     } else {
       const code = error instanceof TennisTrainError ? ` [${error.code}]` : "";
       console.error(`tennis-train: ${error.message}${code}`);

@@ -57,10 +57,10 @@ describe("cli", () => {
     expect(stderr.trim()).to.equal("Unknown option --batch-sise (did you mean --batch-size?)");
   });
 
-  it("commands not built yet say so and exit non-zero without output", () => {
+  it("a command missing a required option names it and exits with 2", () => {
     const { code, stdout, stderr } = runCli(["tune", "--trials", "2"]);
-    expect(code).to.equal(3);
+    expect(code).to.equal(2);
     expect(stdout).to.equal("");
-    expect(stderr).to.contain("tune is not implemented yet");
+    expect(stderr).to.contain("Missing required argument: space");
   });
 });

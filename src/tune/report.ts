@@ -1,0 +1,106 @@
+// What a study leaves for people: a table of the best trials, the best trial's config as a file for
+// `tennis-train train --config`, and a PNG of the objective per trial.
+import { writeFileSync } from "node:fs";
+
+import { resolveConfig } from "../config/resolve.ts";
+import { Canvas } from "../log/plot.ts";
+import { writeJson } from "../trainer/run-dir.ts";
+import { formatParams, trialLayer } from "./study.ts";
+import type { StudySettings, TrialRow } from "./store.ts";
+
+/** The complete trials, best first (ties: the earlier trial). */
+export function rankTrials(trials: readonly TrialRow[]): TrialRow[] {
+  return trials.filter((t) => t.state === "complete" && t.objective !== null).sort((a, b) => a.objective! - b.objective! || a.number - b.number);
+}
+
+/** A plain-text table of the `top` best complete trials, then a count of the others by state. */
+export function bestTrialsTable(trials: readonly TrialRow[], settings: StudySettings, top = 10): string {
+  const ranked = rankTrials(trials).slice(0, top);
+  const header = ["rank", "trial", settings.objective === "episodes" ? "episodes" : "wall_s", "per seed", "parameters"];
+  const rows = ranked.map((t, i) => [
+    String(i + 1),
+    String(t.number),
+    t.objective!.toFixed(settings.objective === "episodes" ? 1 : 2),
+    t.seeds.map((s) => (s.solved ? `${s.seed}:solved@${s.episodesToSolve}` : `${s.seed}:avg ${s.bestAverage?.toFixed(3) ?? "n/a"}`)).join(" "),
+    formatParams(t.params),
+  ]);
+  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
+  const line = (cells: string[]) => cells.map((cell, c) => (c === cells.length - 1 ? cell : cell.padEnd(widths[c]))).join("  ");
+  const counts = (["complete", "pruned", "failed", "running", "waiting"] as const)
+    .map((state) => [state, trials.filter((t) => t.state === state).length] as const)
+    .filter(([, n]) => n > 0)
+    .map(([state, n]) => `${n} ${state}`)
+    .join(", ");
+  const title = `Best trials (${settings.objective} to solve, lower is better; ${counts || "no trials"}):`;
+  if (rows.length === 0) return `${title}\n  (no complete trial yet)`;
+  return [title, line(header), ...rows.map(line)].join("\n");
+}
+
+/**
+ * Writes the best trial's config as a partial config (--config layer < space base < parameters), valid
+ * for `tennis-train train --config FILE`; tune's per-trial settings (seed, threads, run folder) are left out.
+ */
+export function writeBestConfig(path: string, best: TrialRow, settings: StudySettings, name: string): Record<string, unknown> {
+  const config = { ...trialLayer(settings, best.params), name };
+  resolveConfig({ fileObject: config });
+  writeJson(path, config);
+  return config;
+}
+
+/** Pixel coordinates and the value ranges drawn, so a caller can describe the axes in words. */
+export interface ObjectivePlot {
+  png: Buffer;
+  trials: number;
+  yMin: number;
+  yMax: number;
+}
+
+/**
+ * Objective per trial: complete trials as blue dots, the best so far as an orange step line, pruned
+ * trials as grey ticks and failed ones as red crosses along the top edge (they have no objective).
+ */
+export function plotObjective(trials: readonly TrialRow[], path?: string): ObjectivePlot {
+  const width = 800;
+  const height = 400;
+  const margin = 30;
+  const canvas = new Canvas(width, height);
+  const values = trials.filter((t) => t.state === "complete" && t.objective !== null).map((t) => t.objective!);
+  const lastNumber = Math.max(1, ...trials.map((t) => t.number));
+  const yMin = values.length ? Math.min(...values) : 0;
+  const yMaxRaw = values.length ? Math.max(...values) : 1;
+  const pad = (yMaxRaw - yMin) * 0.05 || Math.abs(yMaxRaw) * 0.05 || 1;
+  const [lo, hi] = [yMin - pad, yMaxRaw + pad];
+  const inset = 12;
+  const px = (n: number) => margin + inset + ((width - 2 * margin - 2 * inset) * n) / lastNumber;
+  const py = (v: number) => height - margin - ((height - 2 * margin) * (v - lo)) / (hi - lo);
+  canvas.line(margin, height - margin, width - margin, height - margin, [0, 0, 0]);
+  canvas.line(margin, margin, margin, height - margin, [0, 0, 0]);
+  // A tick under the x axis for every trial number.
+  for (let n = 0; n <= lastNumber; n++) canvas.line(px(n), height - margin, px(n), height - margin + 4, [0, 0, 0]);
+  let best = Infinity;
+  let previous: [number, number] | null = null;
+  for (const t of [...trials].sort((a, b) => a.number - b.number)) {
+    const x = px(t.number);
+    if (t.state === "complete" && t.objective !== null) {
+      canvas.disc(x, py(t.objective), 4, [40, 90, 200]);
+      if (t.objective < best) {
+        if (previous) {
+          canvas.line(previous[0], previous[1], x, previous[1], [230, 120, 0]);
+          canvas.line(x, previous[1], x, py(t.objective), [230, 120, 0]);
+        }
+        best = t.objective;
+        previous = [x, py(best)];
+      }
+    } else if (t.state === "pruned") {
+      canvas.line(x, margin / 2 - 6, x, margin / 2 + 6, [140, 140, 140]);
+      canvas.line(x - 1, margin / 2 - 6, x - 1, margin / 2 + 6, [140, 140, 140]);
+    } else if (t.state === "failed") {
+      canvas.line(x - 5, margin / 2 - 5, x + 5, margin / 2 + 5, [210, 30, 30]);
+      canvas.line(x - 5, margin / 2 + 5, x + 5, margin / 2 - 5, [210, 30, 30]);
+    }
+  }
+  if (previous) canvas.line(previous[0], previous[1], px(lastNumber), previous[1], [230, 120, 0]);
+  const png = canvas.toBuffer();
+  if (path) writeFileSync(path, png);
+  return { png, trials: trials.length, yMin: lo, yMax: hi };
+}
