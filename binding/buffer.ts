@@ -2,6 +2,7 @@
 // native ReplayBuffer (native/napi/buffer_wrap.cc). Producers in other processes or worker threads
 // attach by shm name; the learner samples natively, and these JS add/sample calls serve tools and tests.
 import { addon } from "./load.ts";
+import { ACTION_SIZE, AGENTS, JOINT_ACTION as kActionFloats, JOINT_OBS as kObsFloats, OBS_SIZE, RECORD_FLOATS } from "./shapes.ts";
 import {
   assertBoolean,
   assertFiniteArray,
@@ -11,19 +12,10 @@ import {
   invalidParameter,
 } from "./validate.ts";
 
-/** Agents in the Tennis task. */
-export const AGENTS = 2;
-/** Observation floats per agent (8 variables x 3 stacked frames). */
-export const OBS_SIZE = 24;
-/** Action floats per agent. */
-export const ACTION_SIZE = 2;
-/** Floats in one joint record: obs, actions, rewards, nextObs, dones (native/core/batch.h). */
-export const RECORD_FLOATS = AGENTS * (2 * OBS_SIZE + ACTION_SIZE + 2);
+export { ACTION_SIZE, AGENTS, OBS_SIZE, RECORD_FLOATS } from "./shapes.ts";
 /** Largest capacity the JS side accepts (slots travel in Int32Arrays). */
 export const MAX_CAPACITY = 2 ** 31 - 1;
 
-const kObsFloats = AGENTS * OBS_SIZE;
-const kActionFloats = AGENTS * ACTION_SIZE;
 const kShmName = /^\/?[A-Za-z0-9._-]{1,200}$/;
 const kOptionKeys = ["capacity", "shmName", "prioritized", "alpha", "beta0", "betaSteps", "priorityEps", "seed"];
 const kSampleKeys = ["earlyTrainingSteps", "negSamplingRatio"];

@@ -2,6 +2,7 @@
 // (native/napi/env_wrap.cc over native/core/env/tennis.h), plus a single-env view shaped like the
 // Udacity notebook's unityagents BrainInfo.
 import { addon } from "./load.ts";
+import { ACTION_SIZE, AGENTS, JOINT_ACTION as kActionFloats, JOINT_OBS as kObsFloats, OBS_SIZE } from "./shapes.ts";
 import {
   assertBoolean,
   assertFiniteArray,
@@ -11,19 +12,12 @@ import {
   invalidParameter,
 } from "./validate.ts";
 
-/** Agents per env (index 0 = right-hand racket, Unity "AgentB"; index 1 = left, "AgentA"). */
-export const AGENTS = 2;
-/** Observation floats per agent (8 variables x 3 stacked frames, oldest first). */
-export const OBS_SIZE = 24;
-/** Action floats per agent: [move toward the net, jump if > 0.5], each clamped to [-1, 1]. */
-export const ACTION_SIZE = 2;
+export { ACTION_SIZE, AGENTS, OBS_SIZE } from "./shapes.ts";
 /** A capped episode reports done on this step. */
 export const MAX_EPISODE_STEPS = 1001;
 /** Brain name of the Udacity build (for the notebook view). */
 export const BRAIN_NAME = "TennisBrain";
 
-const kObsFloats = AGENTS * OBS_SIZE;
-const kActionFloats = AGENTS * ACTION_SIZE;
 const kMaxEnvs = 2 ** 20;
 const kModes = ["cooperative", "competitive"] as const;
 const kOptionKeys = [

@@ -2,6 +2,7 @@
 // argument is checked here before it crosses; the native side re-checks cheaply.
 import type { NativeReplayBuffer, ReplayBuffer, SampleOptions } from "./buffer.ts";
 import { addon } from "./load.ts";
+import { AGENTS, JOINT_ACTION, JOINT_OBS } from "./shapes.ts";
 import {
   assertBoolean,
   assertFloat32Array,
@@ -11,13 +12,7 @@ import {
   invalidParameter,
 } from "./validate.ts";
 
-/** Agents, observation and action sizes of the Tennis task (native/core/batch.h). */
-export const AGENTS = 2;
-export const OBS_SIZE = 24;
-export const ACTION_SIZE = 2;
-/** Floats per env (or batch row) of joint observations and joint actions. */
-export const JOINT_OBS = AGENTS * OBS_SIZE;
-export const JOINT_ACTION = AGENTS * ACTION_SIZE;
+export { ACTION_SIZE, AGENTS, JOINT_ACTION, JOINT_OBS, OBS_SIZE } from "./shapes.ts";
 
 /** Exploration noise of act(explore = true). */
 export interface NoiseOptions {
@@ -79,8 +74,9 @@ export interface MaddpgOptions {
   noise?: NoiseOptions;
   /** "cpu" (default) or "cuda". */
   device?: "cpu" | "cuda";
-  /** Update implementation: "libtorch" (default, the only one for now). */
-  impl?: "libtorch";
+  /** Update implementation: "libtorch" (LibTorch ops + autograd, default) or "fused" (hand-derived
+   *  gradients on flat buffers; the same maths, checked against the reference). */
+  impl?: "libtorch" | "fused";
   /** LibTorch intra-op threads set at construction; 0 leaves them as they are (default 0). */
   threads?: number;
   /** Seeds init, exploration noise and target smoothing noise (integer >= 0, default 0). */
@@ -193,7 +189,7 @@ export function validateMaddpgOptions(options: MaddpgOptions): void {
   if (o.targetNoiseClip !== undefined) assertNumber("targetNoiseClip", o.targetNoiseClip, 0);
   if (o.policyDelay !== undefined) assertInt("policyDelay", o.policyDelay, 1);
   if (o.device !== undefined) assertString("device", o.device, ["cpu", "cuda"]);
-  if (o.impl !== undefined) assertString("impl", o.impl, ["libtorch"]);
+  if (o.impl !== undefined) assertString("impl", o.impl, ["libtorch", "fused"]);
   if (o.threads !== undefined) assertInt("threads", o.threads, 0, 256);
   if (o.seed !== undefined) assertInt("seed", o.seed, 0, Number.MAX_SAFE_INTEGER);
   if (o.noise !== undefined) {
