@@ -1,5 +1,6 @@
 // The environment interface the trainer steps: N envs at once, the built-in native Tennis or remote
 // env servers over the ZeroMQ bridge. Arrays are views the env owns and reuses (copy what you keep).
+import type { Config } from "../config/types.ts";
 import { TennisEnv, type StepResult as TennisStepResult, type TennisEnvOptions } from "../../binding/env.ts";
 
 export interface StepResult extends TennisStepResult {
@@ -25,6 +26,12 @@ export interface VecEnv {
   /** Restores saveState() output; returns the observations to act on. */
   loadState?(state: Uint8Array): Float32Array;
   close(): Promise<void>;
+}
+
+/** The built-in env options a config asks for (variants and mode; not the env count or seed). */
+export function envVariant(config: Config): Pick<TennisEnvOptions, "cleanReset" | "observeBallVelocity" | "fixLastHitter" | "mode"> {
+  const { cleanReset, observeBallVelocity, fixLastHitter, mode } = config.env;
+  return { cleanReset, observeBallVelocity, fixLastHitter, mode };
 }
 
 /** The built-in native Tennis as a VecEnv (steps synchronously: a step costs microseconds). */

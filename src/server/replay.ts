@@ -80,20 +80,14 @@ async function play(dir: string, options: ReplayOptions): Promise<Replay> {
     throw new RangeError(`Expected integer in [1, ${kMaxReplaySteps}] for maxSteps but received ${maxSteps}`);
   }
   // Loaded on first use: the server starts (and serves runs' files) without the native addon.
-  const [{ TennisEnv }, { Maddpg }, { maddpgOptions }] = await Promise.all([
+  const [{ TennisEnv }, { Maddpg }, { maddpgOptions }, { envVariant }] = await Promise.all([
     import("../../binding/env.ts"),
     import("../../binding/maddpg.ts"),
     import("../trainer/train.ts"),
+    import("../env/vec-env.ts"),
   ]);
   const agent = new Maddpg(maddpgOptions(config));
-  const env = new TennisEnv({
-    numEnvs: 1,
-    seed,
-    cleanReset: config.env.cleanReset,
-    observeBallVelocity: config.env.observeBallVelocity,
-    fixLastHitter: config.env.fixLastHitter,
-    mode: config.env.mode,
-  });
+  const env = new TennisEnv({ numEnvs: 1, seed, ...envVariant(config) });
   try {
     await agent.load(join(checkpoint, "agent.pt"));
     const frames: ReplayFrame[] = [];

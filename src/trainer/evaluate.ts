@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { TennisEnv } from "../../binding/env.ts";
 import { Maddpg } from "../../binding/maddpg.ts";
 import type { Config } from "../config/types.ts";
+import { envVariant } from "../env/vec-env.ts";
 import { maddpgOptions } from "./train.ts";
 import { ScoreTracker } from "./scores.ts";
 
@@ -14,14 +15,7 @@ export interface GreedyResult {
 
 /** Plays `episodes` greedy episodes with `agent` (one env, the notebook's reset after each done). */
 export function greedyEpisodes(agent: Maddpg, config: Config, episodes: number, seed: number): GreedyResult {
-  const env = new TennisEnv({
-    numEnvs: 1,
-    seed,
-    cleanReset: config.env.cleanReset,
-    observeBallVelocity: config.env.observeBallVelocity,
-    fixLastHitter: config.env.fixLastHitter,
-    autoReset: true,
-  });
+  const env = new TennisEnv({ numEnvs: 1, seed, ...envVariant(config), autoReset: true });
   const tracker = new ScoreTracker(1, episodes, Infinity);
   const actions = new Float32Array(4);
   const scores: number[] = [];

@@ -8,7 +8,7 @@ import { runtimeInfo, setNumThreads } from "../../binding/index.ts";
 import { Maddpg, type MaddpgOptions, type UpdateStats } from "../../binding/maddpg.ts";
 import { RemoteVecEnv } from "../bridge/remote-vec-env.ts";
 import { checkConfig } from "../config/check.ts";
-import { BuiltinVecEnv, type VecEnv } from "../env/vec-env.ts";
+import { BuiltinVecEnv, envVariant, type VecEnv } from "../env/vec-env.ts";
 import { ConfigError } from "../config/resolve.ts";
 import type { Config } from "../config/types.ts";
 import { JsonlSink, Logger } from "../log/logger.ts";
@@ -313,15 +313,7 @@ export async function train(config: Config, options: TrainOptions = {}): Promise
 /** The built-in envs, or remote env servers over the ZeroMQ bridge, as the config says. */
 async function openVecEnv(config: Config): Promise<VecEnv> {
   if (config.env.kind === "remote") return RemoteVecEnv.connect({ addresses: config.env.addresses });
-  return new BuiltinVecEnv({
-    numEnvs: config.env.envs,
-    seed: config.seed,
-    cleanReset: config.env.cleanReset,
-    observeBallVelocity: config.env.observeBallVelocity,
-    fixLastHitter: config.env.fixLastHitter,
-    mode: config.env.mode,
-    threads: Math.min(config.threads, config.env.envs),
-  });
+  return new BuiltinVecEnv({ numEnvs: config.env.envs, seed: config.seed, ...envVariant(config), threads: Math.min(config.threads, config.env.envs) });
 }
 
 /** Stores the rows of a step whose env did not lose its episode (rare: a remote server restarted). */
