@@ -80,11 +80,12 @@ async function play(dir: string, options: ReplayOptions): Promise<Replay> {
     throw new RangeError(`Expected integer in [1, ${kMaxReplaySteps}] for maxSteps but received ${maxSteps}`);
   }
   // Loaded on first use: the server starts (and serves runs' files) without the native addon.
-  const [{ TennisEnv }, { Maddpg }, { maddpgOptions }, { envVariant }] = await Promise.all([
+  const [{ TennisEnv }, { Maddpg }, { maddpgOptions }, { envVariant }, { loadObsNorm }] = await Promise.all([
     import("../../binding/env.ts"),
     import("../../binding/maddpg.ts"),
     import("../trainer/train.ts"),
     import("../env/vec-env.ts"),
+    import("../trainer/normalize.ts"),
   ]);
   const agent = new Maddpg(maddpgOptions(config));
   const env = new TennisEnv({ numEnvs: 1, seed, ...envVariant(config) });
@@ -105,11 +106,13 @@ async function play(dir: string, options: ReplayOptions): Promise<Replay> {
       });
     };
     const actions = new Float32Array(4);
+    const norm = loadObsNorm(checkpoint);
+    const seen = new Float32Array(48);
     let obs = env.reset();
     snapshot();
     let ended: Replay["ended"] = "maxSteps";
     for (let step = 0; step < maxSteps; step++) {
-      agent.act(obs, actions, false);
+      agent.act(norm ? norm.normalize(obs, seen) : obs, actions, false);
       const result = env.step(actions);
       totals[0] += result.rewards[0];
       totals[1] += result.rewards[1];

@@ -6,6 +6,7 @@ import { Maddpg } from "../../binding/maddpg.ts";
 import type { Config } from "../config/types.ts";
 import { envVariant } from "../env/vec-env.ts";
 import { maddpgOptions } from "./train.ts";
+import { loadObsNorm, type RunningNorm } from "./normalize.ts";
 import { ScoreTracker } from "./scores.ts";
 
 export interface GreedyResult {
@@ -14,15 +15,16 @@ export interface GreedyResult {
 }
 
 /** Plays `episodes` greedy episodes with `agent` (one env, the notebook's reset after each done). */
-export function greedyEpisodes(agent: Maddpg, config: Config, episodes: number, seed: number): GreedyResult {
+export function greedyEpisodes(agent: Maddpg, config: Config, episodes: number, seed: number, norm: RunningNorm | null = null): GreedyResult {
   const env = new TennisEnv({ numEnvs: 1, seed, ...envVariant(config), autoReset: true });
   const tracker = new ScoreTracker(1, episodes, Infinity);
   const actions = new Float32Array(4);
+  const seen = new Float32Array(48);
   const scores: number[] = [];
   try {
     let obs = env.reset();
     while (scores.length < episodes) {
-      agent.act(obs, actions, false);
+      agent.act(norm ? norm.normalize(obs, seen) : obs, actions, false);
       const step = env.step(actions);
       for (const ep of tracker.addStep(step.rewards, step.dones)) scores.push(ep.score);
       obs = step.obs;
@@ -38,7 +40,7 @@ export async function evalCheckpoint(config: Config, checkpointDir: string, epis
   const agent = new Maddpg(maddpgOptions(config));
   try {
     await agent.load(join(checkpointDir, "agent.pt"));
-    return greedyEpisodes(agent, config, episodes, seed);
+    return greedyEpisodes(agent, config, episodes, seed, loadObsNorm(checkpointDir));
   } finally {
     agent.dispose();
   }

@@ -4,6 +4,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 import { ReplayBuffer } from "../../binding/buffer.ts";
+import { OBS_SIZE } from "../../binding/shapes.ts";
 import { runtimeInfo, setNumThreads } from "../../binding/index.ts";
 import { Maddpg, type MaddpgOptions, type UpdateStats } from "../../binding/maddpg.ts";
 import { RemoteVecEnv } from "../bridge/remote-vec-env.ts";
@@ -17,6 +18,7 @@ import { TensorBoardSink } from "../log/tensorboard.ts";
 import { latestCheckpoint, writeCheckpoint } from "./checkpoint.ts";
 import { episodeLine, ProgressBar } from "./console.ts";
 import { greedyEpisodes } from "./evaluate.ts";
+import { RunningNorm } from "./normalize.ts";
 import { createRunDir, writeJson } from "./run-dir.ts";
 import { ScoreTracker, type EpisodeResult } from "./scores.ts";
 import { shapeRewards } from "./shaping.ts";
@@ -32,7 +34,7 @@ export interface TrainSummary {
   updates: number;
   stopped: "solved" | "episodes" | "interrupted" | "nan" | "dead_gradients";
   final_eval: { episodes: number; mean: number; min: number; max: number } | null;
-  diagnostics: { dead_gradient_alarms: number; mean_saturation: number | null; last_q_mean: number | null };
+  diagnostics: { dead_gradient_alarms: number; mean_saturation: number | null; last_q_mean: number | null; recent: RecentStats | null };
   run_dir: string;
 }
 
@@ -127,6 +129,7 @@ interface LoopState {
   averages: number[];
   warmupRng: number;
   tracker: ReturnType<ScoreTracker["toJSON"]>;
+  norm?: ReturnType<RunningNorm["toJSON"]>;
 }
 
 /** Trains until solved (or the episode budget), writing logs, checkpoints and summary.json. */
@@ -151,12 +154,14 @@ export async function train(config: Config, options: TrainOptions = {}): Promise
   let tracker = new ScoreTracker(n, t.window, t.targetScore);
   const warmup = new UniformActions(config.seed);
   const state: LoopState = { envSteps: 0, updates: 0, episodes: 0, wallBefore: 0, deadRun: 0, deadAlarms: 0, scores: [], averages: [], warmupRng: 0, tracker: tracker.toJSON() };
+  let norm = t.normalizeObs ? new RunningNorm(OBS_SIZE) : null;
   let obs = await env.reset();
   if (resumeFrom) {
     const saved = JSON.parse(readFileSync(join(resumeFrom, "trainer.json"), "utf8")) as LoopState;
     Object.assign(state, saved);
     tracker = ScoreTracker.fromJSON(saved.tracker, t.window, t.targetScore);
     warmup.restore(saved.warmupRng);
+    if (norm && saved.norm) norm = RunningNorm.fromJSON(saved.norm);
     await agent.load(join(resumeFrom, "agent.pt"));
     await buffer.load(join(resumeFrom, "buffer.bin"));
     if (!env.loadState) throw new Error(`${config.env.kind} envs cannot be resumed exactly: their state lives elsewhere`);
@@ -165,6 +170,9 @@ export async function train(config: Config, options: TrainOptions = {}): Promise
   }
 
   const actions = new Float32Array(n * 4);
+  const normObs = new Float32Array(n * 48);
+  const normNextObs = new Float32Array(n * 48);
+  let recent: RecentStats | null = null;
   const shaped = new Float32Array(n * 2);
   const sampleOptions = { earlyTrainingSteps: t.earlyTrainingSteps, negSamplingRatio: t.negSamplingRatio };
   const progress = new ProgressBar(t.episodes, process.stderr, !options.quiet && config.log.progress && Boolean(process.stderr.isTTY));
@@ -182,7 +190,7 @@ export async function train(config: Config, options: TrainOptions = {}): Promise
       await agent.save(join(dir, "agent.pt"));
       await buffer.save(join(dir, "buffer.bin"));
       if (env.saveState) writeFileSync(join(dir, "env.bin"), env.saveState());
-      const snapshot: LoopState = { ...state, wallBefore: wall(), warmupRng: warmup.toJSON(), tracker: tracker.toJSON() };
+      const snapshot: LoopState = { ...state, wallBefore: wall(), warmupRng: warmup.toJSON(), tracker: tracker.toJSON(), norm: norm?.toJSON() };
       writeJson(join(dir, "trainer.json"), snapshot);
     });
   };
@@ -191,6 +199,11 @@ export async function train(config: Config, options: TrainOptions = {}): Promise
     state.episodes = ep.episode;
     state.scores.push(ep.score);
     state.averages.push(ep.average);
+    const line = ep.episode % config.log.every === 0;
+    if (line) {
+      recent = recentStats(buffer);
+      if (recent) for (const [key, value] of Object.entries(recent)) logger.record(`diag/${key}`, value);
+    }
     logger.record("rollout/score", ep.score);
     logger.record("rollout/score_mean100", ep.average);
     logger.record("rollout/episode_steps", ep.steps);
@@ -201,7 +214,7 @@ export async function train(config: Config, options: TrainOptions = {}): Promise
     logger.record("time/updates", state.updates);
     logger.dump(ep.episode);
     options.onEpisode?.(ep);
-    if (ep.episode % config.log.every === 0) {
+    if (line) {
       const now = Date.now();
       const sps = ((state.envSteps - stepsAtLastLine) * 1000) / Math.max(1, now - timeAtLastLine);
       [stepsAtLastLine, timeAtLastLine] = [state.envSteps, now];
@@ -210,6 +223,7 @@ export async function train(config: Config, options: TrainOptions = {}): Promise
     }
     progress.update(ep.episode, `avg ${ep.average.toFixed(3)}`);
   };
+
 
   // Every iteration is one vectorized step plus its update round; checkpoints and stops happen only
   // at the end of an iteration, so a resumed run continues exactly where an uninterrupted one would.
@@ -221,17 +235,20 @@ export async function train(config: Config, options: TrainOptions = {}): Promise
         break;
       }
       const learning = state.envSteps >= t.warmupSteps;
-      if (learning) agent.act(obs, actions, true);
+      const seen = norm ? norm.normalize(obs, normObs) : obs;
+      if (learning) agent.act(seen, actions, true);
       else warmup.fill(actions);
       const step = await env.step(actions);
       state.envSteps += n;
       shapeRewards(t.rewardShaping, t.shapingFactor, step.rewards, step.dones, shaped);
       const lost = step.lost && step.lost.some((v) => v !== 0) ? step.lost : null;
+      if (norm) norm.update(step.nextObs);
+      const nextSeen = norm ? norm.normalize(step.nextObs, normNextObs) : step.nextObs;
       if (lost) {
-        addKeptRows(buffer, lost, obs, actions, shaped, step.nextObs, step.dones);
+        addKeptRows(buffer, lost, seen, actions, shaped, nextSeen, step.dones);
         for (let e = 0; e < n; e++) if (lost[2 * e] !== 0) tracker.discardEpisode(e);
       } else {
-        buffer.add(obs, actions, shaped, step.nextObs, step.dones);
+        buffer.add(seen, actions, shaped, nextSeen, step.dones);
       }
       const finished = tracker.addStep(step.rewards, lost ? keptDones(step.dones, lost) : step.dones);
       if (finished.length > 0) agent.resetNoise(doneMask(step.dones, n));
@@ -280,7 +297,7 @@ export async function train(config: Config, options: TrainOptions = {}): Promise
 
   let finalEval: TrainSummary["final_eval"] = null;
   if (t.evalEpisodes > 0 && stopped !== "nan") {
-    const { scores, mean_score } = greedyEpisodes(agent, config, t.evalEpisodes, config.seed + 1_000_003);
+    const { scores, mean_score } = greedyEpisodes(agent, config, t.evalEpisodes, config.seed + 1_000_003, norm);
     finalEval = { episodes: scores.length, mean: mean_score, min: Math.min(...scores), max: Math.max(...scores) };
   }
   const summary: TrainSummary = {
@@ -297,6 +314,7 @@ export async function train(config: Config, options: TrainOptions = {}): Promise
       dead_gradient_alarms: state.deadAlarms,
       mean_saturation: saturationCount ? saturationSum / saturationCount : null,
       last_q_mean: lastStats?.qMean ?? null,
+      recent,
     },
     run_dir: runDir,
   };
@@ -327,6 +345,34 @@ function addKeptRows(buffer: ReplayBuffer, lost: Float32Array, obs: Float32Array
 /** dones with the lost envs' rows cleared (their episode was discarded, not finished). */
 function keptDones(dones: Float32Array, lost: Float32Array): Float32Array {
   return dones.map((d, i) => (lost[i] !== 0 ? 0 : d));
+}
+
+/** Per-agent observation and reward statistics of the latest stored transitions. */
+export type RecentStats = Record<string, number>;
+
+/**
+ * Reads up to 256 of the newest records (readSlot: no draw from the sampler's RNG, so logging never
+ * changes training) and returns, per agent, the mean and std of its observation floats and rewards.
+ */
+function recentStats(buffer: ReplayBuffer, count = 256): RecentStats | null {
+  const records: Float32Array[] = [];
+  for (let k = 0; k < Math.min(count, buffer.size); k++) {
+    const record = buffer.readSlot((buffer.totalAdded - 1 - k) % buffer.capacity);
+    if (record) records.push(record);
+  }
+  if (records.length === 0) return null;
+  const stats: RecentStats = {};
+  const meanStd = (values: number[]) => {
+    const mean = values.reduce((a, v) => a + v, 0) / values.length;
+    return [mean, Math.sqrt(values.reduce((a, v) => a + (v - mean) ** 2, 0) / values.length)];
+  };
+  for (let agent = 0; agent < 2; agent++) {
+    const obs = records.flatMap((r) => Array.from(r.subarray(agent * 24, agent * 24 + 24)));
+    const rewards = records.map((r) => r[52 + agent]);
+    [stats[`obs_mean_agent${agent}`], stats[`obs_std_agent${agent}`]] = meanStd(obs);
+    [stats[`reward_mean_agent${agent}`], stats[`reward_std_agent${agent}`]] = meanStd(rewards);
+  }
+  return stats;
 }
 
 function doneMask(dones: Float32Array, n: number): Uint8Array {

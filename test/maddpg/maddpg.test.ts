@@ -182,6 +182,61 @@ describe("Maddpg binding", function () {
     buffer.dispose();
   });
 
+  it("impl fused: acts, updates from the buffer with stats, and shares checkpoints with impl libtorch", async () => {
+    const fused = new Maddpg({ ...small, impl: "fused", twinCritics: true, targetNoise: 0.2, policyDelay: 2 });
+    const plain = new Maddpg({ ...small, impl: "libtorch", twinCritics: true, targetNoise: 0.2, policyDelay: 2 });
+    // Same init from the same seed; the same greedy actions.
+    expect(Array.from(fused.getParameters())).to.deep.equal(Array.from(plain.getParameters()));
+    const obs = makeBatch(3, 21).obs.subarray(0, 3 * JOINT_OBS);
+    const a = fused.act(obs);
+    const b = plain.act(obs);
+    for (let k = 0; k < a.length; k++) expect(a[k]).to.be.closeTo(b[k], 1e-6);
+
+    const buffer = new ReplayBuffer({ capacity: 256, prioritized: true, seed: 4 });
+    const rows = makeBatch(64, 5);
+    buffer.add(rows.obs, rows.actions, rows.rewards, rows.nextObs, rows.dones);
+    const stats = await fused.update(buffer, 3);
+    expect(stats.updates).to.equal(3);
+    expect(stats.actorUpdates).to.equal(2);
+    for (const key of ["criticLoss", "actorLoss", "qMean", "criticGradNorm", "actorGradNorm"] as const) {
+      expect(stats[key], key).to.be.a("number").and.satisfy(Number.isFinite);
+    }
+    expect(stats.saturation).to.be.within(0, 1);
+    expect(stats.tdErrors).to.have.length(16);
+
+    // A fused checkpoint resumes in libtorch, and both continue alike on the same batches.
+    const path = join(dir, "fused.pt");
+    await fused.save(path);
+    await plain.load(path);
+    expect(Array.from(plain.getParameters())).to.deep.equal(Array.from(fused.getParameters()));
+    expect(plain.stats().updates).to.equal(3);
+    for (let u = 0; u < 3; u++) {
+      const batch = makeBatch(16, 30 + u);
+      batch.targetNoise = makeBatch(16, 40 + u).actions;
+      await fused.updateBatch(batch);
+      await plain.updateBatch(batch);
+    }
+    const x = fused.getParameters();
+    const y = plain.getParameters();
+    let worst = 0;
+    for (let k = 0; k < x.length; k++) worst = Math.max(worst, Math.abs(x[k] - y[k]));
+    expect(worst).to.be.below(1e-6);
+    for (const l of [fused, plain]) l.dispose();
+    buffer.dispose();
+  });
+
+  it("impl fused rejects the options it does not support, naming them", () => {
+    try {
+      new Maddpg({ ...small, impl: "fused", batchNorm: true });
+      expect.fail("no throw");
+    } catch (err) {
+      expect((err as TennisTrainError).code).to.equal("ERR_INVALID_ARG");
+      expect((err as Error).message).to.equal(
+        'impl "fused" does not support batch_norm (BatchNorm1d in the critics); use impl "libtorch" for it',
+      );
+    }
+  });
+
   it("after dispose every call throws ERR_DISPOSED", () => {
     const learner = new Maddpg(small);
     learner.dispose();

@@ -1,12 +1,12 @@
 // The trainer end to end on tiny budgets: logs written, same seed -> same curve, resume == uninterrupted.
 import { expect } from "chai";
-import { existsSync, mkdtempSync, readFileSync, readdirSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 import { spawnEnvServer, type SpawnedServer } from "../../src/bridge/spawn.ts";
 import { resolveConfig } from "../../src/config/resolve.ts";
-import { latestCheckpoint } from "../../src/trainer/checkpoint.ts";
+import { latestCheckpoint, writeCheckpoint } from "../../src/trainer/checkpoint.ts";
 import { Maddpg } from "../../binding/maddpg.ts";
 import { maddpgOptions, train } from "../../src/trainer/train.ts";
 import { runCli } from "../cli/cli.test.ts";
@@ -66,6 +66,22 @@ describe("trainer", function () {
     expect(b.env_steps).to.equal(a.env_steps);
   });
 
+  it("normalises observations when asked, deterministically, and checkpoints the statistics", async () => {
+    const config = () => {
+      const c = tinyConfig(runsDir, 8);
+      c.train.normalizeObs = true;
+      c.log.every = 4;
+      return c;
+    };
+    const a = await train(config(), { quiet: true });
+    const b = await train(config(), { quiet: true });
+    expect(metricsOf(b.run_dir)).to.deep.equal(metricsOf(a.run_dir));
+    const saved = JSON.parse(readFileSync(join(latestCheckpoint(a.run_dir)!, "trainer.json"), "utf8"));
+    expect(saved.norm.mean).to.have.length(24);
+    expect(saved.norm.count).to.be.greaterThan(2 * a.env_steps - 1);
+    expect(a.diagnostics.recent).to.have.keys("obs_mean_agent0", "obs_std_agent0", "reward_mean_agent0", "reward_std_agent0", "obs_mean_agent1", "obs_std_agent1", "reward_mean_agent1", "reward_std_agent1");
+  });
+
   it("a resumed run continues exactly like an uninterrupted one", async () => {
     const whole = await train(tinyConfig(runsDir, 12), { quiet: true });
     const first = await train(tinyConfig(runsDir, 6), { quiet: true });
@@ -121,5 +137,40 @@ describe("trainer on remote env servers", function () {
       await first.stop("SIGKILL").catch(() => undefined);
       if (second) await (second as SpawnedServer).stop();
     }
+  });
+});
+
+describe("trainer on a diverging learner", function () {
+  this.timeout(120_000);
+
+  it("stops at a non-finite loss with a clear report and leaves the last checkpoint intact", async () => {
+    const runsDir = mkdtempSync(join(tmpdir(), "tt-nan-"));
+    const first = await train(tinyConfig(runsDir, 4), { quiet: true });
+    // Poison the learner of a new latest checkpoint: finite but huge weights overflow the critic.
+    const config = tinyConfig(runsDir, 8);
+    const good = latestCheckpoint(first.run_dir)!;
+    const poisoned = await writeCheckpoint(first.run_dir, "ep0000005", async (dir) => {
+      for (const f of ["buffer.bin", "env.bin", "trainer.json"]) copyFileSync(join(good, f), join(dir, f));
+      const agent = new Maddpg(maddpgOptions(config));
+      await agent.load(join(good, "agent.pt"));
+      agent.setParameters(new Float32Array(agent.parameterCount).fill(1e30));
+      await agent.save(join(dir, "agent.pt"));
+      agent.dispose();
+    });
+    const before = readFileSync(join(poisoned, "agent.pt"));
+    const lines: string[] = [];
+    const log = console.log;
+    console.log = (line: string) => lines.push(line);
+    let summary;
+    try {
+      summary = await train(config, { resume: first.run_dir });
+    } finally {
+      console.log = log;
+    }
+    expect(summary.stopped).to.equal("nan");
+    expect(lines.join("\n")).to.match(/Stopping: the loss became (NaN|Infinity|-Infinity) \(critic\)/);
+    expect(latestCheckpoint(first.run_dir)).to.equal(poisoned);
+    expect(readFileSync(join(poisoned, "agent.pt")).equals(before)).to.equal(true);
+    expect(JSON.parse(readFileSync(join(first.run_dir, "summary.json"), "utf8")).stopped).to.equal("nan");
   });
 });

@@ -1,0 +1,68 @@
+// Running mean/std normalisation of observations (train.normalizeObs). Both agents' observations
+// are mirrored views of one game, so one set of 24 statistics serves both. Opt-in and JS-side: it
+// touches 48 floats per env per step, small next to a network update.
+
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+
+/** Clip of normalised values, in standard deviations. */
+const kClip = 5;
+
+export class RunningNorm {
+  private count = 1e-4;
+  readonly mean: Float64Array;
+  readonly var: Float64Array;
+
+  constructor(readonly size = 24) {
+    this.mean = new Float64Array(size);
+    this.var = new Float64Array(size).fill(1);
+  }
+
+  /** Folds rows of `size` floats into the statistics (parallel-variance update, Chan et al.). */
+  update(rows: Float32Array): void {
+    const n = rows.length / this.size;
+    const batchMean = new Float64Array(this.size);
+    const batchVar = new Float64Array(this.size);
+    for (let r = 0; r < n; r++) for (let j = 0; j < this.size; j++) batchMean[j] += rows[r * this.size + j] / n;
+    for (let r = 0; r < n; r++) {
+      for (let j = 0; j < this.size; j++) batchVar[j] += (rows[r * this.size + j] - batchMean[j]) ** 2 / n;
+    }
+    const total = this.count + n;
+    for (let j = 0; j < this.size; j++) {
+      const delta = batchMean[j] - this.mean[j];
+      this.mean[j] += (delta * n) / total;
+      this.var[j] = (this.var[j] * this.count + batchVar[j] * n + (delta * delta * this.count * n) / total) / total;
+    }
+    this.count = total;
+  }
+
+  /** out = clip((rows - mean) / sqrt(var + 1e-8), -5, 5), row by row. */
+  normalize(rows: Float32Array, out: Float32Array): Float32Array {
+    for (let i = 0; i < rows.length; i++) {
+      const j = i % this.size;
+      const z = (rows[i] - this.mean[j]) / Math.sqrt(this.var[j] + 1e-8);
+      out[i] = Math.max(-kClip, Math.min(kClip, z));
+    }
+    return out;
+  }
+
+  toJSON() {
+    return { count: this.count, mean: Array.from(this.mean), var: Array.from(this.var) };
+  }
+
+  static fromJSON(state: ReturnType<RunningNorm["toJSON"]>): RunningNorm {
+    const norm = new RunningNorm(state.mean.length);
+    norm.count = state.count;
+    norm.mean.set(state.mean);
+    norm.var.set(state.var);
+    return norm;
+  }
+}
+
+/** The observation statistics saved in a checkpoint folder (null when the run did not normalise). */
+export function loadObsNorm(checkpointDir: string): RunningNorm | null {
+  const path = join(checkpointDir, "trainer.json");
+  if (!existsSync(path)) return null;
+  const saved = JSON.parse(readFileSync(path, "utf8")) as { norm?: ReturnType<RunningNorm["toJSON"]> };
+  return saved.norm ? RunningNorm.fromJSON(saved.norm) : null;
+}
