@@ -1,5 +1,7 @@
-// `tennis-train bench update`: updates/s of the native MADDPG update (C++ bench binary) and of the
-// PyTorch reference (bench/reference/bench_update_ref.py), same settings, one after the other.
+// `tennis-train bench update`: updates/s of the native MADDPG update, plain LibTorch ("libtorch") and
+// fused ("fused") implementations (C++ bench binary), and of the PyTorch reference
+// (bench/reference/bench_update_ref.py), same settings, measured in the same run. With several repeats
+// the native bench and the reference take turns, so a change in machine load hits both sides.
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
@@ -8,6 +10,10 @@ import { fileURLToPath } from "node:url";
 /** Repository root (bench/ sits directly under it). */
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
+/** Native update implementations (MaddpgConfig::impl). */
+export type NativeImpl = "libtorch" | "fused";
+export const NATIVE_IMPLS: readonly NativeImpl[] = ["libtorch", "fused"];
+
 export interface BenchUpdateOptions {
   /** LibTorch / PyTorch intra-op thread counts to measure (default [1, 2]). */
   threads?: number[];
@@ -15,10 +21,14 @@ export interface BenchUpdateOptions {
   batch?: number;
   /** Hidden layer widths of actors and critics (default [128, 128]). */
   hidden?: number[];
-  /** Seconds of timed updates per setting and implementation (default 3). */
+  /** Seconds of timed updates per setting, implementation and repeat (default 3). */
   seconds?: number;
   /** "maddpg" (default) or "matd3". */
   variant?: "maddpg" | "matd3";
+  /** Native implementations to measure (default both). */
+  impls?: NativeImpl[];
+  /** Native + reference rounds, taking turns; ratios use the median of each side (default 1). */
+  repeats?: number;
   /** Path of the C++ bench; default $TENNIS_BENCH_UPDATE, then build/bench_update, build/Release/bench_update. */
   binary?: string;
   /** Python with torch for the reference (default /usr/bin/python3). */
@@ -26,19 +36,30 @@ export interface BenchUpdateOptions {
 }
 
 export interface BenchUpdateRow {
-  impl: "libtorch" | "reference";
+  impl: NativeImpl | "reference";
   threads: number;
   batch: number;
   updates_per_s: number;
+  /** 0-based round of this measurement (with repeats > 1). */
+  repeat?: number;
   [key: string]: unknown;
 }
 
+/** Ratio of two implementations' median updates/s, keyed by thread count ("1", "2"). */
+export type RatiosByThreads = Record<string, number>;
+
 export interface BenchUpdateResult {
   rows: BenchUpdateRow[];
-  /** Native updates/s over the reference's at 1 thread (null when either is missing). */
+  /** Median updates/s per implementation and thread count. */
+  medians: Record<string, RatiosByThreads>;
+  /** LibTorch over reference at 1 thread (issue 5's key; null when either is missing). */
   ratio_native_vs_reference: number | null;
-  /** Native over reference per thread count measured by both. */
-  ratios_by_threads: Record<string, number>;
+  /** Fused over reference at 1 thread (null when either is missing). */
+  ratio_fused_vs_reference: number | null;
+  /** Per thread count: fused/reference, libtorch/reference, fused/libtorch. */
+  ratios: { fused_vs_reference: RatiosByThreads; libtorch_vs_reference: RatiosByThreads; fused_vs_libtorch: RatiosByThreads };
+  /** libtorch/reference per thread count (kept from issue 5's result shape). */
+  ratios_by_threads: RatiosByThreads;
   /** Why a side is missing, if one is. */
   notes: string[];
 }
@@ -56,10 +77,16 @@ function jsonLines(text: string): BenchUpdateRow[] {
     .map((line) => JSON.parse(line) as BenchUpdateRow);
 }
 
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
 /**
- * Runs the native bench and the reference with the same settings and returns both sets of rows and
- * the native/reference ratio. A missing binary or a Python without torch leaves that side out with a
- * note instead of failing, so the other side is still reported.
+ * Runs the native bench (both implementations) and the reference with the same settings, `repeats`
+ * times in turn, and returns every row, the medians and the ratios. A missing binary or a Python
+ * without torch leaves that side out with a note instead of failing, so the other side is still reported.
  */
 export function benchUpdate(options: BenchUpdateOptions = {}): BenchUpdateResult {
   const threads = options.threads ?? [1, 2];
@@ -67,46 +94,85 @@ export function benchUpdate(options: BenchUpdateOptions = {}): BenchUpdateResult
   const hidden = options.hidden ?? [128, 128];
   const seconds = options.seconds ?? 3;
   const variant = options.variant ?? "maddpg";
+  const impls = options.impls ?? [...NATIVE_IMPLS];
+  const repeats = Math.max(1, Math.floor(options.repeats ?? 1));
   const python = options.python ?? "/usr/bin/python3";
   const args = ["--threads", threads.join(","), "--batch", String(batch), "--hidden", hidden.join(","),
     "--seconds", String(seconds), "--variant", variant];
   const rows: BenchUpdateRow[] = [];
   const notes: string[] = [];
-  const timeout = (seconds + 30) * threads.length * 1000;
-
+  const timeout = (seconds + 30) * threads.length * (impls.length + 1) * 1000;
   const binary = benchBinary(options.binary);
-  if (!binary) {
-    notes.push("native bench not built (build/bench_update): run `npm run build`, or pass its path");
-  } else {
-    const run = spawnSync(binary, args, { encoding: "utf8", timeout });
-    if (run.status !== 0) notes.push(`native bench failed (${binary}): ${run.error?.message ?? run.stderr.trim()}`);
-    else rows.push(...jsonLines(run.stdout));
-  }
-
+  if (!binary) notes.push("native bench not built (build/bench_update): run `npm run build`, or pass its path");
   const script = join(root, "bench", "reference", "bench_update_ref.py");
-  const run = spawnSync(python, [script, ...args], { encoding: "utf8", timeout });
-  if (run.error) notes.push(`reference not run: ${python} cannot start (${run.error.message})`);
-  else if (run.status !== 0) notes.push(`reference failed (${python}): ${run.stderr.trim().split("\n").pop()}`);
-  else rows.push(...jsonLines(run.stdout));
+  let nativeFailed = false;
+  let referenceFailed = false;
 
-  const rate = (impl: string, t: number) => rows.find((r) => r.impl === impl && r.threads === t)?.updates_per_s;
-  const ratios_by_threads: Record<string, number> = {};
-  for (const t of threads) {
-    const native = rate("libtorch", t);
-    const reference = rate("reference", t);
-    if (native !== undefined && reference !== undefined) ratios_by_threads[String(t)] = native / reference;
+  for (let repeat = 0; repeat < repeats; repeat++) {
+    if (binary && !nativeFailed && impls.length > 0) {
+      const run = spawnSync(binary, [...args, "--impl", impls.join(",")], { encoding: "utf8", timeout });
+      if (run.status !== 0) {
+        notes.push(`native bench failed (${binary}): ${run.error?.message ?? run.stderr.trim()}`);
+        nativeFailed = true;
+      } else {
+        rows.push(...jsonLines(run.stdout).map((r) => ({ ...r, repeat })));
+      }
+    }
+    if (!referenceFailed) {
+      const run = spawnSync(python, [script, ...args], { encoding: "utf8", timeout });
+      if (run.error) notes.push(`reference not run: ${python} cannot start (${run.error.message})`);
+      else if (run.status !== 0) notes.push(`reference failed (${python}): ${run.stderr.trim().split("\n").pop()}`);
+      else rows.push(...jsonLines(run.stdout).map((r) => ({ ...r, repeat })));
+      referenceFailed = run.error !== undefined || run.status !== 0;
+    }
   }
-  return { rows, ratio_native_vs_reference: ratios_by_threads["1"] ?? null, ratios_by_threads, notes };
+
+  const medians: Record<string, RatiosByThreads> = {};
+  for (const r of rows) {
+    const values = rows.filter((q) => q.impl === r.impl && q.threads === r.threads).map((q) => q.updates_per_s);
+    (medians[r.impl] ??= {})[String(r.threads)] = median(values);
+  }
+  const ratio = (a: string, b: string): RatiosByThreads => {
+    const out: RatiosByThreads = {};
+    for (const t of threads) {
+      const x = medians[a]?.[String(t)];
+      const y = medians[b]?.[String(t)];
+      if (x !== undefined && y !== undefined) out[String(t)] = x / y;
+    }
+    return out;
+  };
+  const ratios = {
+    fused_vs_reference: ratio("fused", "reference"),
+    libtorch_vs_reference: ratio("libtorch", "reference"),
+    fused_vs_libtorch: ratio("fused", "libtorch"),
+  };
+  return {
+    rows,
+    medians,
+    ratio_native_vs_reference: ratios.libtorch_vs_reference["1"] ?? null,
+    ratio_fused_vs_reference: ratios.fused_vs_reference["1"] ?? null,
+    ratios,
+    ratios_by_threads: ratios.libtorch_vs_reference,
+    notes,
+  };
 }
 
 /** A human-readable table of a benchUpdate() result. */
 export function formatBenchUpdate(result: BenchUpdateResult): string {
   const lines = ["impl        threads  batch  updates/s"];
-  for (const r of result.rows) {
+  const sorted = [...result.rows].sort((a, b) => a.threads - b.threads || a.impl.localeCompare(b.impl));
+  for (const r of sorted) {
     lines.push(`${r.impl.padEnd(12)}${String(r.threads).padStart(7)}${String(r.batch).padStart(7)}${r.updates_per_s.toFixed(1).padStart(11)}`);
   }
-  for (const [t, ratio] of Object.entries(result.ratios_by_threads)) {
-    lines.push(`native / reference at ${t} thread${t === "1" ? "" : "s"}: ${ratio.toFixed(2)}x`);
+  const names: [keyof BenchUpdateResult["ratios"], string][] = [
+    ["fused_vs_reference", "fused / reference"],
+    ["libtorch_vs_reference", "libtorch / reference"],
+    ["fused_vs_libtorch", "fused / libtorch"],
+  ];
+  for (const [key, label] of names) {
+    for (const [t, value] of Object.entries(result.ratios[key])) {
+      lines.push(`${label} at ${t} thread${t === "1" ? "" : "s"}: ${value.toFixed(2)}x`);
+    }
   }
   for (const note of result.notes) lines.push(`note: ${note}`);
   return lines.join("\n");

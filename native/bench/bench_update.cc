@@ -1,9 +1,12 @@
-// Updates/s of the native MADDPG update (LibTorch path) on random batches, one JSON line per setting:
+// Updates/s of the native MADDPG update on random batches, one JSON line per implementation and thread
+// count ("impl": "libtorch" = LibTorch ops + autograd, "fused" = native/core/fused/):
 //   bench_update [--threads 1,2] [--batch 256] [--hidden 128,128] [--seconds 3] [--variant maddpg|matd3]
+//                [--impl libtorch,fused] [--device cpu|cuda]
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <memory>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -18,6 +21,14 @@ namespace {
 constexpr int kBatchPool = 8;
 // Untimed updates before each measurement (allocator and thread-pool warm-up).
 constexpr int kWarmupUpdates = 10;
+
+std::vector<std::string> parse_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) out.push_back(item);
+  return out;
+}
 
 std::vector<int64_t> parse_ints(const std::string& text) {
   std::vector<int64_t> out;
@@ -57,7 +68,8 @@ int main(int argc, char** argv) {
   std::vector<int64_t> threads{1, 2}, hidden{128, 128};
   int64_t batch = 256;
   double seconds = 3.0;
-  std::string variant = "maddpg";
+  std::string variant = "maddpg", device = "cpu";
+  std::vector<std::string> impls{"libtorch", "fused"};
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     const char* value = i + 1 < argc ? argv[i + 1] : nullptr;
@@ -70,6 +82,8 @@ int main(int argc, char** argv) {
     else if (arg == "--hidden") hidden = parse_ints(value);
     else if (arg == "--seconds") seconds = std::stod(value);
     else if (arg == "--variant") variant = value;
+    else if (arg == "--impl") impls = parse_list(value);
+    else if (arg == "--device") device = value;
     else {
       std::cerr << "bench_update: unknown option " << arg << "\n";
       return 2;
@@ -79,46 +93,57 @@ int main(int argc, char** argv) {
   const Pool pool = make_pool(batch);
   const std::string blas = tennis::runtime_info().blas;
   for (int64_t n_threads : threads) {
-    tennis::MaddpgConfig c;
-    c.actor_hidden = hidden;
-    c.critic_hidden = hidden;
-    c.batch_size = batch;
-    c.threads = int(n_threads);
-    if (variant == "matd3") {
-      c.twin_critics = true;
-      c.target_noise = 0.2;
-      c.policy_delay = 2;
-    } else if (variant != "maddpg") {
-      std::cerr << "bench_update: --variant must be maddpg or matd3\n";
-      return 2;
+    for (const std::string& impl : impls) {
+      tennis::MaddpgConfig c;
+      c.actor_hidden = hidden;
+      c.critic_hidden = hidden;
+      c.batch_size = batch;
+      c.threads = int(n_threads);
+      c.impl = impl;
+      c.device = device;
+      if (variant == "matd3") {
+        c.twin_critics = true;
+        c.target_noise = 0.2;
+        c.policy_delay = 2;
+      } else if (variant != "maddpg") {
+        std::cerr << "bench_update: --variant must be maddpg or matd3\n";
+        return 2;
+      }
+      std::unique_ptr<tennis::Maddpg> learner;
+      try {
+        learner = std::make_unique<tennis::Maddpg>(c);
+      } catch (const std::exception& e) {
+        std::cerr << "bench_update: " << impl << " on " << device << ": " << e.what() << "\n";
+        return 2;
+      }
+      auto& m = *learner;
+      auto run = [&](int64_t u) {
+        const int k = int(u % kBatchPool);
+        tennis::BatchView view{batch,
+                               const_cast<float*>(pool.obs[k].data()),
+                               const_cast<float*>(pool.actions[k].data()),
+                               const_cast<float*>(pool.rewards[k].data()),
+                               const_cast<float*>(pool.next_obs[k].data()),
+                               const_cast<float*>(pool.dones[k].data()),
+                               nullptr,
+                               nullptr};
+        m.update_batch(view);
+      };
+      for (int u = 0; u < kWarmupUpdates; ++u) run(u);
+      const auto start = std::chrono::steady_clock::now();
+      int64_t updates = 0;
+      double elapsed = 0;
+      while (elapsed < seconds) {
+        run(updates++);
+        elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      }
+      std::cout << "{\"impl\": \"" << impl << "\", \"device\": \"" << device << "\", \"variant\": \"" << variant
+                << "\", \"threads\": " << n_threads << ", \"batch\": " << batch << ", \"hidden\": [" << hidden[0];
+      for (size_t h = 1; h < hidden.size(); ++h) std::cout << ", " << hidden[h];
+      std::cout << "], \"updates\": " << updates << ", \"seconds\": " << elapsed
+                << ", \"updates_per_s\": " << double(updates) / elapsed << ", \"blas\": \"" << blas << "\"}"
+                << std::endl;
     }
-    tennis::Maddpg m(c);
-    auto run = [&](int64_t u) {
-      const int k = int(u % kBatchPool);
-      tennis::BatchView view{batch,
-                             const_cast<float*>(pool.obs[k].data()),
-                             const_cast<float*>(pool.actions[k].data()),
-                             const_cast<float*>(pool.rewards[k].data()),
-                             const_cast<float*>(pool.next_obs[k].data()),
-                             const_cast<float*>(pool.dones[k].data()),
-                             nullptr,
-                             nullptr};
-      m.update_batch(view);
-    };
-    for (int u = 0; u < kWarmupUpdates; ++u) run(u);
-    const auto start = std::chrono::steady_clock::now();
-    int64_t updates = 0;
-    double elapsed = 0;
-    while (elapsed < seconds) {
-      run(updates++);
-      elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    }
-    std::cout << "{\"impl\": \"libtorch\", \"variant\": \"" << variant << "\", \"threads\": " << n_threads
-              << ", \"batch\": " << batch << ", \"hidden\": [" << hidden[0];
-    for (size_t h = 1; h < hidden.size(); ++h) std::cout << ", " << hidden[h];
-    std::cout << "], \"updates\": " << updates << ", \"seconds\": " << elapsed
-              << ", \"updates_per_s\": " << double(updates) / elapsed << ", \"blas\": \"" << blas << "\"}"
-              << std::endl;
   }
   return 0;
 }

@@ -1,7 +1,8 @@
 // The MADDPG/MATD3 learner on LibTorch ops + autograd: each agent's (or the shared) networks live in
 // one "group"; an update builds every agent's view of the joint batch, steps the critics towards
 // r_i + gamma * (1 - done_i) * Q'_i and the actors along -Q_i(o, a with a_i = mu_i(o_i)), then
-// soft-updates the targets through one flat buffer per network.
+// soft-updates the targets through one flat buffer per network. Parameters, targets and Adam moments
+// are flat buffers per network, so impl "fused" (fused/engine.h) runs the same update on them directly.
 #include "maddpg.h"
 
 #include <torch/torch.h>
@@ -12,7 +13,9 @@
 #include <map>
 #include <sstream>
 #include <stdexcept>
+#include <type_traits>
 
+#include "fused/engine.h"
 #include "networks.h"
 
 namespace tennis {
@@ -66,15 +69,88 @@ void set_requires_grad(const std::vector<torch::Tensor>& params, bool on) {
   for (auto p : params) p.requires_grad_(on);
 }
 
-// Gradient norm of `params`, clipped to max_norm when max_norm > 0 (same maths as PyTorch's
-// clip_grad_norm_, which returns the norm before clipping).
-double clip_or_measure(const std::vector<torch::Tensor>& params, double max_norm) {
-  if (max_norm > 0) return torch::nn::utils::clip_grad_norm_(params, max_norm);
-  double sum = 0;
-  for (const auto& p : params) {
-    if (p.grad().defined()) sum += p.grad().pow(2).sum().item<double>();
+// The optimizer's state key of parameter p: LibTorch 1.13 keys by the TensorImpl address printed as a
+// string, 2.x by the address itself.
+template <typename Key>
+Key state_key(const torch::Tensor& p) {
+  if constexpr (std::is_same_v<Key, std::string>) {
+    std::ostringstream os;
+    os << p.unsafeGetTensorImpl();
+    return os.str();
+  } else {
+    return Key(p.unsafeGetTensorImpl());
   }
-  return std::sqrt(sum);
+}
+
+// Makes the optimizer's per-parameter Adam states views of two flat buffers (exp_avg, exp_avg_sq;
+// allocated on first use, reused after), in the order of `params`, keeping the values and step
+// already there (for instance just loaded from a checkpoint). Returns the step count.
+int64_t flatten_adam_state(torch::optim::Adam& optimizer, const std::vector<torch::Tensor>& params,
+                           torch::Tensor& exp_avg, torch::Tensor& exp_avg_sq) {
+  int64_t total = 0;
+  for (const auto& p : params) total += p.numel();
+  if (!exp_avg.defined() || exp_avg.numel() != total) {
+    exp_avg = torch::zeros({total}, params.front().options().requires_grad(false));
+    exp_avg_sq = torch::zeros({total}, params.front().options().requires_grad(false));
+  }
+  torch::NoGradGuard no_grad;
+  auto& states = optimizer.state();
+  int64_t step = 0, offset = 0;
+  std::vector<torch::optim::AdamParamState*> installed;
+  for (const auto& p : params) {
+    using Key = typename std::decay_t<decltype(states)>::key_type;
+    const auto key = state_key<Key>(p);
+    auto m = exp_avg.narrow(0, offset, p.numel()).view(p.sizes());
+    auto v = exp_avg_sq.narrow(0, offset, p.numel()).view(p.sizes());
+    const auto found = states.find(key);
+    if (found != states.end()) {
+      const auto& old = static_cast<const torch::optim::AdamParamState&>(*found->second);
+      old.exp_avg().defined() ? m.copy_(old.exp_avg()) : m.zero_();
+      old.exp_avg_sq().defined() ? v.copy_(old.exp_avg_sq()) : v.zero_();
+      step = std::max(step, old.step());
+    } else {
+      m.zero_();
+      v.zero_();
+    }
+    auto state = std::make_unique<torch::optim::AdamParamState>();
+    state->exp_avg(m);
+    state->exp_avg_sq(v);
+    installed.push_back(state.get());
+    states[key] = std::move(state);
+    offset += p.numel();
+  }
+  for (auto* state : installed) state->step(step);
+  return step;
+}
+
+// Before an optimizer save: each state gets its own copy of its moments (a view would write the
+// whole flat buffer behind it into the archive) and, when given, the step count.
+void detach_adam_state(torch::optim::Adam& optimizer, const int64_t* step) {
+  for (auto& item : optimizer.state()) {
+    auto& state = static_cast<torch::optim::AdamParamState&>(*item.second);
+    state.exp_avg(state.exp_avg().clone());
+    state.exp_avg_sq(state.exp_avg_sq().clone());
+    if (step) state.step(*step);
+  }
+}
+
+// Gradient norm of `params` before clipping, clipped to max_norm when max_norm > 0: PyTorch's
+// clip_grad_norm_ step for step. LibTorch's C++ clip_grad_norm_ divides (max_norm / (norm + 1e-6))
+// where Python's multiplies by the reciprocal, one rounding apart, so the reference's form is kept.
+double clip_or_measure(const std::vector<torch::Tensor>& params, double max_norm) {
+  std::vector<torch::Tensor> norms;
+  for (const auto& p : params) {
+    if (p.grad().defined()) norms.push_back(p.grad().detach().norm(2));
+  }
+  if (norms.empty()) return 0;
+  const auto total = torch::stack(norms).norm(2);
+  if (max_norm > 0) {
+    const auto coefficient = ((total + 1e-6).reciprocal() * max_norm).clamp_max(1.0);
+    for (const auto& p : params) {
+      if (p.grad().defined()) p.grad().detach().mul_(coefficient);
+    }
+  }
+  return total.item<double>();
 }
 
 // Recursively writes a module's own parameters and buffers (copies, not views of flat buffers).
@@ -162,7 +238,15 @@ void validate(const MaddpgConfig& c) {
   if (c.policy_delay < 1) fail("policy_delay", ">= 1", std::to_string(c.policy_delay));
   validate_noise_config(c.noise, "noise.");
   if (c.device != "cpu" && c.device != "cuda") fail("device", "\"cpu\" or \"cuda\"", "\"" + c.device + "\"");
-  if (c.impl != "libtorch") fail("impl", "\"libtorch\"", "\"" + c.impl + "\"");
+  if (c.impl != "libtorch" && c.impl != "fused") fail("impl", "\"libtorch\" or \"fused\"", "\"" + c.impl + "\"");
+  if (c.impl == "fused") {
+    auto unsupported = [](const std::string& what) {
+      throw std::invalid_argument("impl \"fused\" does not support " + what + "; use impl \"libtorch\" for it");
+    };
+    if (c.layer_norm) unsupported("layer_norm (LayerNorm in the actors)");
+    if (c.batch_norm) unsupported("batch_norm (BatchNorm1d in the critics)");
+    if (c.device != "cpu") unsupported("device \"" + c.device + "\" (it runs on the CPU)");
+  }
   if (c.threads < 0 || c.threads > 256) fail("threads", "in [0, 256]", std::to_string(c.threads));
 }
 
@@ -174,6 +258,10 @@ struct Group {
   std::vector<torch::Tensor> actor_params, critic_params;
   torch::Tensor actor_flat, target_actor_flat, critic_flat, target_critic_flat;
   std::unique_ptr<torch::optim::Adam> actor_opt, critic_opt;
+  // Adam moments, flat per network; the optimizers' per-tensor states are views of them.
+  torch::Tensor actor_exp_avg, actor_exp_avg_sq, critic_exp_avg, critic_exp_avg_sq;
+  // Adam steps counted by the fused path (the LibTorch path counts in the optimizers' states).
+  int64_t actor_adam_step = 0, critic_adam_step = 0;
 };
 
 struct Maddpg::Impl {
@@ -183,6 +271,7 @@ struct Maddpg::Impl {
   ExplorationNoise noise;
   Rng target_rng;  // MATD3 target smoothing noise
   int64_t updates = 0;
+  std::unique_ptr<fused::Updater> fused;  // impl "fused": the update on the groups' flat buffers
   // update(k, source) batch storage, allocated once.
   std::vector<float> obs, actions, rewards, next_obs, dones, weights;
   std::vector<int64_t> indices;
@@ -307,8 +396,31 @@ struct Maddpg::Impl {
           g.actor_params, torch::optim::AdamOptions(config.lr_actor).weight_decay(config.weight_decay));
       g.critic_opt = std::make_unique<torch::optim::Adam>(
           g.critic_params, torch::optim::AdamOptions(config.lr_critic).weight_decay(config.weight_decay));
+      g.actor_adam_step = flatten_adam_state(*g.actor_opt, g.actor_params, g.actor_exp_avg, g.actor_exp_avg_sq);
+      g.critic_adam_step = flatten_adam_state(*g.critic_opt, g.critic_params, g.critic_exp_avg, g.critic_exp_avg_sq);
+    }
+    if (config.impl == "fused") {
+      std::vector<fused::GroupBuffers> buffers;
+      for (auto& g : groups) {
+        fused::GroupBuffers b;
+        b.agents = g.agents;
+        b.actor = {g.actor_flat.data_ptr<float>(), g.target_actor_flat.data_ptr<float>(),
+                   g.actor_exp_avg.data_ptr<float>(), g.actor_exp_avg_sq.data_ptr<float>(), g.actor_flat.numel(),
+                   &g.actor_adam_step};
+        b.critic = {g.critic_flat.data_ptr<float>(), g.target_critic_flat.data_ptr<float>(),
+                    g.critic_exp_avg.data_ptr<float>(), g.critic_exp_avg_sq.data_ptr<float>(),
+                    g.critic_flat.numel(), &g.critic_adam_step};
+        buffers.push_back(std::move(b));
+      }
+      auto settings = fused::Settings::from(config);
+      // LibTorch's own tanh (vectorised Sleef, scalar tail), so actions match the reference's bits.
+      settings.tanh = [](float* x, int64_t n) { torch::from_blob(x, {n}, torch::kFloat32).tanh_(); };
+      fused = std::make_unique<fused::Updater>(std::move(settings), std::move(buffers));
     }
   }
+
+  // Threads of the fused path: the configured count, else LibTorch's.
+  int fused_threads() const { return config.threads > 0 ? config.threads : torch::get_num_threads(); }
 
   // Named modules of group g in layout order.
   std::vector<std::pair<std::string, torch::nn::Module*>> named_nets(Group& g) const {
@@ -375,6 +487,20 @@ struct Maddpg::Impl {
                                       " at row " + std::to_string(k));
         }
       }
+    }
+
+    if (fused) {
+      // Same RNG stream as below, so either implementation resumes the other's checkpoints exactly.
+      std::vector<float> draws;
+      const float* noise = target_noise_draws;
+      if (config.target_noise > 0 && !noise) {
+        draws.resize(size_t(rows * kJointAction));
+        for (auto& d : draws) d = float(target_rng.normal());
+        noise = draws.data();
+      }
+      UpdateStats stats = fused->update(batch, noise, updates % config.policy_delay == 0, fused_threads());
+      ++updates;
+      return stats;
     }
 
     auto blob = [&](float* data, std::vector<int64_t> sizes) {
@@ -563,7 +689,9 @@ void Maddpg::act(const float* obs, int64_t n_envs, float* actions, bool explore)
   if (n_envs < 1) throw std::invalid_argument("n_envs must be >= 1, got " + std::to_string(n_envs));
   auto& m = *impl_;
   m.apply_threads();
-  {
+  if (m.fused) {
+    m.fused->act(obs, n_envs, actions);
+  } else {
     torch::NoGradGuard no_grad;
     const auto obs_t = torch::from_blob(const_cast<float*>(obs), {n_envs, kAgents, kObsSize}, torch::kFloat32)
                            .to(m.device);
@@ -657,6 +785,7 @@ void Maddpg::set_parameters(const float* data, int64_t length) {
     t.copy_(torch::from_blob(const_cast<float*>(data) + offset, t.sizes(), torch::kFloat32));
     offset += t.numel();
   }
+  if (impl_->fused) impl_->fused->parameters_changed();
 }
 
 std::vector<float> Maddpg::get_actor_parameters(int agent) const {
@@ -698,8 +827,13 @@ void Maddpg::save(const std::string& path) const {
       archive.write(prefix + net, sub);
     }
     torch::serialize::OutputArchive actor_opt, critic_opt;
+    // The fused path counts Adam steps itself; the archive keeps LibTorch's format either way.
+    detach_adam_state(*g.actor_opt, m.fused ? &g.actor_adam_step : nullptr);
+    detach_adam_state(*g.critic_opt, m.fused ? &g.critic_adam_step : nullptr);
     g.actor_opt->save(actor_opt);
     g.critic_opt->save(critic_opt);
+    flatten_adam_state(*g.actor_opt, g.actor_params, g.actor_exp_avg, g.actor_exp_avg_sq);
+    flatten_adam_state(*g.critic_opt, g.critic_params, g.critic_exp_avg, g.critic_exp_avg_sq);
     archive.write(prefix + "actor_optimizer", actor_opt);
     archive.write(prefix + "critic_optimizer", critic_opt);
   }
@@ -751,7 +885,10 @@ void Maddpg::load(const std::string& path) {
     archive.read(prefix + "critic_optimizer", critic_opt);
     g.actor_opt->load(actor_opt);
     g.critic_opt->load(critic_opt);
+    g.actor_adam_step = flatten_adam_state(*g.actor_opt, g.actor_params, g.actor_exp_avg, g.actor_exp_avg_sq);
+    g.critic_adam_step = flatten_adam_state(*g.critic_opt, g.critic_params, g.critic_exp_avg, g.critic_exp_avg_sq);
   }
+  if (m.fused) m.fused->parameters_changed();
   torch::Tensor updates, target_rng, noise_ou, noise_counters;
   archive.read("updates", updates);
   archive.read("target_rng", target_rng);

@@ -1,8 +1,9 @@
 // The MADDPG learner (MATD3 by flags): networks per agent or shared, the update on joint batches,
 // acting with native exploration noise, flat parameters, checkpoints and the TorchScript actor export.
 // LibTorch stays behind a pimpl so that N-API wraps and tests including this header compile fast.
-// The update is one implementation ("libtorch": LibTorch ops + autograd); issue 8 adds a fused one
-// over the same networks, selected by MaddpgConfig::impl.
+// The update has two implementations of the same maths over the same networks, flat buffers, RNG,
+// noise and checkpoints, selected by MaddpgConfig::impl: "libtorch" (LibTorch ops + autograd) and
+// "fused" (hand-derived gradients and fused kernels on the flat buffers, native/core/fused/, issue 8).
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -34,8 +35,9 @@ struct MaddpgConfig {
   int64_t policy_delay = 1;         // MATD3: actor and target updates every policy_delay updates
   NoiseConfig noise;                // exploration noise for act()
   std::string device = "cpu";       // "cpu" | "cuda"
-  std::string impl = "libtorch";    // update implementation; only "libtorch" for now (issue 8: "fused")
-  int threads = 0;                  // torch::set_num_threads at construction (0: leave as is)
+  std::string impl = "libtorch";    // "libtorch" | "fused" (CPU; no layer_norm / batch_norm), same maths
+  int threads = 0;                  // torch::set_num_threads at construction, and the fused path's threads
+                                    // (one per agent group; 0: leave as is / LibTorch's count)
   uint64_t seed = 0;                // seeds init, exploration noise and target smoothing noise
 };
 

@@ -1,6 +1,6 @@
 // The native MADDPG learner: shapes, seeding, soft update, noise, checkpoints, errors, the notebook's
-// offline synthetic-buffer test, the TorchScript export, and (given TENNIS_PARITY_DIR) parity with
-// the PyTorch reference's dump from bench/reference/maddpg_ref.py.
+// offline synthetic-buffer test (both implementations), the TorchScript export, and (given
+// TENNIS_PARITY_DIR) parity of both implementations with bench/reference/maddpg_ref.py's dump.
 #include <torch/script.h>
 #include <torch/torch.h>
 
@@ -523,6 +523,19 @@ TEST(maddpg_offline_synthetic_buffer_shared) {
   offline_synthetic_run(c, "MADDPG shared");
 }
 
+static MaddpgConfig fused(MaddpgConfig c) {
+  c.impl = "fused";
+  return c;
+}
+
+TEST(maddpg_offline_synthetic_buffer_fused) {
+  offline_synthetic_run(fused(small_config(3)), "MADDPG fused");
+  offline_synthetic_run(fused(matd3(small_config(3))), "MATD3 fused");
+  MaddpgConfig c = fused(small_config(3));
+  c.shared_parameters = true;
+  offline_synthetic_run(c, "MADDPG shared fused");
+}
+
 TEST(maddpg_torchscript_export_matches_act) {
   for (bool layer_norm : {false, true}) {
     MaddpgConfig c = small_config(8);
@@ -626,37 +639,46 @@ TEST(maddpg_parity_with_reference_dump) {
   c.threads = 1;
   const int64_t updates = int64_t(manifest_number(json, "updates"));
   const int64_t rows = int64_t(manifest_number(json, "batch_size"));
-  Maddpg m(c);
   auto init = read_f32(dir + "/init.f32");
-  m.set_parameters(init.data(), int64_t(init.size()));
   auto obs = read_f32(dir + "/obs.f32"), actions = read_f32(dir + "/actions.f32");
   auto rewards = read_f32(dir + "/rewards.f32"), next_obs = read_f32(dir + "/next_obs.f32");
   auto dones = read_f32(dir + "/dones.f32");
   std::vector<float> noise;
   if (c.target_noise > 0) noise = read_f32(dir + "/target_noise.f32");
-  for (int64_t u = 0; u < updates; ++u) {
-    BatchView view{rows, &obs[size_t(u * rows * kJointObs)], &actions[size_t(u * rows * kJointAction)],
-                   &rewards[size_t(u * rows * kAgents)], &next_obs[size_t(u * rows * kJointObs)],
-                   &dones[size_t(u * rows * kAgents)], nullptr, nullptr};
-    m.update_batch(view, noise.empty() ? nullptr : &noise[size_t(u * rows * kJointAction)]);
-  }
   const auto expected = read_f32(dir + "/final.f32");
-  const auto got = m.get_parameters();
-  CHECK(expected.size() == got.size());
-  double worst = 0;
-  std::string worst_name;
-  for (const auto& p : m.parameter_layout()) {
-    double scale = 0, diff = 0;
-    for (int64_t k = 0; k < p.numel; ++k) {
-      scale = std::max(scale, std::fabs(double(expected[size_t(p.offset + k)])));
-      diff = std::max(diff, std::fabs(double(got[size_t(p.offset + k)]) - expected[size_t(p.offset + k)]));
+  // Both implementations; the fused one where it supports the case (no LayerNorm / BatchNorm).
+  for (const std::string impl : {"libtorch", "fused"}) {
+    if (impl == "fused" && (c.layer_norm || c.batch_norm)) {
+      std::cout << "     parity " << dir << ": fused skipped (LayerNorm/BatchNorm are libtorch only)\n";
+      continue;
     }
-    const double rel = diff / std::max(scale, 1e-12);
-    if (rel >= worst) {
-      worst = rel;
-      worst_name = p.name;
+    c.impl = impl;
+    Maddpg m(c);
+    m.set_parameters(init.data(), int64_t(init.size()));
+    for (int64_t u = 0; u < updates; ++u) {
+      BatchView view{rows, &obs[size_t(u * rows * kJointObs)], &actions[size_t(u * rows * kJointAction)],
+                     &rewards[size_t(u * rows * kAgents)], &next_obs[size_t(u * rows * kJointObs)],
+                     &dones[size_t(u * rows * kAgents)], nullptr, nullptr};
+      m.update_batch(view, noise.empty() ? nullptr : &noise[size_t(u * rows * kJointAction)]);
     }
+    const auto got = m.get_parameters();
+    CHECK(expected.size() == got.size());
+    double worst = 0;
+    std::string worst_name;
+    for (const auto& p : m.parameter_layout()) {
+      double scale = 0, diff = 0;
+      for (int64_t k = 0; k < p.numel; ++k) {
+        scale = std::max(scale, std::fabs(double(expected[size_t(p.offset + k)])));
+        diff = std::max(diff, std::fabs(double(got[size_t(p.offset + k)]) - expected[size_t(p.offset + k)]));
+      }
+      const double rel = diff / std::max(scale, 1e-12);
+      if (rel >= worst) {
+        worst = rel;
+        worst_name = p.name;
+      }
+    }
+    std::cout << "     parity " << dir << " (" << impl << "): max relative difference " << worst << " (" << worst_name
+              << ")\n";
+    CHECK_MSG(worst <= 1e-5, "parity (" << impl << "): max relative difference " << worst << " at " << worst_name);
   }
-  std::cout << "     parity " << dir << ": max relative difference " << worst << " (" << worst_name << ")\n";
-  CHECK_MSG(worst <= 1e-5, "parity: max relative difference " << worst << " at " << worst_name);
 }

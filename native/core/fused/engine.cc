@@ -1,0 +1,437 @@
+// The fused update, step for step the maths of maddpg.cc's LibTorch path (which the parity tests pin
+// to the PyTorch reference): target joint action once from all target actors; per group, the critic
+// (and twin) towards y = r_i + gamma (1 - done_i) Q'_i on the stacked agent views, then the actor
+// along -Q_i(o, a with a_i = mu_i(o_i)) through the just-stepped critic, without critic weight
+// gradients; then the soft update. Rows are ordered as the LibTorch path orders them, because sums
+// over rows round in that order: critic rows agent by agent (row k * B + r is agent k's view of
+// transition r), actor rows of a shared actor interleaved (row r * agents + k), as the joint
+// observations lie in memory.
+#include "engine.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "kernels.h"
+#include "mlp.h"
+#include "pair.h"
+
+namespace tennis::fused {
+namespace {
+
+// Joint observation and action widths, and the critic input width.
+constexpr int64_t kJointObs = kAgents * kObsSize;
+constexpr int64_t kJointAction = kAgents * kActionSize;
+constexpr int64_t kCriticInput = kJointObs + kJointAction;
+// |action| above this counts as saturated (as in maddpg.cc).
+constexpr float kSaturated = 0.99f;
+// clip_grad_norm_'s guard: coefficient = max_norm / (norm + 1e-6).
+constexpr float kClipGuard = 1e-6f;
+// torch.optim.Adam defaults, which both other paths use.
+constexpr double kBeta1 = 0.9, kBeta2 = 0.999, kAdamEps = 1e-8;
+
+void ensure(std::vector<float>& v, int64_t n) {
+  if (int64_t(v.size()) < n) v.resize(size_t(n));
+}
+
+// The parameter tensors of `net`, in the flat layout's order (weight, bias per layer): gradient norms
+// are taken per tensor first, as clip_grad_norm_ does.
+void append_tensor_sizes(const MlpLayout& net, std::vector<int64_t>& sizes) {
+  for (const Dense& d : net.layers) {
+    sizes.push_back(d.in * d.out);
+    sizes.push_back(d.out);
+  }
+}
+
+// clip_grad_norm_ (PyTorch's): the norm of the per-tensor norms; when max_norm > 0 the gradient is
+// scaled by min(1, (1 / (norm + 1e-6)) * max_norm). Returns the norm before clipping.
+float clip_gradient(float* grad, const std::vector<int64_t>& tensor_sizes, double max_norm,
+                    std::vector<float>& norms) {
+  norms.clear();
+  int64_t offset = 0;
+  for (int64_t size : tensor_sizes) {
+    norms.push_back(vector_norm(size, grad + offset));
+    offset += size;
+  }
+  const float norm = norms.size() == 1 ? norms[0] : vector_norm(int64_t(norms.size()), norms.data());
+  if (max_norm > 0) {
+    const float coefficient = (1.f / (norm + kClipGuard)) * float(max_norm);
+    if (coefficient < 1.f) scale(offset, grad, coefficient);
+  }
+  return norm;
+}
+
+void optimizer_step(const NetBuffers& net, const float* grad, double lr, double weight_decay) {
+  AdamParams adam;
+  adam.lr = lr;
+  adam.beta1 = kBeta1;
+  adam.beta2 = kBeta2;
+  adam.eps = kAdamEps;
+  adam.weight_decay = weight_decay;
+  const int64_t step = ++*net.step;
+  adam_step(net.numel, net.params, grad, net.exp_avg, net.exp_avg_sq, adam, step);
+}
+
+void std_tanh(float* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) x[i] = std::tanh(x[i]);
+}
+
+}  // namespace
+
+Settings Settings::from(const MaddpgConfig& c) {
+  Settings s;
+  s.actor_hidden = c.actor_hidden;
+  s.critic_hidden = c.critic_hidden;
+  s.shared_parameters = c.shared_parameters;
+  s.twin_critics = c.twin_critics;
+  s.gamma = c.gamma;
+  s.tau = c.tau;
+  s.lr_actor = c.lr_actor;
+  s.lr_critic = c.lr_critic;
+  s.weight_decay = c.weight_decay;
+  s.grad_clip = c.grad_clip;
+  s.target_noise = c.target_noise;
+  s.target_noise_clip = c.target_noise_clip;
+  return s;
+}
+
+struct Updater::Group {
+  GroupBuffers buffers;
+  MlpLayout actor;
+  std::vector<MlpLayout> critics;  // the critic, then its twin, one after the other in the flat buffer
+  // view[k][p]: the agent whose obs/action fills slot p of agent k's critic input (own first when shared).
+  std::vector<std::vector<int>> view;
+  int64_t own_action_column = 0;  // first critic-input column of the group's own action
+
+  // Workspace, sized for the batch by prepare().
+  std::vector<float> x, x_next, x_actor;  // critic inputs [rows][52], agent-major
+  std::vector<float> q_next[2], q[2], dq[2], y, q_actor, dq_actor;
+  std::vector<float> mu, d_mu, d_pre;  // [rows][2]: actor rows, critic rows, actor rows
+  std::vector<float> packed_actor, packed_critic, act_packed;
+  std::vector<float> grad_actor, grad_critic, norms;
+  std::vector<int64_t> actor_tensors, critic_tensors;  // parameter tensor sizes, in layout order
+  MlpActivations actor_kept, critic_kept[2], target_kept, act_kept;
+  MlpScratch scratch;
+
+  // Results of the last learn().
+  double critic_loss = 0, q_mean = 0, critic_norm = 0, actor_loss = 0, actor_norm = 0, saturation = 0;
+  std::vector<float> td;  // |y - Q1| per critic row
+
+  int64_t agents() const { return int64_t(buffers.agents.size()); }
+
+  // The actor's input for this group's rows: one agent's columns of the joint obs, or all of them
+  // as [rows * agents][24] (shared, interleaved).
+  const float* actor_input(const float* joint_obs, int64_t& ld) const {
+    if (agents() == 1) {
+      ld = kJointObs;
+      return joint_obs + buffers.agents[0] * kObsSize;
+    }
+    ld = kObsSize;
+    return joint_obs;
+  }
+
+  // The actor row of agent k's transition r.
+  int64_t actor_row(int64_t r, int64_t k) const { return r * agents() + k; }
+
+  // Critic inputs of the group's rows from joint obs [B][agents][24] and actions [B][agents][2].
+  void build_input(float* dst, const float* obs, const float* actions, int64_t batch) const {
+    for (int64_t k = 0; k < agents(); ++k) {
+      for (int64_t r = 0; r < batch; ++r) {
+        float* row = dst + (k * batch + r) * kCriticInput;
+        for (int p = 0; p < kAgents; ++p) {
+          const int j = view[size_t(k)][size_t(p)];
+          std::memcpy(row + p * kObsSize, obs + r * kJointObs + j * kObsSize, sizeof(float) * kObsSize);
+          std::memcpy(row + kJointObs + p * kActionSize, actions + r * kJointAction + j * kActionSize,
+                      sizeof(float) * kActionSize);
+        }
+      }
+    }
+  }
+
+  void prepare(int64_t batch) {
+    const int64_t rows = batch * agents();
+    ensure(x, rows * kCriticInput);
+    ensure(x_next, rows * kCriticInput);
+    ensure(x_actor, rows * kCriticInput);
+    for (int c = 0; c < 2; ++c) {
+      ensure(q_next[c], rows);
+      ensure(q[c], rows);
+      ensure(dq[c], rows);
+    }
+    ensure(y, rows);
+    ensure(q_actor, rows);
+    ensure(dq_actor, rows);
+    ensure(mu, rows * kActionSize);
+    ensure(d_mu, rows * kActionSize);
+    ensure(d_pre, rows * kActionSize);
+    ensure(td, rows);
+    auto size_kept = [&](const MlpLayout& net, MlpActivations& kept) {
+      kept.hidden.resize(net.layers.size() - 1);
+      for (size_t l = 0; l + 1 < net.layers.size(); ++l) ensure(kept.hidden[l], rows * net.layers[l].out);
+    };
+    size_kept(actor, actor_kept);
+    size_kept(critics[0], target_kept);
+    for (size_t c = 0; c < critics.size(); ++c) size_kept(critics[c], critic_kept[c]);
+    const int64_t widest = std::max(actor.widest_hidden(), critics[0].widest_hidden());
+    ensure(scratch.a, rows * widest);
+    ensure(scratch.b, rows * widest);
+  }
+};
+
+Updater::Updater(Settings settings, std::vector<GroupBuffers> groups) : settings_(std::move(settings)) {
+  if (!settings_.tanh) settings_.tanh = std_tanh;
+  for (auto& buffers : groups) {
+    auto g = std::make_unique<Group>();
+    g->buffers = std::move(buffers);
+    g->actor = MlpLayout(kObsSize, settings_.actor_hidden, kActionSize, 0);
+    const int n_critics = settings_.twin_critics ? 2 : 1;
+    int64_t offset = 0;
+    for (int c = 0; c < n_critics; ++c) {
+      g->critics.emplace_back(kCriticInput, settings_.critic_hidden, 1, offset);
+      offset += g->critics.back().numel;
+    }
+    for (int i : g->buffers.agents) {
+      std::vector<int> order;
+      if (settings_.shared_parameters) order.push_back(i);
+      for (int j = 0; j < kAgents; ++j) {
+        if (!settings_.shared_parameters || j != i) order.push_back(j);
+      }
+      g->view.push_back(order);
+    }
+    const auto& first = g->view[0];
+    const int own = g->buffers.agents[0];
+    g->own_action_column = kJointObs + kActionSize * (std::find(first.begin(), first.end(), own) - first.begin());
+    append_tensor_sizes(g->actor, g->actor_tensors);
+    for (const auto& critic : g->critics) append_tensor_sizes(critic, g->critic_tensors);
+    g->packed_actor.resize(size_t(g->buffers.actor.numel));
+    g->act_packed.resize(size_t(g->buffers.actor.numel));
+    g->grad_actor.resize(size_t(g->buffers.actor.numel));
+    g->packed_critic.resize(size_t(g->buffers.critic.numel));
+    g->grad_critic.resize(size_t(g->buffers.critic.numel));
+    groups_.push_back(std::move(g));
+  }
+}
+
+Updater::~Updater() = default;
+
+void Updater::target_actions(Group& g, const BatchView& batch, const float* noise, int threads) {
+  const int64_t n = g.agents(), rows = batch.size * n;
+  pack_transposed(g.actor, g.buffers.actor.target, g.packed_actor.data());
+  int64_t ld_x;
+  const float* x = g.actor_input(batch.next_obs, ld_x);
+  // Into the group's own contiguous [rows][2] (tanh runs over the same block as in LibTorch), then
+  // into the joint next actions.
+  float* out = g.mu.data();
+  mlp_forward(g.actor, g.buffers.actor.target, g.packed_actor.data(), rows, x, ld_x, out, kActionSize, g.actor_kept,
+              threads);
+  settings_.tanh(out, rows * kActionSize);
+  for (int64_t r = 0; r < batch.size; ++r) {
+    for (int64_t k = 0; k < n; ++k) {
+      const int i = g.buffers.agents[size_t(k)];
+      std::memcpy(&next_actions_[size_t(r * kJointAction + i * kActionSize)], out + g.actor_row(r, k) * kActionSize,
+                  sizeof(float) * kActionSize);
+    }
+  }
+  if (settings_.target_noise > 0) {
+    // MATD3 target policy smoothing: a' = clip(mu'(o') + clip(sigma * eps, -c, c), -1, 1).
+    const float sigma = float(settings_.target_noise), clip = float(settings_.target_noise_clip);
+    for (int64_t r = 0; r < batch.size; ++r) {
+      for (int i : g.buffers.agents) {
+        for (int j = 0; j < kActionSize; ++j) {
+          const int64_t at = r * kJointAction + i * kActionSize + j;
+          const float smoothing = std::min(std::max(noise[at] * sigma, -clip), clip);
+          next_actions_[size_t(at)] = std::min(std::max(next_actions_[size_t(at)] + smoothing, -1.f), 1.f);
+        }
+      }
+    }
+  }
+}
+
+void Updater::learn(Group& g, const BatchView& batch, bool actor_step, int threads) {
+  const int64_t n = g.agents(), batch_rows = batch.size, rows = batch_rows * n;
+  const int n_critics = int(g.critics.size());
+  const NetBuffers& critic = g.buffers.critic;
+  const NetBuffers& actor = g.buffers.actor;
+
+  // ---- critic target: y = r_i + gamma * (1 - done_i) * Q'_i(o', a') (min over the twins) ----------
+  g.build_input(g.x_next.data(), batch.next_obs, next_actions_.data(), batch_rows);
+  for (int c = 0; c < n_critics; ++c) pack_transposed(g.critics[size_t(c)], critic.target, g.packed_critic.data());
+  for (int c = 0; c < n_critics; ++c) {
+    mlp_forward(g.critics[size_t(c)], critic.target, g.packed_critic.data(), rows, g.x_next.data(), kCriticInput,
+                g.q_next[c].data(), 1, g.target_kept, threads);
+  }
+  const float gamma = float(settings_.gamma);
+  for (int64_t k = 0; k < n; ++k) {
+    const int i = g.buffers.agents[size_t(k)];
+    for (int64_t r = 0; r < batch_rows; ++r) {
+      const int64_t q = k * batch_rows + r;
+      float q_next = g.q_next[0][size_t(q)];
+      if (n_critics > 1) q_next = std::min(q_next, g.q_next[1][size_t(q)]);
+      // LibTorch's order: ((1 - done) * gamma) * Q', then + r (this TU has no FMA contraction).
+      g.y[size_t(q)] = batch.rewards[r * kAgents + i] + (1.f - batch.dones[r * kAgents + i]) * gamma * q_next;
+    }
+  }
+
+  // ---- critic step: (importance-weighted) MSE towards y, for the critic and its twin -------------
+  g.build_input(g.x.data(), batch.obs, batch.actions, batch_rows);
+  for (int c = 0; c < n_critics; ++c) pack_transposed(g.critics[size_t(c)], critic.params, g.packed_critic.data());
+  double critic_loss = 0, q_sum = 0;
+  // dLoss/dq as autograd forms it: mse_loss_backward's (2 / rows) * (q - y), or, with weights,
+  // ((1 / rows) * w) * (2 * (q - y)) through mean, mul and pow.
+  const float two_over_rows = float(2.0 / double(rows));
+  const float one_over_rows = 1.f / float(rows);
+  for (int c = 0; c < n_critics; ++c) {
+    float* q = g.q[c].data();
+    mlp_forward(g.critics[size_t(c)], critic.params, g.packed_critic.data(), rows, g.x.data(), kCriticInput, q, 1,
+                g.critic_kept[c], threads);
+    double loss = 0;
+    for (int64_t row = 0; row < rows; ++row) {
+      const float diff = q[row] - g.y[size_t(row)];
+      if (batch.weights) {
+        const float w = batch.weights[row % batch_rows];
+        loss += double(w) * double(diff) * double(diff);
+        g.dq[c][size_t(row)] = (one_over_rows * w) * (2.f * diff);
+      } else {
+        loss += double(diff) * double(diff);
+        g.dq[c][size_t(row)] = two_over_rows * diff;
+      }
+      if (c == 0) {
+        q_sum += q[row];
+        g.td[size_t(row)] = std::fabs(diff);
+      }
+    }
+    critic_loss += loss / double(rows);
+  }
+  for (int c = 0; c < n_critics; ++c) {
+    mlp_backward(g.critics[size_t(c)], critic.params, rows, g.x.data(), kCriticInput, g.critic_kept[c],
+                 g.dq[c].data(), g.grad_critic.data(), nullptr, 0, 0, 0, g.scratch, threads);
+  }
+  g.critic_norm = clip_gradient(g.grad_critic.data(), g.critic_tensors, settings_.grad_clip, g.norms);
+  optimizer_step(critic, g.grad_critic.data(), settings_.lr_critic, settings_.weight_decay);
+  g.critic_loss = critic_loss;
+  g.q_mean = q_sum / double(rows);
+  if (!actor_step) return;
+
+  // ---- actor step: -Q_1(o, a with the own action = mu(o)) through the stepped critic -------------
+  pack_transposed(g.actor, actor.params, g.packed_actor.data());
+  int64_t ld_obs;
+  const float* obs = g.actor_input(batch.obs, ld_obs);
+  float* mu = g.mu.data();
+  mlp_forward(g.actor, actor.params, g.packed_actor.data(), rows, obs, ld_obs, mu, kActionSize, g.actor_kept, threads);
+  settings_.tanh(mu, rows * kActionSize);
+  std::memcpy(g.x_actor.data(), g.x.data(), sizeof(float) * size_t(rows * kCriticInput));
+  for (int64_t k = 0; k < n; ++k) {
+    for (int64_t r = 0; r < batch_rows; ++r) {
+      std::memcpy(&g.x_actor[size_t((k * batch_rows + r) * kCriticInput + g.own_action_column)],
+                  mu + g.actor_row(r, k) * kActionSize, sizeof(float) * kActionSize);
+    }
+  }
+  pack_transposed(g.critics[0], critic.params, g.packed_critic.data());
+  mlp_forward(g.critics[0], critic.params, g.packed_critic.data(), rows, g.x_actor.data(), kCriticInput,
+              g.q_actor.data(), 1, g.critic_kept[0], threads);
+  double q_actor_sum = 0;
+  const float d_q = -1.f / float(rows);  // d(-mean Q)/dQ
+  for (int64_t row = 0; row < rows; ++row) {
+    q_actor_sum += g.q_actor[size_t(row)];
+    g.dq_actor[size_t(row)] = d_q;
+  }
+  // dLoss/dmu through the frozen critic: only the own action's two input columns are computed.
+  mlp_backward(g.critics[0], critic.params, rows, g.x_actor.data(), kCriticInput, g.critic_kept[0],
+               g.dq_actor.data(), nullptr, g.d_mu.data(), kActionSize, g.own_action_column,
+               g.own_action_column + kActionSize, g.scratch, threads);
+  for (int64_t k = 0; k < n; ++k) {
+    for (int64_t r = 0; r < batch_rows; ++r) {
+      std::memcpy(&g.d_pre[size_t(g.actor_row(r, k) * kActionSize)], &g.d_mu[size_t((k * batch_rows + r) * kActionSize)],
+                  sizeof(float) * kActionSize);
+    }
+  }
+  tanh_backward(rows * kActionSize, g.d_pre.data(), mu);
+  int64_t saturated = 0;
+  for (int64_t e = 0; e < rows * kActionSize; ++e) saturated += std::fabs(mu[e]) > kSaturated;
+  mlp_backward(g.actor, actor.params, rows, obs, ld_obs, g.actor_kept, g.d_pre.data(), g.grad_actor.data(), nullptr,
+               0, 0, 0, g.scratch, threads);
+  g.actor_norm = clip_gradient(g.grad_actor.data(), g.actor_tensors, settings_.grad_clip, g.norms);
+  optimizer_step(actor, g.grad_actor.data(), settings_.lr_actor, settings_.weight_decay);
+  g.actor_loss = -q_actor_sum / double(rows);
+  g.saturation = double(saturated) / double(rows * kActionSize);
+
+  // ---- soft update (polyak), one flat multiply-add per network ----------------------------------
+  soft_update(actor.numel, actor.target, actor.params, settings_.tau);
+  soft_update(critic.numel, critic.target, critic.params, settings_.tau);
+}
+
+UpdateStats Updater::update(const BatchView& batch, const float* noise, bool actor_step, int threads) {
+  ensure(next_actions_, batch.size * kJointAction);
+  for (auto& g : groups_) g->prepare(batch.size);
+  const int n_groups = int(groups_.size());
+  if (n_groups == 2 && threads > 1) {
+    // One group per thread: separate agents share nothing after the target actions.
+    if (!pair_) pair_ = std::make_unique<ThreadPair>();
+    pair_->run([&](int k) {
+      target_actions(*groups_[size_t(k)], batch, noise, 1);
+      pair_->barrier();
+      learn(*groups_[size_t(k)], batch, actor_step, 1);
+    });
+  } else {
+    for (auto& g : groups_) target_actions(*g, batch, noise, threads);
+    for (auto& g : groups_) learn(*g, batch, actor_step, threads);
+  }
+  if (actor_step) act_packed_valid_ = false;
+
+  UpdateStats stats;
+  stats.updates = 1;
+  stats.actor_updates = actor_step ? 1 : 0;
+  double critic_loss = 0, q_mean = 0, critic_norm = 0, actor_loss = 0, actor_norm = 0, saturation = 0;
+  for (auto& g : groups_) {
+    critic_loss += g->critic_loss;
+    q_mean += g->q_mean;
+    critic_norm += g->critic_norm;
+    actor_loss += g->actor_loss;
+    actor_norm += g->actor_norm;
+    saturation += g->saturation;
+  }
+  const double count = double(n_groups);
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  stats.critic_loss = critic_loss / count;
+  stats.q_mean = q_mean / count;
+  stats.critic_grad_norm = critic_norm / count;
+  stats.actor_loss = actor_step ? actor_loss / count : nan;
+  stats.actor_grad_norm = actor_step ? actor_norm / count : nan;
+  stats.saturation = actor_step ? saturation / count : nan;
+  // |TD error| per transition, mean over agents.
+  stats.td_errors.assign(size_t(batch.size), 0.f);
+  for (auto& g : groups_) {
+    for (int64_t k = 0; k < g->agents(); ++k) {
+      for (int64_t r = 0; r < batch.size; ++r) stats.td_errors[size_t(r)] += g->td[size_t(k * batch.size + r)];
+    }
+  }
+  for (auto& td : stats.td_errors) td /= float(kAgents);
+  return stats;
+}
+
+void Updater::act(const float* obs, int64_t n, float* actions) {
+  for (auto& g : groups_) {
+    if (!act_packed_valid_) pack_transposed(g->actor, g->buffers.actor.params, g->act_packed.data());
+    const int64_t rows = n * g->agents();
+    ensure(g->mu, rows * kActionSize);
+    int64_t ld_x;
+    const float* x = g->actor_input(obs, ld_x);
+    float* out = g->mu.data();
+    mlp_forward(g->actor, g->buffers.actor.params, g->act_packed.data(), rows, x, ld_x, out, kActionSize, g->act_kept,
+                1);
+    settings_.tanh(out, rows * kActionSize);
+    for (int64_t e = 0; e < n; ++e) {
+      for (int64_t k = 0; k < g->agents(); ++k) {
+        const int i = g->buffers.agents[size_t(k)];
+        std::memcpy(actions + e * kJointAction + i * kActionSize, out + g->actor_row(e, k) * kActionSize,
+                    sizeof(float) * kActionSize);
+      }
+    }
+  }
+  act_packed_valid_ = true;
+}
+
+void Updater::parameters_changed() { act_packed_valid_ = false; }
+
+}  // namespace tennis::fused

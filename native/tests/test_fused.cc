@@ -1,0 +1,590 @@
+// The fused update (impl "fused", native/core/fused/): its kernels against plain loops and against
+// the LibTorch ops they stand for, its hand-derived MLP gradients against autograd, and the whole
+// update against the LibTorch path (same init, batches and smoothing noise -> same parameters and
+// stats) for every option it supports; threads do not change its results; checkpoints cross between
+// the two implementations. Where LibTorch runs on the kernels the fused path copies its rounding
+// from (OpenBLAS 0.3.21 SkylakeX/Cooperlake sgemm, AVX2 ATen kernels), results must be bit-identical;
+// elsewhere they must agree to 1e-5 relative, and the test says which it checked.
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <dlfcn.h>
+#include <unistd.h>
+
+// LibTorch (c10) defines CHECK macros of its own; the harness's are the ones meant here.
+#undef CHECK
+#undef CHECK_NEAR
+#include "check.h"
+#include "fused/kernels.h"
+#include "fused/mlp.h"
+#include "maddpg.h"
+
+namespace {
+
+using tennis::BatchView;
+using tennis::kActionSize;
+using tennis::kAgents;
+using tennis::kObsSize;
+using tennis::Maddpg;
+using tennis::MaddpgConfig;
+
+// Floats per row of the joint arrays.
+constexpr int64_t kJointObs = kAgents * kObsSize;
+constexpr int64_t kJointAction = kAgents * kActionSize;
+// Largest accepted difference between the implementations, relative to each tensor's largest
+// magnitude (the reference parity tolerance of issue 5).
+constexpr double kTolerance = 1e-5;
+
+std::vector<float> uniform(int64_t n, tennis::Rng& rng, double lo = -1, double hi = 1) {
+  std::vector<float> v(static_cast<size_t>(n));
+  for (auto& x : v) x = float(rng.uniform(lo, hi));
+  return v;
+}
+
+// A random joint batch (with importance weights and MATD3 noise draws) that owns its arrays.
+struct Batch {
+  std::vector<float> obs, actions, rewards, next_obs, dones, weights, noise;
+  int64_t size;
+
+  Batch(int64_t rows, tennis::Rng& rng) : size(rows) {
+    obs = uniform(rows * kJointObs, rng);
+    actions = uniform(rows * kJointAction, rng);
+    rewards = uniform(rows * kAgents, rng, -0.1, 0.1);
+    next_obs = uniform(rows * kJointObs, rng);
+    dones.resize(size_t(rows * kAgents));
+    for (auto& d : dones) d = rng.uniform() < 0.1 ? 1.f : 0.f;
+    weights = uniform(rows, rng, 0.2, 1.5);
+    noise.resize(size_t(rows * kJointAction));
+    for (auto& e : noise) e = float(rng.normal());
+  }
+
+  BatchView view(bool with_weights) {
+    return BatchView{size, obs.data(), actions.data(), rewards.data(), next_obs.data(), dones.data(),
+                     with_weights ? weights.data() : nullptr, nullptr};
+  }
+};
+
+MaddpgConfig base_config(const std::string& impl) {
+  MaddpgConfig c;
+  c.actor_hidden = {64, 32};
+  c.critic_hidden = {64, 48};
+  c.lr_actor = 1e-3;
+  c.tau = 0.01;
+  c.weight_decay = 1e-5;
+  c.batch_size = 37;  // not a multiple of any tile size
+  c.seed = 4;
+  c.threads = 1;
+  c.impl = impl;
+  return c;
+}
+
+// Worst per-tensor max |a - b| relative to the tensor's largest |b|, and where.
+std::pair<double, std::string> worst_relative(const Maddpg& m, const std::vector<float>& a, const std::vector<float>& b) {
+  double worst = 0;
+  std::string name;
+  for (const auto& p : m.parameter_layout()) {
+    double scale = 0, diff = 0;
+    for (int64_t k = p.offset; k < p.offset + p.numel; ++k) {
+      scale = std::max(scale, std::fabs(double(b[size_t(k)])));
+      diff = std::max(diff, std::fabs(double(a[size_t(k)]) - double(b[size_t(k)])));
+    }
+    const double rel = diff / std::max(scale, 1e-12);
+    if (rel >= worst) worst = rel, name = p.name;
+  }
+  return {worst, name};
+}
+
+bool close(double a, double b, double tol) {
+  if (std::isnan(a) || std::isnan(b)) return std::isnan(a) && std::isnan(b);
+  return std::fabs(a - b) <= tol * std::max(1.0, std::fabs(b));
+}
+
+std::string temp_path(const std::string& name) {
+  const char* dir = std::getenv("TMPDIR");
+  return std::string(dir ? dir : "/tmp") + "/tennis_fused_test_" + std::to_string(::getpid()) + "_" + name;
+}
+
+std::string thrown_message(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// The OpenBLAS core in this process ("" when LibTorch does not run on OpenBLAS).
+std::string openblas_core() {
+  using CoreName = const char* (*)();
+  const auto core = reinterpret_cast<CoreName>(::dlsym(RTLD_DEFAULT, "openblas_get_corename"));
+  return core ? core() : "";
+}
+
+// True where LibTorch rounds as the fused kernels do (see the file comment): then the comparisons
+// below are exact.
+bool bitwise_platform() {
+  static const bool yes = [] {
+    const std::string core = openblas_core();
+    if (tennis::fused::kernel_level() == tennis::fused::KernelLevel::kPortable ||
+        (core != "Cooperlake" && core != "SkylakeX")) {
+      return false;
+    }
+    // ATen's vector width shows in the cascade sum of a row that is not a multiple of 16.
+    tennis::Rng rng(1);
+    auto x = uniform(37 * 40, rng);
+    const auto expected = torch::from_blob(x.data(), {37, 40}).sum(0).contiguous();
+    std::vector<float> got(40);
+    tennis::fused::column_sums(37, 40, x.data(), 40, got.data());
+    return std::equal(got.begin(), got.end(), expected.data_ptr<float>());
+  }();
+  return yes;
+}
+
+// Max |got - want| relative to max |want|, over n floats.
+double relative_difference(const float* got, const float* want, int64_t n) {
+  double scale = 0, diff = 0;
+  for (int64_t k = 0; k < n; ++k) {
+    scale = std::max(scale, std::fabs(double(want[k])));
+    diff = std::max(diff, std::fabs(double(got[k]) - double(want[k])));
+  }
+  return diff / std::max(scale, 1e-30);
+}
+
+// The kernel levels this CPU can run, widest last (each test hook call restores the widest after).
+std::vector<tennis::fused::KernelLevel> kernel_levels(bool with_portable) {
+  using tennis::fused::KernelLevel;
+  std::vector<KernelLevel> out;
+  for (KernelLevel level : {KernelLevel::kPortable, KernelLevel::kAvx2, KernelLevel::kAvx512}) {
+    if (level == KernelLevel::kPortable && !with_portable) continue;
+    tennis::fused::limit_kernels(level);
+    if (tennis::fused::kernel_level() == level) out.push_back(level);
+  }
+  tennis::fused::limit_kernels(KernelLevel::kAvx512);
+  return out;
+}
+
+// Exact on the bitwise platform, else within kTolerance.
+void expect_like_libtorch(const float* got, const torch::Tensor& want, const std::string& what) {
+  const auto w = want.contiguous();
+  const int64_t n = w.numel();
+  if (bitwise_platform()) {
+    int64_t differing = 0;
+    for (int64_t k = 0; k < n; ++k) differing += got[k] != w.data_ptr<float>()[k];
+    CHECK_MSG(differing == 0, what << ": " << differing << " of " << n << " floats differ from LibTorch's");
+  } else {
+    const double rel = relative_difference(got, w.data_ptr<float>(), n);
+    CHECK_MSG(rel <= kTolerance, what << ": relative difference " << rel << " from LibTorch's");
+  }
+}
+
+}  // namespace
+
+TEST(fused_gemm_matches_plain_loops) {
+  using namespace tennis::fused;
+  tennis::Rng rng(3);
+  const int64_t shapes[][3] = {{1, 1, 1}, {5, 7, 3}, {6, 16, 9}, {7, 17, 24}, {13, 8, 52}, {37, 33, 40}, {64, 52, 130}};
+  for (const auto& s : shapes) {
+    const int64_t m = s[0], n = s[1], k = s[2];
+    for (bool transposed_a : {false, true}) {
+      for (int variant = 0; variant < 3; ++variant) {
+        for (int threads : {1, 2}) {
+         for (auto level : kernel_levels(/*with_portable=*/true)) {
+          limit_kernels(level);
+          const auto a = uniform(m * k, rng), b = uniform(k * (n + 3), rng), bias = uniform(n, rng);
+          const auto mask = uniform(m * n, rng);
+          // A as stored [m][k], or as the transpose of a [k][m] matrix (the weight-gradient case).
+          const Strided view = transposed_a ? Strided{a.data(), 1, m} : Strided{a.data(), k, 1};
+          Epilogue e;
+          if (variant == 1) e.bias = bias.data(), e.relu = true;
+          if (variant == 2) e.mask = mask.data(), e.ld_mask = n;
+          const int64_t ldb = n + 3, ldc = n + 2;
+          std::vector<float> c(size_t(m * ldc), 7.f);
+          gemm(m, n, k, view, b.data(), ldb, c.data(), ldc, e, threads);
+          for (int64_t i = 0; i < m; ++i) {
+            for (int64_t j = 0; j < n; ++j) {
+              double expected = 0;
+              for (int64_t p = 0; p < k; ++p) {
+                expected += double(view.data[i * view.row_stride + p * view.col_stride]) * b[size_t(p * ldb + j)];
+              }
+              if (e.bias) expected = std::max(0.0, expected + bias[size_t(j)]);
+              if (e.mask && !(mask[size_t(i * n + j)] > 0)) expected = 0;
+              CHECK_MSG(std::fabs(c[size_t(i * ldc + j)] - expected) <= 1e-5 * (1 + std::sqrt(double(k))),
+                        "gemm " << m << "x" << n << "x" << k << " variant " << variant << " at " << i << "," << j
+                                << ": " << c[size_t(i * ldc + j)] << " vs " << expected);
+            }
+            // The padding between rows of C is left alone.
+            for (int64_t j = n; j < ldc; ++j) CHECK(c[size_t(i * ldc + j)] == 7.f);
+          }
+         }
+         limit_kernels(KernelLevel::kAvx512);
+        }
+      }
+    }
+  }
+}
+
+TEST(fused_kernels_round_like_libtorch) {
+  using namespace tennis::fused;
+  std::cout << "     " << (bitwise_platform() ? "bitwise" : "within 1e-5") << " (OpenBLAS core \"" << openblas_core()
+            << "\", kernel level " << int(kernel_level()) << ")\n";
+  // One thread: threaded OpenBLAS splits long k ranges differently ((k + 1) / 2 blocks); the fused
+  // path copies the single-threaded rounding, which is what the parity tests run.
+  torch::set_num_threads(1);
+  for (auto level : kernel_levels(/*with_portable=*/false)) {
+  limit_kernels(level);
+  torch::manual_seed(11);
+  for (int64_t rows : {37, 64, 256, 512, 701}) {
+    // One Linear layer [in] -> [out] through mlp_forward / mlp_backward against addmm and autograd's
+    // products (dz^T x, dz.sum(0), dz W): hidden, output and critic-input shapes, k past OpenBLAS's
+    // block of 320, widths that are not multiples of 16.
+    const int64_t shapes[][2] = {{24, 128}, {52, 128}, {128, 128}, {700, 128}, {64, 32}, {52, 21},
+                                 {128, 2}, {128, 1}, {40, 1}, {17, 2}, {300, 2}, {44, 40}};
+    for (const auto& shape : shapes) {
+      const int64_t in = shape[0], out = shape[1];
+      const std::string what = std::to_string(rows) + "x" + std::to_string(in) + "->" + std::to_string(out);
+      const MlpLayout linear(in, {}, out, 0);
+      const auto x = torch::randn({rows, in}), w = torch::randn({out, in}), b = torch::randn({out});
+      std::vector<float> flat(size_t(linear.numel)), packed(flat.size());
+      std::copy(w.data_ptr<float>(), w.data_ptr<float>() + w.numel(), flat.begin() + linear.layers[0].weight);
+      std::copy(b.data_ptr<float>(), b.data_ptr<float>() + b.numel(), flat.begin() + linear.layers[0].bias);
+      pack_transposed(linear, flat.data(), packed.data());
+      std::vector<float> y(size_t(rows * out));
+      MlpActivations kept;
+      mlp_forward(linear, flat.data(), packed.data(), rows, x.data_ptr<float>(), in, y.data(), out, kept, 1);
+      expect_like_libtorch(y.data(), torch::addmm(b, x, w.t()), "forward " + what);
+      const auto dz = torch::randn({rows, out});
+      std::vector<float> grad(flat.size()), d_x(size_t(rows * in));
+      MlpScratch scratch;
+      mlp_backward(linear, flat.data(), rows, x.data_ptr<float>(), in, kept, dz.data_ptr<float>(), grad.data(),
+                   d_x.data(), in, 0, in, scratch, 1);
+      expect_like_libtorch(grad.data() + linear.layers[0].weight, dz.t().mm(x), "weight gradient " + what);
+      expect_like_libtorch(grad.data() + linear.layers[0].bias, dz.sum(0), "bias gradient " + what);
+      expect_like_libtorch(d_x.data(), dz.mm(w), "input gradient " + what);
+      if (in == 52) {
+        // Only the own-action columns 48, 49, as the actor step asks for them.
+        std::vector<float> own(size_t(rows * 2));
+        mlp_backward(linear, flat.data(), rows, x.data_ptr<float>(), in, kept, dz.data_ptr<float>(), nullptr,
+                     own.data(), 2, 48, 50, scratch, 1);
+        expect_like_libtorch(own.data(), dz.mm(w).narrow(1, 48, 2), "own-action input gradient " + what);
+      }
+    }
+  }
+  }
+  limit_kernels(KernelLevel::kAvx512);
+  // Gradient norms, tanh backward.
+  for (int64_t n : {1, 7, 52, 129, 16384}) {
+    const auto g = torch::randn({n});
+    const float norm = vector_norm(n, g.data_ptr<float>());
+    expect_like_libtorch(&norm, g.norm(2).reshape({1}), "norm of " + std::to_string(n));
+    const auto y = torch::tanh(torch::randn({n}));
+    std::vector<float> grad(g.data_ptr<float>(), g.data_ptr<float>() + n);
+    tanh_backward(n, grad.data(), y.data_ptr<float>());
+    expect_like_libtorch(grad.data(), torch::tanh_backward(g, y), "tanh backward of " + std::to_string(n));
+  }
+  // Adam over one flat buffer against torch::optim::Adam over tensors of awkward sizes.
+  {
+    const std::vector<int64_t> sizes{1, 2, 7, 33, 128, 1000, 3};
+    std::vector<torch::Tensor> params;
+    for (int64_t n : sizes) params.push_back((torch::randn({n}) * 0.1).requires_grad_(true));
+    torch::optim::Adam adam(params, torch::optim::AdamOptions(3e-3).weight_decay(1e-4));
+    std::vector<float> p, m, v;
+    for (const auto& t : params) p.insert(p.end(), t.data_ptr<float>(), t.data_ptr<float>() + t.numel());
+    m.assign(p.size(), 0.f);
+    v.assign(p.size(), 0.f);
+    AdamParams ap;
+    ap.lr = 3e-3;
+    ap.weight_decay = 1e-4;
+    for (int step = 1; step <= 6; ++step) {
+      std::vector<float> g;
+      for (auto& t : params) {
+        auto grad = torch::randn({t.numel()}) * (step % 2 ? 1e-3 : 1.0);  // small and large gradients
+        t.mutable_grad() = grad;
+        g.insert(g.end(), grad.data_ptr<float>(), grad.data_ptr<float>() + grad.numel());
+      }
+      adam.step();
+      adam_step(int64_t(p.size()), p.data(), g.data(), m.data(), v.data(), ap, step);
+    }
+    std::vector<torch::Tensor> flat_params;
+    for (const auto& t : params) flat_params.push_back(t.detach().reshape({-1}));
+    expect_like_libtorch(p.data(), torch::cat(flat_params), "Adam (6 steps)");
+    // Soft update: mul_(1 - tau).add_(online, tau).
+    auto target = torch::randn({1001}), online = torch::randn({1001});
+    std::vector<float> t(target.data_ptr<float>(), target.data_ptr<float>() + 1001);
+    soft_update(1001, t.data(), online.data_ptr<float>(), 0.01);
+    expect_like_libtorch(t.data(), target.mul_(1.0 - 0.01).add_(online, 0.01), "soft update");
+  }
+}
+
+TEST(fused_mlp_gradients_match_autograd) {
+  using namespace tennis::fused;
+  tennis::Rng rng(9);
+  for (bool tanh_out : {false, true}) {
+    const int64_t rows = 29, input = 52, output = tanh_out ? 2 : 1;
+    const std::vector<int64_t> hidden{24, 19};
+    const MlpLayout net(input, hidden, output, /*offset=*/5);  // a net that starts inside a bigger buffer
+    auto flat = uniform(net.offset + net.numel, rng, -0.3, 0.3);
+    std::vector<float> packed(flat.size());
+    pack_transposed(net, flat.data(), packed.data());
+    const auto x = uniform(rows * input, rng);
+    const auto upstream = uniform(rows * output, rng);  // dLoss/d(output)
+    std::vector<float> out(size_t(rows * output));
+    MlpActivations kept;
+    mlp_forward(net, flat.data(), packed.data(), rows, x.data(), input, out.data(), output, kept, 1);
+    // dLoss/d(pre-activation) = upstream * tanh'.
+    std::vector<float> d_out(upstream);
+    if (tanh_out) {
+      for (auto& o : out) o = std::tanh(o);
+      tanh_backward(int64_t(d_out.size()), d_out.data(), out.data());
+    }
+    std::vector<float> grad(flat.size(), 0.f), d_x(size_t(rows * 3));
+    MlpScratch scratch;
+    mlp_backward(net, flat.data(), rows, x.data(), input, kept, d_out.data(), grad.data(), d_x.data(), 3, 48, 51,
+                 scratch, 1);
+
+    // The same network with LibTorch autograd.
+    std::vector<torch::Tensor> weights, biases;
+    for (const auto& d : net.layers) {
+      weights.push_back(torch::from_blob(flat.data() + d.weight, {d.out, d.in}).clone().requires_grad_(true));
+      biases.push_back(torch::from_blob(flat.data() + d.bias, {d.out}).clone().requires_grad_(true));
+    }
+    auto xt = torch::from_blob(const_cast<float*>(x.data()), {rows, input}).clone().requires_grad_(true);
+    auto h = xt;
+    for (size_t l = 0; l < weights.size(); ++l) {
+      h = torch::nn::functional::linear(h, weights[l], biases[l]);
+      if (l + 1 < weights.size()) h = torch::relu(h);
+    }
+    if (tanh_out) h = torch::tanh(h);
+    const auto up = torch::from_blob(const_cast<float*>(upstream.data()), {rows, output}).clone();
+    (h * up).sum().backward();
+
+    const auto out_t = h.detach().contiguous();
+    for (int64_t k = 0; k < rows * output; ++k) CHECK_NEAR(out[size_t(k)], out_t.data_ptr<float>()[k], 1e-5);
+    auto expect_same = [&](const float* got, const torch::Tensor& want, const char* what, size_t layer) {
+      const auto w = want.contiguous();
+      double scale = 0, diff = 0;
+      for (int64_t k = 0; k < w.numel(); ++k) {
+        scale = std::max(scale, std::fabs(double(w.data_ptr<float>()[k])));
+        diff = std::max(diff, std::fabs(double(got[k]) - w.data_ptr<float>()[k]));
+      }
+      CHECK_MSG(diff <= 1e-5 * std::max(scale, 1e-3), what << " of layer " << layer << " differs by " << diff
+                                                          << " (scale " << scale << ")");
+    };
+    for (size_t l = 0; l < net.layers.size(); ++l) {
+      expect_same(grad.data() + net.layers[l].weight, weights[l].grad(), "weight gradient", l);
+      expect_same(grad.data() + net.layers[l].bias, biases[l].grad(), "bias gradient", l);
+    }
+    expect_same(d_x.data(), xt.grad().narrow(1, 48, 3), "input gradient", 0);
+    // Nothing outside the net's slice of the gradient buffer is written.
+    for (int64_t k = 0; k < net.offset; ++k) CHECK(grad[size_t(k)] == 0.f);
+  }
+}
+
+TEST(fused_rejects_what_it_does_not_support) {
+  auto message_for = [](void (*change)(MaddpgConfig&)) {
+    MaddpgConfig c = base_config("fused");
+    change(c);
+    return thrown_message([&] { Maddpg m(c); });
+  };
+  CHECK(message_for([](MaddpgConfig& c) { c.layer_norm = true; }) ==
+        "impl \"fused\" does not support layer_norm (LayerNorm in the actors); use impl \"libtorch\" for it");
+  CHECK(message_for([](MaddpgConfig& c) { c.batch_norm = true; }) ==
+        "impl \"fused\" does not support batch_norm (BatchNorm1d in the critics); use impl \"libtorch\" for it");
+  CHECK(message_for([](MaddpgConfig& c) { c.device = "cuda"; }) ==
+        "impl \"fused\" does not support device \"cuda\" (it runs on the CPU); use impl \"libtorch\" for it");
+  CHECK(message_for([](MaddpgConfig& c) { c.impl = "turbo"; }) ==
+        "impl must be \"libtorch\" or \"fused\", got \"turbo\"");
+}
+
+// The fused update against the LibTorch path for one configuration: 10 updates from the same init
+// on the same batches and noise draws; parameters and stats agree.
+static void expect_same_as_libtorch(MaddpgConfig c, bool with_weights, const char* label) {
+  c.impl = "libtorch";
+  Maddpg plain(c);
+  c.impl = "fused";
+  Maddpg fused(c);
+  CHECK(plain.get_parameters() == fused.get_parameters());  // the same init from the same seed
+  tennis::Rng rng(77);
+  for (int u = 0; u < 10; ++u) {
+    Batch batch(c.batch_size, rng);
+    const float* noise = c.target_noise > 0 ? batch.noise.data() : nullptr;
+    const auto a = plain.update_batch(batch.view(with_weights), noise);
+    const auto b = fused.update_batch(batch.view(with_weights), noise);
+    CHECK(a.actor_updates == b.actor_updates);
+    const double tol = 1e-4;
+    CHECK_MSG(close(b.critic_loss, a.critic_loss, tol), label << " critic_loss " << b.critic_loss << " vs " << a.critic_loss);
+    CHECK_MSG(close(b.q_mean, a.q_mean, tol), label << " q_mean " << b.q_mean << " vs " << a.q_mean);
+    CHECK_MSG(close(b.critic_grad_norm, a.critic_grad_norm, tol),
+              label << " critic_grad_norm " << b.critic_grad_norm << " vs " << a.critic_grad_norm);
+    CHECK_MSG(close(b.actor_loss, a.actor_loss, tol), label << " actor_loss " << b.actor_loss << " vs " << a.actor_loss);
+    CHECK_MSG(close(b.actor_grad_norm, a.actor_grad_norm, tol),
+              label << " actor_grad_norm " << b.actor_grad_norm << " vs " << a.actor_grad_norm);
+    CHECK_MSG(close(b.saturation, a.saturation, 1e-12), label << " saturation " << b.saturation << " vs " << a.saturation);
+    CHECK(a.td_errors.size() == b.td_errors.size());
+    for (size_t r = 0; r < a.td_errors.size(); ++r) CHECK_NEAR(b.td_errors[r], a.td_errors[r], 1e-4);
+  }
+  const auto [worst, name] = worst_relative(plain, fused.get_parameters(), plain.get_parameters());
+  const bool exact = bitwise_platform();
+  std::cout << "     " << label << ": max relative difference fused vs libtorch " << worst << " (" << name << "; "
+            << (exact ? "bit equality required" : "1e-5 required") << ")\n";
+  CHECK_MSG(worst <= (exact ? 0.0 : kTolerance), label << ": max relative difference " << worst << " at " << name);
+  CHECK(fused.update_count() == 10);
+
+  // Greedy actions agree too.
+  const auto obs = uniform(5 * kJointObs, rng, -2, 2);
+  std::vector<float> act_a(5 * kJointAction), act_b(5 * kJointAction);
+  plain.act(obs.data(), 5, act_a.data(), false);
+  fused.act(obs.data(), 5, act_b.data(), false);
+  for (size_t k = 0; k < act_a.size(); ++k) CHECK_NEAR(act_b[k], act_a[k], 1e-4);
+}
+
+TEST(fused_matches_libtorch_maddpg) {
+  expect_same_as_libtorch(base_config(""), false, "maddpg");
+  // Again with the AVX2 product kernels where the CPU would pick wider ones.
+  const auto levels = kernel_levels(/*with_portable=*/false);
+  if (levels.size() > 1) {
+    tennis::fused::limit_kernels(tennis::fused::KernelLevel::kAvx2);
+    expect_same_as_libtorch(base_config(""), false, "maddpg, AVX2 kernels");
+    tennis::fused::limit_kernels(tennis::fused::KernelLevel::kAvx512);
+  }
+}
+
+TEST(fused_matches_libtorch_matd3) {
+  MaddpgConfig c = base_config("");
+  c.twin_critics = true;
+  c.target_noise = 0.2;
+  c.policy_delay = 2;
+  expect_same_as_libtorch(c, false, "matd3");
+}
+
+TEST(fused_matches_libtorch_shared_weighted) {
+  MaddpgConfig c = base_config("");
+  c.shared_parameters = true;
+  expect_same_as_libtorch(c, true, "shared + importance weights");
+  c.twin_critics = true;
+  c.target_noise = 0.3;
+  c.target_noise_clip = 0.2;
+  expect_same_as_libtorch(c, false, "shared matd3");
+}
+
+TEST(fused_matches_libtorch_without_clipping_or_decay) {
+  MaddpgConfig c = base_config("");
+  c.grad_clip = 0;
+  c.weight_decay = 0;
+  c.gamma = 0.5;
+  c.critic_hidden = {64};  // one hidden layer
+  c.actor_hidden = {17, 9, 30};  // three
+  expect_same_as_libtorch(c, true, "no clipping, other widths");
+  c.grad_clip = 0.05;  // clipping on every step
+  expect_same_as_libtorch(c, false, "tight clipping");
+}
+
+TEST(fused_threads_do_not_change_results) {
+  for (bool shared : {false, true}) {
+    auto run = [&](int threads) {
+      MaddpgConfig c = base_config("fused");
+      c.shared_parameters = shared;
+      c.threads = threads;
+      c.batch_size = 64;
+      Maddpg m(c);
+      tennis::Rng rng(8);
+      std::vector<float> td;
+      for (int u = 0; u < 4; ++u) {
+        Batch batch(c.batch_size, rng);
+        td = m.update_batch(batch.view(true)).td_errors;
+      }
+      auto params = m.get_parameters();
+      params.insert(params.end(), td.begin(), td.end());
+      return params;
+    };
+    CHECK_MSG(run(1) == run(2), (shared ? "shared" : "separate") << ": 1 and 2 threads differ");
+  }
+}
+
+TEST(fused_checkpoints_cross_implementations) {
+  for (bool matd3 : {false, true}) {
+    MaddpgConfig c = base_config("");
+    c.noise.type = "ou";
+    if (matd3) c.twin_critics = true, c.target_noise = 0.2, c.policy_delay = 2;
+    const auto obs = std::vector<float>(2 * kJointObs, 0.3f);
+    for (const std::string first : {"libtorch", "fused"}) {
+      const std::string second = first == "fused" ? "libtorch" : "fused";
+      auto batches = [](Maddpg& m, uint64_t seed, int k) {
+        tennis::Rng rng(seed);
+        for (int u = 0; u < k; ++u) {
+          Batch b(m.config().batch_size, rng);
+          m.update_batch(b.view(false));  // smoothing noise drawn from the learner's RNG
+        }
+      };
+      // Straight: 3 + 3 updates in `second`, starting from `first`'s state after 3.
+      c.impl = first;
+      Maddpg writer(c);
+      batches(writer, 1, 3);
+      std::vector<float> actions(2 * kJointAction);
+      writer.act(obs.data(), 2, actions.data(), true);
+      const std::string path = temp_path(first + ".pt");
+      writer.save(path);
+      c.impl = second;
+      c.seed = 999;  // the checkpoint decides everything
+      Maddpg reader(c);
+      reader.load(path);
+      std::remove(path.c_str());
+      CHECK(reader.update_count() == 3);
+      CHECK(reader.get_parameters() == writer.get_parameters());
+      // Both continue the same way, each in its own implementation.
+      batches(writer, 2, 3);
+      batches(reader, 2, 3);
+      const auto [worst, name] = worst_relative(writer, reader.get_parameters(), writer.get_parameters());
+      CHECK_MSG(worst <= (bitwise_platform() ? 0.0 : kTolerance),
+                first << " -> " << second << ": resumed run differs by " << worst << " at " << name);
+      std::vector<float> a(2 * kJointAction), b(2 * kJointAction);
+      writer.act(obs.data(), 2, a.data(), true);
+      reader.act(obs.data(), 2, b.data(), true);
+      for (size_t k = 0; k < a.size(); ++k) CHECK_NEAR(a[k], b[k], 1e-5);  // noise state resumed
+      c.seed = 4;
+    }
+  }
+}
+
+TEST(fused_resume_continues_exactly) {
+  MaddpgConfig c = base_config("fused");
+  c.twin_critics = true;
+  c.target_noise = 0.2;
+  c.policy_delay = 2;
+  auto feed = [](Maddpg& m, tennis::Rng& rng, int k) {
+    for (int u = 0; u < k; ++u) {
+      Batch b(m.config().batch_size, rng);
+      m.update_batch(b.view(true));
+    }
+  };
+  Maddpg straight(c);
+  tennis::Rng rng_a(3);
+  feed(straight, rng_a, 6);
+  Maddpg first(c);
+  tennis::Rng rng_b(3);
+  feed(first, rng_b, 3);
+  const std::string path = temp_path("resume.pt");
+  first.save(path);
+  Maddpg resumed(c);
+  resumed.load(path);
+  std::remove(path.c_str());
+  feed(resumed, rng_b, 3);
+  CHECK(straight.get_parameters() == resumed.get_parameters());
+  // A checkpoint holds each tensor once (Adam moments are not written as views of whole buffers).
+  first.save(path);
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  CHECK(f != nullptr);
+  std::fseek(f, 0, SEEK_END);
+  const long bytes = std::ftell(f);
+  std::fclose(f);
+  std::remove(path.c_str());
+  const long floats = long(first.parameter_count());
+  // Parameters (online + target) plus two moments of the online half: ~2x the parameters, plus overhead.
+  CHECK_MSG(bytes < long(sizeof(float)) * floats * 3, "checkpoint has " << bytes << " bytes for " << floats << " parameters");
+}
