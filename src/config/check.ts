@@ -30,6 +30,16 @@ export function checkConfig(config: Config, facts: RuntimeFacts = {}): string[] 
       "`buffer.prioritized` cannot be combined with `train.earlyTrainingSteps` > 0 or `train.negSamplingRatio` >= 0: prioritized replay decides what is sampled",
     );
   }
+  if (config.agent.impl === "fused") {
+    const unsupported = [
+      config.agent.layerNorm && "`agent.layerNorm`",
+      config.agent.batchNorm && "`agent.batchNorm`",
+      config.device === "cuda" && "`device` = cuda",
+    ].filter(Boolean);
+    if (unsupported.length > 0) {
+      problems.push(`\`agent.impl\` = fused does not support ${unsupported.join(", ")}; use --impl libtorch (or auto)`);
+    }
+  }
   if (config.device === "cuda" && facts.cudaAvailable === false) {
     problems.push("`device` = cuda but no CUDA device is usable (the addon was built without CUDA or no GPU is present)");
   }

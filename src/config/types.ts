@@ -52,6 +52,7 @@ export interface AgentConfig {
   targetNoise: number;
   targetNoiseClip: number;
   policyDelay: number;
+  impl: "auto" | "fused" | "libtorch";
 }
 
 export interface NoiseConfig {

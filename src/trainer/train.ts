@@ -83,9 +83,16 @@ export function maddpgOptions(config: Config): MaddpgOptions {
       decayUnit: "episodes",
     },
     device: config.device,
+    impl: resolveImpl(config),
     threads: config.threads,
     seed: config.seed,
   };
+}
+
+/** agent.impl with "auto" made concrete: fused on the CPU without LayerNorm/BatchNorm, else libtorch. */
+export function resolveImpl(config: Config): "fused" | "libtorch" {
+  if (config.agent.impl !== "auto") return config.agent.impl;
+  return config.device === "cpu" && !config.agent.layerNorm && !config.agent.batchNorm ? "fused" : "libtorch";
 }
 
 /** Uniform actions in [-1, 1] from a seeded generator (warm-up steps before learning). */

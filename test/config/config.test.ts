@@ -141,6 +141,16 @@ describe("checkConfig", () => {
     expect(checkConfig(config)[0]).to.contain("`buffer.prioritized` cannot be combined");
   });
 
+  it("the fused update with options only the libtorch one has", () => {
+    const config = base();
+    config.agent.impl = "fused";
+    config.agent.layerNorm = true;
+    config.device = "cuda";
+    expect(checkConfig(config)).to.deep.equal(["`agent.impl` = fused does not support `agent.layerNorm`, `device` = cuda; use --impl libtorch (or auto)"]);
+    config.agent.impl = "auto";
+    expect(checkConfig(config)).to.deep.equal([]);
+  });
+
   it("a noise schedule that grows", () => {
     const config = base();
     config.noise.scaleEnd = 2;
