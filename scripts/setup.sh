@@ -53,6 +53,9 @@ if [[ "$torch_dir" == /usr/lib/* ]] && ! ls /usr/lib/*/libopenblas*.so* >/dev/nu
 fi
 
 # 3. npm packages (no network beyond the npm registry; the addon needs no Node headers download).
+# better-sqlite3 (tune's study store) compiles from source where no prebuilt binary can be fetched:
+# point node-gyp at the local Node headers instead of a download.
+if [ -z "${npm_config_nodedir:-}" ] && [ -f /usr/include/node/node.h ]; then export npm_config_nodedir=/usr; fi
 if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
 
 # 4. Build the addon, the core library and the C++ tests.
