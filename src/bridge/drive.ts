@@ -7,19 +7,13 @@
 import { parseArgs } from "node:util";
 
 import { TennisEnv } from "../../binding/env.ts";
+import { Rng } from "../util/rng.ts";
 import { RemoteVecEnv, type LostEpisodes } from "./remote-vec-env.ts";
 
-/** Deterministic actions in [-1, 1] (mulberry32). */
+/** Deterministic actions in [-1, 1) (the same stream as the tests' seededActions). */
 function actionStream(seed: number, length: number): () => Float32Array {
-  let state = seed >>> 0;
-  const next = () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return () => Float32Array.from({ length }, () => next() * 2 - 1);
+  const rng = new Rng(seed);
+  return () => rng.fillSigned(new Float32Array(length));
 }
 
 function same(a: Float32Array, b: Float32Array): boolean {

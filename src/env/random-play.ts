@@ -1,23 +1,20 @@
 // The Udacity notebook's random-agent cell on the built-in Tennis: per episode, reset, act with
 // clipped standard-normal actions until done, report the max-over-agents score and the step count.
 import { TennisEnv, type TennisEnvOptions } from "../../binding/env.ts";
+import { Rng } from "../util/rng.ts";
 
 /** Seeded standard-normal numbers (mulberry32 uniforms, Box-Muller pairs); deterministic per seed. */
 export class NormalRng {
-  private state: number;
+  private readonly rng: Rng;
   private spare: number | null = null;
 
   constructor(seed: number) {
-    this.state = (Math.imul(seed >>> 0, 0x9e3779b1) ^ 0x6d2b79f5) >>> 0;
+    this.rng = new Rng((Math.imul(seed >>> 0, 0x9e3779b1) ^ 0x6d2b79f5) >>> 0);
   }
 
-  /** Uniform in (0, 1). */
+  /** Uniform in (0, 1) (open: the log of Box-Muller stays finite). */
   uniform(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296;
+    return (this.rng.nextU32() + 0.5) / 4294967296;
   }
 
   normal(): number {

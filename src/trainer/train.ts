@@ -13,6 +13,7 @@ import { BuiltinVecEnv, envVariant, type VecEnv } from "../env/vec-env.ts";
 import { ConfigError } from "../config/resolve.ts";
 import type { Config } from "../config/types.ts";
 import { JsonlSink, Logger } from "../log/logger.ts";
+import { Rng } from "../util/rng.ts";
 import { plotScores } from "../log/plot.ts";
 import { TensorBoardSink } from "../log/tensorboard.ts";
 import { latestCheckpoint, writeCheckpoint } from "./checkpoint.ts";
@@ -95,35 +96,6 @@ export function resolveImpl(config: Config): "fused" | "libtorch" {
   return config.device === "cpu" && !config.agent.layerNorm && !config.agent.batchNorm ? "fused" : "libtorch";
 }
 
-/** Uniform actions in [-1, 1] from a seeded generator (warm-up steps before learning). */
-class UniformActions {
-  private state: number;
-
-  constructor(seed: number) {
-    this.state = (seed ^ 0x9e3779b9) >>> 0;
-  }
-
-  fill(out: Float32Array): Float32Array {
-    for (let i = 0; i < out.length; i++) {
-      // mulberry32
-      this.state = (this.state + 0x6d2b79f5) >>> 0;
-      let t = this.state;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      out[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-    }
-    return out;
-  }
-
-  toJSON() {
-    return this.state;
-  }
-
-  restore(state: number): void {
-    this.state = state;
-  }
-}
-
 /** The counters a checkpoint restores besides the native state. */
 interface LoopState {
   envSteps: number;
@@ -159,7 +131,8 @@ export async function train(config: Config, options: TrainOptions = {}): Promise
   if (config.log.tensorboard) logger.addSink(new TensorBoardSink(join(runDir, "tb")));
 
   let tracker = new ScoreTracker(n, t.window, t.targetScore);
-  const warmup = new UniformActions(config.seed);
+  // Warm-up actions: uniform in [-1, 1), seeded apart from the other RNGs of the same seed.
+  const warmup = new Rng((config.seed ^ 0x9e3779b9) >>> 0);
   const state: LoopState = { envSteps: 0, updates: 0, episodes: 0, wallBefore: 0, deadRun: 0, deadAlarms: 0, scores: [], averages: [], warmupRng: 0, tracker: tracker.toJSON() };
   let norm = t.normalizeObs ? new RunningNorm(OBS_SIZE) : null;
   let obs = await env.reset();
@@ -167,7 +140,7 @@ export async function train(config: Config, options: TrainOptions = {}): Promise
     const saved = JSON.parse(readFileSync(join(resumeFrom, "trainer.json"), "utf8")) as LoopState;
     Object.assign(state, saved);
     tracker = ScoreTracker.fromJSON(saved.tracker, t.window, t.targetScore);
-    warmup.restore(saved.warmupRng);
+    warmup.state32 = saved.warmupRng;
     if (norm && saved.norm) norm = RunningNorm.fromJSON(saved.norm);
     await agent.load(join(resumeFrom, "agent.pt"));
     await buffer.load(join(resumeFrom, "buffer.bin"));
@@ -197,7 +170,7 @@ export async function train(config: Config, options: TrainOptions = {}): Promise
       await agent.save(join(dir, "agent.pt"));
       await buffer.save(join(dir, "buffer.bin"));
       if (env.saveState) writeFileSync(join(dir, "env.bin"), env.saveState());
-      const snapshot: LoopState = { ...state, wallBefore: wall(), warmupRng: warmup.toJSON(), tracker: tracker.toJSON(), norm: norm?.toJSON() };
+      const snapshot: LoopState = { ...state, wallBefore: wall(), warmupRng: warmup.state32, tracker: tracker.toJSON(), norm: norm?.toJSON() };
       writeJson(join(dir, "trainer.json"), snapshot);
     });
   };
@@ -244,7 +217,7 @@ export async function train(config: Config, options: TrainOptions = {}): Promise
       const learning = state.envSteps >= t.warmupSteps;
       const seen = norm ? norm.normalize(obs, normObs) : obs;
       if (learning) agent.act(seen, actions, true);
-      else warmup.fill(actions);
+      else warmup.fillSigned(actions);
       const step = await env.step(actions);
       state.envSteps += n;
       shapeRewards(t.rewardShaping, t.shapingFactor, step.rewards, step.dones, shaped);

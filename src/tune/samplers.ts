@@ -1,7 +1,7 @@
 // Samplers of the search: random, and the Tree-structured Parzen Estimator (Bergstra et al., "Algorithms
 // for Hyper-Parameter Optimization", NeurIPS 2011), independent per parameter as in hyperopt and
 // Optuna's default TPESampler. No maintained npm package offers TPE, so it lives here, with tests.
-import type { Rng } from "./rng.ts";
+import type { Rng } from "../util/rng.ts";
 import type { IntParam, ParamSpec } from "./space.ts";
 
 /** A finished trial as the samplers see it (failed trials are left out: they say nothing of the space). */

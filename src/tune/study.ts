@@ -16,7 +16,7 @@ import type { RunnerMessage } from "../server/runner.ts";
 import { writeJson } from "../trainer/run-dir.ts";
 import { mean, seedObjective } from "./objective.ts";
 import { isCheckpoint, median, shouldPrune } from "./pruner.ts";
-import { Rng, mixSeed } from "./rng.ts";
+import { Rng, mixSeed } from "../util/rng.ts";
 import { makeSampler, type Observation, type Sampler, type TpeOptions } from "./samplers.ts";
 import { canonicalJson, nestParams, type SearchSpace } from "./space.ts";
 import { StudyStore, type Objective, type SamplerName, type SeedResult, type StudySettings, type TrialRow } from "./store.ts";

@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url";
 import { Dealer } from "zeromq";
 
 import { spawnAnnouncingServer, spawnEnvServer, type SpawnedServer } from "../../src/bridge/spawn.ts";
+import { Rng } from "../../src/util/rng.ts";
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 export const PYTHON = "/usr/bin/python3";
@@ -92,17 +93,10 @@ export class RawClient {
   }
 }
 
-/** Deterministic actions in [-1, 1] (mulberry32), so runs can be repeated and shared with Python. */
+/** Deterministic actions in [-1, 1) (mulberry32), so runs can be repeated and shared with Python. */
 export function seededActions(seed: number, steps: number, length: number): Float32Array[] {
-  let state = seed >>> 0;
-  const next = () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return Array.from({ length: steps }, () => Float32Array.from({ length }, () => next() * 2 - 1));
+  const rng = new Rng(seed);
+  return Array.from({ length: steps }, () => rng.fillSigned(new Float32Array(length)));
 }
 
 /** Index of the first difference, or -1 when equal element for element (NaN never equal). */

@@ -1,5 +1,6 @@
-// Seeded random numbers for the samplers: a small, fast generator whose whole state is one integer,
-// so a trial's draw depends only on (study seed, trial number) and a resumed study redraws the same.
+// Seeded random numbers (mulberry32): a small, fast generator whose whole state is one integer, so a
+// draw depends only on the seed and is checkpointed as one number. Used by tune's samplers (a resumed
+// study redraws the same), the trainer's warm-up actions, random play and the bridge's drivers.
 
 /** A uniform [0, 1) generator with the few derived draws the samplers need. */
 export class Rng {
@@ -9,13 +10,33 @@ export class Rng {
     this.state = seed >>> 0;
   }
 
-  /** Uniform in [0, 1) (mulberry32). */
-  next(): number {
+  /** The whole generator state (for checkpoints). */
+  get state32(): number {
+    return this.state;
+  }
+
+  set state32(state: number) {
+    this.state = state >>> 0;
+  }
+
+  /** Uniform 32-bit unsigned integer (mulberry32). */
+  nextU32(): number {
     this.state = (this.state + 0x6d2b79f5) >>> 0;
     let t = this.state;
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    return (t ^ (t >>> 14)) >>> 0;
+  }
+
+  /** Uniform in [0, 1). */
+  next(): number {
+    return this.nextU32() / 4294967296;
+  }
+
+  /** Fills `out` with uniform numbers in [-1, 1) (e.g. random actions). */
+  fillSigned(out: Float32Array): Float32Array {
+    for (let i = 0; i < out.length; i++) out[i] = this.next() * 2 - 1;
+    return out;
   }
 
   /** Uniform in [low, high). */
