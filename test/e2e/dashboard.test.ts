@@ -15,7 +15,7 @@ const kChromium = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const kOutDir = process.env.TENNIS_TRAIN_E2E_OUT ?? join(tmpdir(), "tennis-train-e2e");
 
 describe("e2e: dashboard in headless Chromium", function () {
-  this.timeout(60_000);
+  this.timeout(180_000);
   let runsDir: string;
   let srv: RunningServer;
   let browser: Browser;
@@ -62,7 +62,7 @@ describe("e2e: dashboard in headless Chromium", function () {
     // The chart keeps updating as episodes arrive over the stream.
     await page.waitForFunction((n) => Number(document.getElementById("chart-score")!.dataset.points) > n, early, { timeout: 30_000 });
     // The rally: a greedy episode of a checkpoint of this run, drawn frame after frame.
-    await page.waitForFunction(() => Number(document.getElementById("rally")!.dataset.framesDrawn) >= 5, null, { timeout: 40_000 });
+    await page.waitForFunction(() => Number(document.getElementById("rally")!.dataset.framesDrawn) >= 5, null, { timeout: 90_000 });
     expect(await page.getAttribute("#rally", "data-checkpoint")).to.match(/^ep\d+$/);
     // The canvas shows the court with both rackets' colours and the ball's (as render.ts draws them).
     // (A string, not a function: tsx's helpers that wrap named functions do not exist in the page.)
