@@ -346,3 +346,89 @@ export class ReplayBuffer {
     return this.native.disposed;
   }
 }
+
+/** The native class (native/napi/n_step_wrap.cc), mirrored exactly. */
+export interface NativeNStepAccumulator {
+  add(
+    buffer: NativeReplayBuffer,
+    obs: Float32Array,
+    actions: Float32Array,
+    rewards: Float32Array,
+    nextObs: Float32Array,
+    dones: Float32Array,
+    lost?: Float32Array | null,
+  ): number;
+  saveState(out: Float32Array): void;
+  loadState(state: Float32Array): void;
+  readonly numEnvs: number;
+  readonly n: number;
+  readonly gamma: number;
+  readonly stateFloats: number;
+}
+
+interface NativeNStepAccumulatorClass {
+  new (numEnvs: number, n: number, gamma: number): NativeNStepAccumulator;
+}
+
+/**
+ * n-step returns assembled natively between the env step and the replay buffer: per env, a ring of the
+ * last n steps turns each step into the record (s_t, a_t, sum_{k<m} gamma^k r_{t+k}, s_{t+m}, done), m = n
+ * or less where the episode ended first (then done = 1). A learner fed these records bootstraps with
+ * gamma^n. With n = 1 every step is stored unchanged.
+ */
+export class NStepAccumulator {
+  readonly #native: NativeNStepAccumulator;
+
+  /** numEnvs: envs stepped together, integer in [1, 2^20]; n: steps summed, integer in [1, 1000];
+   *  gamma: discount in [0, 1]. */
+  constructor(numEnvs: number, n: number, gamma: number) {
+    assertInt("numEnvs", numEnvs, 1, 2 ** 20);
+    assertInt("n", n, 1, 1000);
+    assertNumber("gamma", gamma, 0, 1);
+    this.#native = new (addon.NStepAccumulator as NativeNStepAccumulatorClass)(numEnvs, n, gamma);
+  }
+
+  /**
+   * Takes one vectorized step (the arrays of ReplayBuffer.add for numEnvs transitions) and appends the
+   * records it completes to buffer in one call; returns how many. lost (numEnvs*2, optional) marks envs
+   * whose episode was discarded: their step is dropped and their pending steps cleared.
+   */
+  add(buffer: ReplayBuffer, obs: Float32Array, actions: Float32Array, rewards: Float32Array, nextObs: Float32Array, dones: Float32Array, lost?: Float32Array): number {
+    if (!(buffer instanceof ReplayBuffer)) throw invalidParameter("buffer", "a ReplayBuffer", buffer);
+    const n = this.numEnvs;
+    assertFloat32Array("obs", obs, n * kObsFloats);
+    assertFloat32Array("actions", actions, n * kActionFloats);
+    assertFloat32Array("rewards", rewards, n * AGENTS);
+    assertFloat32Array("nextObs", nextObs, n * kObsFloats);
+    assertFloat32Array("dones", dones, n * AGENTS);
+    if (lost !== undefined) assertFloat32Array("lost", lost, n * AGENTS);
+    return this.#native.add(buffer.native, obs, actions, rewards, nextObs, dones, lost ?? null);
+  }
+
+  /** The pending steps (stateFloats floats), for an exact resume. */
+  saveState(): Float32Array {
+    const state = new Float32Array(this.stateFloats);
+    this.#native.saveState(state);
+    return state;
+  }
+
+  /** Restores saveState() of an accumulator with the same numEnvs and n (else TennisTrainError ERR_INVALID_ARG). */
+  loadState(state: Float32Array): void {
+    assertFloat32Array("state", state, this.stateFloats);
+    this.#native.loadState(state);
+  }
+
+  get numEnvs(): number {
+    return this.#native.numEnvs;
+  }
+  get n(): number {
+    return this.#native.n;
+  }
+  get gamma(): number {
+    return this.#native.gamma;
+  }
+  /** Floats of saveState(): numEnvs * (1 + n * 54). */
+  get stateFloats(): number {
+    return this.#native.stateFloats;
+  }
+}

@@ -19,6 +19,8 @@ export interface TrainConfig {
   warmupSteps: number;
   trainEvery: number;
   updatesPerStep: number;
+  maxUpdatesPerEpisode: number;
+  nStep: number;
   batchSize: number;
   earlyTrainingSteps: number;
   negSamplingRatio: number;

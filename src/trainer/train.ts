@@ -3,7 +3,7 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
-import { ReplayBuffer } from "../../binding/buffer.ts";
+import { NStepAccumulator, ReplayBuffer } from "../../binding/buffer.ts";
 import { OBS_SIZE } from "../../binding/shapes.ts";
 import { runtimeInfo, setNumThreads } from "../../binding/index.ts";
 import { Maddpg, type MaddpgOptions, type UpdateStats } from "../../binding/maddpg.ts";
@@ -60,7 +60,8 @@ export function maddpgOptions(config: Config): MaddpgOptions {
     criticHidden: agent.hidden,
     lrActor: agent.lrActor,
     lrCritic: agent.lrCritic,
-    gamma: agent.gamma,
+    // n-step records (train.nStep) bootstrap from s_{t+n}: gamma^n in the target (see binding NStepAccumulator).
+    gamma: agent.gamma ** config.train.nStep,
     tau: agent.tau,
     batchSize: config.train.batchSize,
     gradClip: agent.gradClip,
@@ -100,6 +101,8 @@ export function resolveImpl(config: Config): "fused" | "libtorch" {
 interface LoopState {
   envSteps: number;
   updates: number;
+  /** Updates since the last episode end (train.maxUpdatesPerEpisode). */
+  episodeUpdates: number;
   episodes: number;
   wallBefore: number;
   deadRun: number;
@@ -126,6 +129,7 @@ export async function train(config: Config, options: TrainOptions = {}): Promise
   const env = await openVecEnv(config);
   const n = env.numEnvs;
   const buffer = new ReplayBuffer({ capacity: b.capacity, prioritized: b.prioritized, alpha: b.alpha, beta0: b.beta0, betaSteps: b.betaSteps, seed: config.seed });
+  const accumulator = new NStepAccumulator(n, t.nStep, config.agent.gamma);
   const agent = new Maddpg(maddpgOptions(config));
   const logger = new Logger([new JsonlSink(join(runDir, "metrics.jsonl"))]);
   if (config.log.tensorboard) logger.addSink(new TensorBoardSink(join(runDir, "tb")));
@@ -133,7 +137,7 @@ export async function train(config: Config, options: TrainOptions = {}): Promise
   let tracker = new ScoreTracker(n, t.window, t.targetScore);
   // Warm-up actions: uniform in [-1, 1), seeded apart from the other RNGs of the same seed.
   const warmup = new Rng((config.seed ^ 0x9e3779b9) >>> 0);
-  const state: LoopState = { envSteps: 0, updates: 0, episodes: 0, wallBefore: 0, deadRun: 0, deadAlarms: 0, scores: [], averages: [], warmupRng: 0, tracker: tracker.toJSON() };
+  const state: LoopState = { envSteps: 0, updates: 0, episodeUpdates: 0, episodes: 0, wallBefore: 0, deadRun: 0, deadAlarms: 0, scores: [], averages: [], warmupRng: 0, tracker: tracker.toJSON() };
   let norm = t.normalizeObs ? new RunningNorm(OBS_SIZE) : null;
   let obs = await env.reset();
   if (resumeFrom) {
@@ -144,6 +148,7 @@ export async function train(config: Config, options: TrainOptions = {}): Promise
     if (norm && saved.norm) norm = RunningNorm.fromJSON(saved.norm);
     await agent.load(join(resumeFrom, "agent.pt"));
     await buffer.load(join(resumeFrom, "buffer.bin"));
+    accumulator.loadState(new Float32Array(new Uint8Array(readFileSync(join(resumeFrom, "n_step.bin"))).buffer));
     if (!env.loadState) throw new Error(`${config.env.kind} envs cannot be resumed exactly: their state lives elsewhere`);
     obs = env.loadState(readFileSync(join(resumeFrom, "env.bin")));
     say(`Resumed ${runDir} at episode ${state.episodes} (${state.envSteps} env steps, ${state.updates} updates)`);
@@ -169,6 +174,7 @@ export async function train(config: Config, options: TrainOptions = {}): Promise
     await writeCheckpoint(runDir, label, async (dir) => {
       await agent.save(join(dir, "agent.pt"));
       await buffer.save(join(dir, "buffer.bin"));
+      writeFileSync(join(dir, "n_step.bin"), accumulator.saveState());
       if (env.saveState) writeFileSync(join(dir, "env.bin"), env.saveState());
       const snapshot: LoopState = { ...state, wallBefore: wall(), warmupRng: warmup.state32, tracker: tracker.toJSON(), norm: norm?.toJSON() };
       writeJson(join(dir, "trainer.json"), snapshot);
@@ -224,20 +230,20 @@ export async function train(config: Config, options: TrainOptions = {}): Promise
       const lost = step.lost && step.lost.some((v) => v !== 0) ? step.lost : null;
       if (norm) norm.update(step.nextObs);
       const nextSeen = norm ? norm.normalize(step.nextObs, normNextObs) : step.nextObs;
-      if (lost) {
-        addKeptRows(buffer, lost, seen, actions, shaped, nextSeen, step.dones);
-        for (let e = 0; e < n; e++) if (lost[2 * e] !== 0) tracker.discardEpisode(e);
-      } else {
-        buffer.add(seen, actions, shaped, nextSeen, step.dones);
-      }
+      accumulator.add(buffer, seen, actions, shaped, nextSeen, step.dones, lost ?? undefined);
+      if (lost) for (let e = 0; e < n; e++) if (lost[2 * e] !== 0) tracker.discardEpisode(e);
       const finished = tracker.addStep(step.rewards, lost ? keptDones(step.dones, lost) : step.dones);
       if (finished.length > 0) agent.resetNoise(doneMask(step.dones, n));
       for (const ep of finished) onEpisode(ep);
       if (tracker.solvedAt !== null && t.stopWhenSolved) [stopped, finishedRun] = ["solved", true];
       if (state.episodes >= t.episodes) finishedRun = true;
       obs = step.obs;
-      if (learning && buffer.size >= t.batchSize && (state.envSteps / n) % t.trainEvery === 0) {
-        const stats = await agent.update(buffer, t.updatesPerStep, sampleOptions);
+      if (finished.length > 0) state.episodeUpdates = 0;
+      // train.maxUpdatesPerEpisode: the rounds of a long rally stop once it has had its share of updates.
+      const k = t.maxUpdatesPerEpisode > 0 ? Math.min(t.updatesPerStep, t.maxUpdatesPerEpisode - state.episodeUpdates) : t.updatesPerStep;
+      if (learning && k > 0 && buffer.size >= t.batchSize && (state.envSteps / n) % t.trainEvery === 0) {
+        const stats = await agent.update(buffer, k, sampleOptions);
+        state.episodeUpdates += stats.updates;
         state.updates += stats.updates;
         lastStats = stats;
         if (!Number.isFinite(stats.criticLoss) || (stats.actorUpdates > 0 && !Number.isFinite(stats.actorLoss))) {
@@ -312,14 +318,6 @@ export async function train(config: Config, options: TrainOptions = {}): Promise
 async function openVecEnv(config: Config): Promise<VecEnv> {
   if (config.env.kind === "remote") return RemoteVecEnv.connect({ addresses: config.env.addresses });
   return new BuiltinVecEnv({ numEnvs: config.env.envs, seed: config.seed, ...envVariant(config), threads: Math.min(config.threads, config.env.envs) });
-}
-
-/** Stores the rows of a step whose env did not lose its episode (rare: a remote server restarted). */
-function addKeptRows(buffer: ReplayBuffer, lost: Float32Array, obs: Float32Array, actions: Float32Array, rewards: Float32Array, nextObs: Float32Array, dones: Float32Array): void {
-  const kept = [...Array(lost.length / 2).keys()].filter((e) => lost[2 * e] === 0);
-  if (kept.length === 0) return;
-  const rows = (data: Float32Array, width: number) => Float32Array.from(kept.flatMap((e) => Array.from(data.subarray(e * width, (e + 1) * width))));
-  buffer.add(rows(obs, 48), rows(actions, 4), rows(rewards, 2), rows(nextObs, 48), rows(dones, 2));
 }
 
 /** dones with the lost envs' rows cleared (their episode was discarded, not finished). */

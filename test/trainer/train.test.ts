@@ -82,10 +82,12 @@ describe("trainer", function () {
     expect(a.diagnostics.recent).to.have.keys("obs_mean_agent0", "obs_std_agent0", "reward_mean_agent0", "reward_std_agent0", "obs_mean_agent1", "obs_std_agent1", "reward_mean_agent1", "reward_std_agent1");
   });
 
-  it("a resumed run continues exactly like an uninterrupted one", async () => {
-    const whole = await train(tinyConfig(runsDir, 12), { quiet: true });
-    const first = await train(tinyConfig(runsDir, 6), { quiet: true });
-    const resumed = await train(tinyConfig(runsDir, 12), { quiet: true, resume: first.run_dir });
+  /** Trains 12 episodes whole and 6 + 6 resumed with the same config, expects both to match exactly, and
+   *  returns the resumed run's directory. */
+  async function expectExactResume(config: (episodes: number) => ReturnType<typeof tinyConfig>) {
+    const whole = await train(config(12), { quiet: true });
+    const first = await train(config(6), { quiet: true });
+    const resumed = await train(config(12), { quiet: true, resume: first.run_dir });
     expect(resumed.run_dir).to.equal(first.run_dir);
     expect(resumed.env_steps).to.equal(whole.env_steps);
     expect(resumed.updates).to.equal(whole.updates);
@@ -93,15 +95,46 @@ describe("trainer", function () {
     // logged by neither part's next dump, so train/* are left out); the learners end bit-identical.
     const rollout = (dir: string) => metricsOf(dir).map((r) => Object.fromEntries(Object.entries(r).filter(([k]) => !k.startsWith("train/"))));
     expect(rollout(first.run_dir)).to.deep.equal(rollout(whole.run_dir));
-    const config = tinyConfig(runsDir, 12);
     const learned = async (dir: string) => {
-      const agent = new Maddpg(maddpgOptions(config));
+      const agent = new Maddpg(maddpgOptions(config(12)));
       await agent.load(join(latestCheckpoint(dir)!, "agent.pt"));
       const out = { params: Array.from(agent.getParameters()), noiseScale: agent.stats().noiseScale, updates: agent.stats().updates };
       agent.dispose();
       return out;
     };
     expect(await learned(first.run_dir)).to.deep.equal(await learned(whole.run_dir));
+    return first.run_dir;
+  }
+
+  it("a resumed run continues exactly like an uninterrupted one", async () => {
+    await expectExactResume((episodes) => tinyConfig(runsDir, episodes));
+  });
+
+  it("a resumed run with n-step returns and an update cap per episode continues exactly", async () => {
+    // Two envs, so the checkpoint (taken when one env's episode ends) holds the other env's pending steps.
+    const first = await expectExactResume((episodes) => {
+      const c = tinyConfig(runsDir, episodes);
+      c.env.envs = 2;
+      c.train.nStep = 3;
+      c.train.maxUpdatesPerEpisode = 10;
+      return c;
+    });
+    const pending = readdirSync(join(first, "checkpoints")).filter((d) => d.startsWith("ep")).map((d) => {
+      const state = new Float32Array(new Uint8Array(readFileSync(join(first, "checkpoints", d, "n_step.bin"))).buffer);
+      return state[0] + state[1 + 3 * 54];
+    });
+    expect(Math.max(...pending)).to.be.greaterThan(0);
+  });
+
+  it("makes at most maxUpdatesPerEpisode updates between two episode ends", async () => {
+    const c = tinyConfig(runsDir, 12);
+    c.train.updatesPerStep = 3;
+    c.train.maxUpdatesPerEpisode = 7;
+    const summary = await train(c, { quiet: true });
+    const updates = metricsOf(summary.run_dir).map((r) => r["time/updates"]);
+    const perEpisode = updates.slice(1).map((u, i) => u - updates[i]);
+    expect(Math.max(...perEpisode)).to.equal(7);
+    expect(summary.updates).to.be.at.most(7 * 12);
   });
 });
 
