@@ -74,9 +74,10 @@ export interface MaddpgOptions {
   noise?: NoiseOptions;
   /** "cpu" (default) or "cuda". */
   device?: "cpu" | "cuda";
-  /** Update implementation: "libtorch" (LibTorch ops + autograd, default) or "fused" (hand-derived
-   *  gradients on flat buffers; the same maths, checked against the reference). */
-  impl?: "libtorch" | "fused";
+  /** Update implementation: "libtorch" (LibTorch ops + autograd, default), "fused" (hand-derived
+   *  gradients on flat buffers, CPU) or "graph" (CUDA: update(k) sampled on the device and replayed as
+   *  one CUDA graph); the same maths, checked against the reference. */
+  impl?: "libtorch" | "fused" | "graph";
   /** LibTorch intra-op threads set at construction; 0 leaves them as they are (default 0). */
   threads?: number;
   /** Seeds init, exploration noise and target smoothing noise (integer >= 0, default 0). */
@@ -189,7 +190,7 @@ export function validateMaddpgOptions(options: MaddpgOptions): void {
   if (o.targetNoiseClip !== undefined) assertNumber("targetNoiseClip", o.targetNoiseClip, 0);
   if (o.policyDelay !== undefined) assertInt("policyDelay", o.policyDelay, 1);
   if (o.device !== undefined) assertString("device", o.device, ["cpu", "cuda"]);
-  if (o.impl !== undefined) assertString("impl", o.impl, ["libtorch", "fused"]);
+  if (o.impl !== undefined) assertString("impl", o.impl, ["libtorch", "fused", "graph"]);
   if (o.threads !== undefined) assertInt("threads", o.threads, 0, 256);
   if (o.seed !== undefined) assertInt("seed", o.seed, 0, Number.MAX_SAFE_INTEGER);
   if (o.noise !== undefined) {

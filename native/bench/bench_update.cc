@@ -1,7 +1,8 @@
 // Updates/s of the native MADDPG update on random batches, one JSON line per implementation and thread
-// count ("impl": "libtorch" = LibTorch ops + autograd, "fused" = native/core/fused/):
+// count ("impl": "libtorch" = LibTorch ops + autograd, "fused" = native/core/fused/, "graph" = CUDA
+// graphs of k updates sampling on the device from a replay buffer of random records, one line per k):
 //   bench_update [--threads 1,2] [--batch 256] [--hidden 128,128] [--seconds 3] [--variant maddpg|matd3]
-//                [--impl libtorch,fused] [--device cpu|cuda]
+//                [--impl libtorch,fused] [--device cpu|cuda] [--k 1,16]
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -14,6 +15,7 @@
 
 #include "info.h"
 #include "maddpg.h"
+#include "replay_source.h"
 
 namespace {
 
@@ -21,6 +23,8 @@ namespace {
 constexpr int kBatchPool = 8;
 // Untimed updates before each measurement (allocator and thread-pool warm-up).
 constexpr int kWarmupUpdates = 10;
+// Random records in the graph rows' replay buffer.
+constexpr int64_t kBufferRecords = 20000;
 
 std::vector<std::string> parse_list(const std::string& text) {
   std::vector<std::string> out;
@@ -62,6 +66,19 @@ Pool make_pool(int64_t batch) {
   return pool;
 }
 
+// A buffer of kBufferRecords records cycled from the pool's batches.
+std::shared_ptr<tennis::ReplayBuffer> make_buffer(const Pool& pool, int64_t batch) {
+  tennis::ReplayBufferOptions options;
+  options.capacity = kBufferRecords;
+  auto buffer = std::make_shared<tennis::ReplayBuffer>(options);
+  for (int64_t added = 0, k = 0; added < kBufferRecords; added += batch, ++k) {
+    const size_t b = size_t(k % kBatchPool);
+    buffer->add(std::min(batch, kBufferRecords - added), pool.obs[b].data(), pool.actions[b].data(),
+                pool.rewards[b].data(), pool.next_obs[b].data(), pool.dones[b].data());
+  }
+  return buffer;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -70,6 +87,7 @@ int main(int argc, char** argv) {
   double seconds = 3.0;
   std::string variant = "maddpg", device = "cpu";
   std::vector<std::string> impls{"libtorch", "fused"};
+  std::vector<int64_t> ks{1};
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     const char* value = i + 1 < argc ? argv[i + 1] : nullptr;
@@ -84,6 +102,7 @@ int main(int argc, char** argv) {
     else if (arg == "--variant") variant = value;
     else if (arg == "--impl") impls = parse_list(value);
     else if (arg == "--device") device = value;
+    else if (arg == "--k") ks = parse_ints(value);
     else {
       std::cerr << "bench_update: unknown option " << arg << "\n";
       return 2;
@@ -91,6 +110,7 @@ int main(int argc, char** argv) {
     ++i;
   }
   const Pool pool = make_pool(batch);
+  tennis::ReplayBatchSource source(make_buffer(pool, batch), {});
   const std::string blas = tennis::runtime_info().blas;
   for (int64_t n_threads : threads) {
     for (const std::string& impl : impls) {
@@ -117,32 +137,43 @@ int main(int argc, char** argv) {
         return 2;
       }
       auto& m = *learner;
-      auto run = [&](int64_t u) {
-        const int k = int(u % kBatchPool);
-        tennis::BatchView view{batch,
-                               const_cast<float*>(pool.obs[k].data()),
-                               const_cast<float*>(pool.actions[k].data()),
-                               const_cast<float*>(pool.rewards[k].data()),
-                               const_cast<float*>(pool.next_obs[k].data()),
-                               const_cast<float*>(pool.dones[k].data()),
-                               nullptr,
-                               nullptr};
-        m.update_batch(view);
-      };
-      for (int u = 0; u < kWarmupUpdates; ++u) run(u);
-      const auto start = std::chrono::steady_clock::now();
-      int64_t updates = 0;
-      double elapsed = 0;
-      while (elapsed < seconds) {
-        run(updates++);
-        elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      for (int64_t k : impl == "graph" ? ks : std::vector<int64_t>{1}) {
+        // One call: update_batch on the next pool batch, or (graph) update(k, source).
+        int64_t calls = 0;
+        auto run = [&] {
+          if (impl == "graph") {
+            m.update(k, source);
+          } else {
+            const size_t b = size_t(calls % kBatchPool);
+            tennis::BatchView view{batch,
+                                   const_cast<float*>(pool.obs[b].data()),
+                                   const_cast<float*>(pool.actions[b].data()),
+                                   const_cast<float*>(pool.rewards[b].data()),
+                                   const_cast<float*>(pool.next_obs[b].data()),
+                                   const_cast<float*>(pool.dones[b].data()),
+                                   nullptr,
+                                   nullptr};
+            m.update_batch(view);
+          }
+          ++calls;
+        };
+        for (int u = 0; u < kWarmupUpdates; ++u) run();
+        calls = 0;
+        const auto start = std::chrono::steady_clock::now();
+        double elapsed = 0;
+        while (elapsed < seconds) {
+          run();
+          elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        }
+        const int64_t updates = calls * k;
+        std::cout << "{\"impl\": \"" << impl << "\", \"device\": \"" << device << "\", \"variant\": \"" << variant
+                  << "\", \"threads\": " << n_threads << ", \"batch\": " << batch << ", \"k\": " << k
+                  << ", \"hidden\": [" << hidden[0];
+        for (size_t h = 1; h < hidden.size(); ++h) std::cout << ", " << hidden[h];
+        std::cout << "], \"updates\": " << updates << ", \"seconds\": " << elapsed
+                  << ", \"updates_per_s\": " << double(updates) / elapsed << ", \"blas\": \"" << blas << "\"}"
+                  << std::endl;
       }
-      std::cout << "{\"impl\": \"" << impl << "\", \"device\": \"" << device << "\", \"variant\": \"" << variant
-                << "\", \"threads\": " << n_threads << ", \"batch\": " << batch << ", \"hidden\": [" << hidden[0];
-      for (size_t h = 1; h < hidden.size(); ++h) std::cout << ", " << hidden[h];
-      std::cout << "], \"updates\": " << updates << ", \"seconds\": " << elapsed
-                << ", \"updates_per_s\": " << double(updates) / elapsed << ", \"blas\": \"" << blas << "\"}"
-                << std::endl;
     }
   }
   return 0;

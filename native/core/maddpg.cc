@@ -2,7 +2,8 @@
 // one "group"; an update builds every agent's view of the joint batch, steps the critics towards
 // r_i + gamma * (1 - done_i) * Q'_i and the actors along -Q_i(o, a with a_i = mu_i(o_i)), then
 // soft-updates the targets through one flat buffer per network. Parameters, targets and Adam moments
-// are flat buffers per network, so impl "fused" (fused/engine.h) runs the same update on them directly.
+// are flat buffers per network, so impl "fused" (fused/engine.h) runs the same update on them directly,
+// and impl "graph" runs it as device-only tensor ops replayed from CUDA graphs (GraphState below).
 #include "maddpg.h"
 
 #include <torch/torch.h>
@@ -13,10 +14,13 @@
 #include <map>
 #include <sstream>
 #include <stdexcept>
+#include <tuple>
 #include <type_traits>
 
 #include "fused/engine.h"
+#include "graph/captured_graph.h"
 #include "networks.h"
+#include "replay_buffer.h"
 
 namespace tennis {
 namespace {
@@ -28,6 +32,10 @@ constexpr int64_t kJointAction = kAgents * kActionSize;
 constexpr double kSaturated = 0.99;
 // Checkpoint format tag; bump when the layout of the archive changes.
 constexpr const char* kCheckpointFormat = "tennis-train/maddpg/1";
+// Adam's defaults (LibTorch's and the reference's), for the "graph" update's own Adam.
+constexpr double kAdamBeta1 = 0.9, kAdamBeta2 = 0.999, kAdamEps = 1e-8;
+// Eager runs of an update before its CUDA graph is captured (their effect is undone).
+constexpr int kGraphWarmup = 2;
 // Seed offsets so that init, exploration noise and target smoothing draw independent streams.
 constexpr uint64_t kNoiseSeedSalt = 0x6a09e667f3bcc909ULL;
 constexpr uint64_t kTargetNoiseSeedSalt = 0xbb67ae8584caa73bULL;
@@ -238,7 +246,9 @@ void validate(const MaddpgConfig& c) {
   if (c.policy_delay < 1) fail("policy_delay", ">= 1", std::to_string(c.policy_delay));
   validate_noise_config(c.noise, "noise.");
   if (c.device != "cpu" && c.device != "cuda") fail("device", "\"cpu\" or \"cuda\"", "\"" + c.device + "\"");
-  if (c.impl != "libtorch" && c.impl != "fused") fail("impl", "\"libtorch\" or \"fused\"", "\"" + c.impl + "\"");
+  if (c.impl != "libtorch" && c.impl != "fused" && c.impl != "graph") {
+    fail("impl", "\"libtorch\", \"fused\" or \"graph\"", "\"" + c.impl + "\"");
+  }
   if (c.impl == "fused") {
     auto unsupported = [](const std::string& what) {
       throw std::invalid_argument("impl \"fused\" does not support " + what + "; use impl \"libtorch\" for it");
@@ -246,6 +256,16 @@ void validate(const MaddpgConfig& c) {
     if (c.layer_norm) unsupported("layer_norm (LayerNorm in the actors)");
     if (c.batch_norm) unsupported("batch_norm (BatchNorm1d in the critics)");
     if (c.device != "cpu") unsupported("device \"" + c.device + "\" (it runs on the CPU)");
+  }
+  if (c.impl == "graph") {
+    if (c.device != "cuda") {
+      throw std::invalid_argument("impl \"graph\" runs on device \"cuda\", got device \"" + c.device +
+                                  "\"; use impl \"fused\" or \"libtorch\" on the CPU");
+    }
+    if (c.batch_norm) {
+      throw std::invalid_argument("impl \"graph\" does not support batch_norm (BatchNorm1d in the critics); use impl "
+                                  "\"libtorch\" for it");
+    }
   }
   if (c.threads < 0 || c.threads > 256) fail("threads", "in [0, 256]", std::to_string(c.threads));
 }
@@ -264,6 +284,28 @@ struct Group {
   int64_t actor_adam_step = 0, critic_adam_step = 0;
 };
 
+// impl "graph": what the captured updates read and write besides the groups' flat buffers.
+struct GraphState {
+  // The fields of GraphState::sums, summed over the updates of one replay.
+  enum Stat { kCriticLoss, kQMean, kCriticNorm, kActorLoss, kActorNorm, kSaturation, kStats };
+  torch::TensorOptions floats;                           // float32 on the device
+  // Adam step counts per group, float64 scalars: 1 - 0.999^step in float32 would lose ~1e-4 of the
+  // bias correction to cancellation in the first steps.
+  std::vector<torch::Tensor> actor_steps, critic_steps;
+  torch::Tensor sums;                                    // [kStats]
+  torch::Tensor td_last;                                 // |TD error| per row of the last update (agents' mean)
+  // Static inputs of the single-batch graphs (update_batch), sized for td_last's rows.
+  torch::Tensor obs, actions, rewards, next_obs, dones, weights, eps;
+  // Device mirror of the replay buffer update(k, source) samples from: records [capacity][kRecordFloats],
+  // rows stored (float32 scalar) and buffer tickets copied so far.
+  const ReplayBuffer* mirrored = nullptr;
+  torch::Tensor records, rows;
+  int64_t synced = 0;
+  // Captured graphs: single-batch ones by (weighted, actor step), sampled ones by (k, policy-delay phase).
+  std::map<std::pair<bool, bool>, std::unique_ptr<graph::CapturedGraph>> single;
+  std::map<std::pair<int64_t, int64_t>, std::unique_ptr<graph::CapturedGraph>> sampled;
+};
+
 struct Maddpg::Impl {
   MaddpgConfig config;
   torch::Device device{torch::kCPU};
@@ -272,6 +314,9 @@ struct Maddpg::Impl {
   Rng target_rng;  // MATD3 target smoothing noise
   int64_t updates = 0;
   std::unique_ptr<fused::Updater> fused;  // impl "fused": the update on the groups' flat buffers
+  std::unique_ptr<GraphState> graphed;     // impl "graph"
+  // Index tensors (on the device) of view_order(i) where it is not the identity.
+  std::vector<torch::Tensor> view_index;
   // update(k, source) batch storage, allocated once.
   std::vector<float> obs, actions, rewards, next_obs, dones, weights;
   std::vector<int64_t> indices;
@@ -297,13 +342,9 @@ struct Maddpg::Impl {
 
   // t [B, agents, D] seen by agent i: [B, agents * D] in view order.
   torch::Tensor view_of(const torch::Tensor& t, int i) const {
-    const auto order = view_order(i);
-    bool identity = true;
-    for (size_t k = 0; k < order.size(); ++k) identity = identity && order[k] == int64_t(k);
     const int64_t rows = t.size(0);
-    if (identity) return t.reshape({rows, -1});
-    return t.index_select(1, torch::tensor(order, torch::dtype(torch::kInt64).device(t.device())))
-        .reshape({rows, -1});
+    const auto& index = view_index[size_t(i)];
+    return index.defined() ? t.index_select(1, index).reshape({rows, -1}) : t.reshape({rows, -1});
   }
 
   // Rows of every agent of group g stacked: cat over agents of view_of(t, i).
@@ -346,6 +387,12 @@ struct Maddpg::Impl {
       device = torch::Device(torch::kCUDA);
     }
     if (config.threads > 0) torch::set_num_threads(config.threads);
+    for (int i = 0; i < kAgents; ++i) {
+      const auto order = view_order(i);
+      bool identity = true;
+      for (size_t k = 0; k < order.size(); ++k) identity = identity && order[k] == int64_t(k);
+      view_index.push_back(identity ? torch::Tensor() : torch::tensor(order, torch::kInt64).to(device));
+    }
     Rng init_rng(config.seed);
     const int n_groups = config.shared_parameters ? 1 : kAgents;
     const int n_critics = config.twin_critics ? 2 : 1;
@@ -417,7 +464,22 @@ struct Maddpg::Impl {
       settings.tanh = [](float* x, int64_t n) { torch::from_blob(x, {n}, torch::kFloat32).tanh_(); };
       fused = std::make_unique<fused::Updater>(std::move(settings), std::move(buffers));
     }
+    if (config.impl == "graph") {
+      if (!graph::available()) throw std::invalid_argument("impl \"graph\" needs CUDA graphs, which this build lacks");
+      torch::cuda::manual_seed_all(config.seed);  // device-side sampling and smoothing noise
+      graphed = std::make_unique<GraphState>();
+      graphed->floats = torch::TensorOptions().dtype(torch::kFloat32).device(device);
+      for (size_t n = 0; n < groups.size(); ++n) {
+        graphed->actor_steps.push_back(torch::zeros({}, graphed->floats.dtype(torch::kFloat64)));
+        graphed->critic_steps.push_back(torch::zeros({}, graphed->floats.dtype(torch::kFloat64)));
+      }
+      graphed->sums = torch::zeros({GraphState::kStats}, graphed->floats);
+      graphed->rows = torch::zeros({}, graphed->floats);
+    }
   }
+
+  // The fused and graph paths count Adam steps in the groups (the LibTorch path in its optimizers).
+  bool counts_adam_steps() const { return fused || graphed; }
 
   // Threads of the fused path: the configured count, else LibTorch's.
   int fused_threads() const { return config.threads > 0 ? config.threads : torch::get_num_threads(); }
@@ -489,50 +551,33 @@ struct Maddpg::Impl {
       }
     }
 
+    // The MATD3 smoothing draws: given, else from target_rng (one stream for every implementation, so
+    // each resumes the others' checkpoints exactly).
+    std::vector<float> draws;
+    const float* noise = target_noise_draws;
+    if (config.target_noise > 0 && !noise) {
+      draws.resize(size_t(rows * kJointAction));
+      for (auto& d : draws) d = float(target_rng.normal());
+      noise = draws.data();
+    }
     if (fused) {
-      // Same RNG stream as below, so either implementation resumes the other's checkpoints exactly.
-      std::vector<float> draws;
-      const float* noise = target_noise_draws;
-      if (config.target_noise > 0 && !noise) {
-        draws.resize(size_t(rows * kJointAction));
-        for (auto& d : draws) d = float(target_rng.normal());
-        noise = draws.data();
-      }
       UpdateStats stats = fused->update(batch, noise, updates % config.policy_delay == 0, fused_threads());
       ++updates;
       return stats;
     }
+    if (graphed) return graph_update_batch(batch, noise);
 
-    auto blob = [&](float* data, std::vector<int64_t> sizes) {
-      return torch::from_blob(data, sizes, torch::kFloat32).to(device);
+    auto blob = [&](const float* data, std::vector<int64_t> sizes) {
+      return torch::from_blob(const_cast<float*>(data), sizes, torch::kFloat32).to(device);
     };
     const auto obs = blob(batch.obs, {rows, kAgents, kObsSize});
     const auto actions = blob(batch.actions, {rows, kAgents, kActionSize});
     const auto rewards = blob(batch.rewards, {rows, kAgents});
     const auto next_obs = blob(batch.next_obs, {rows, kAgents, kObsSize});
     const auto dones = blob(batch.dones, {rows, kAgents});
-    torch::Tensor weights;
-    if (batch.weights) weights = blob(batch.weights, {rows, 1});
-
-    // Target joint action from all target actors on the next observations (computed once).
-    torch::Tensor next_actions;
-    {
-      torch::NoGradGuard no_grad;
-      next_actions = joint_actions(next_obs, /*target=*/true);
-      if (config.target_noise > 0) {
-        // MATD3 target policy smoothing: a' = clip(mu'(o') + clip(sigma * eps, -c, c), -1, 1).
-        torch::Tensor eps;
-        if (target_noise_draws) {
-          eps = blob(const_cast<float*>(target_noise_draws), {rows, kAgents, kActionSize});
-        } else {
-          std::vector<float> draws(size_t(rows * kJointAction));
-          for (auto& d : draws) d = float(target_rng.normal());
-          eps = torch::from_blob(draws.data(), {rows, kAgents, kActionSize}, torch::kFloat32).to(device, false, true);
-        }
-        const auto smoothing = (eps * config.target_noise).clamp(-config.target_noise_clip, config.target_noise_clip);
-        next_actions = (next_actions + smoothing).clamp(-1.0, 1.0);
-      }
-    }
+    const torch::Tensor weights = batch.weights ? blob(batch.weights, {rows, 1}) : torch::Tensor();
+    const torch::Tensor eps = noise ? blob(noise, {rows, kAgents, kActionSize}) : torch::Tensor();
+    const auto next_actions = next_joint_actions(next_obs, eps);  // computed once for every group
 
     const bool actor_step = updates % config.policy_delay == 0;
     UpdateStats stats;
@@ -543,53 +588,23 @@ struct Maddpg::Impl {
     double actor_loss_sum = 0, actor_norm_sum = 0, saturation_sum = 0;
 
     for (auto& g : groups) {
+      const auto y = td_target(g, rewards, dones, next_obs, next_actions);
       const auto obs_v = group_view(g, obs);
-      const auto actions_v = group_view(g, actions);
-      const auto rewards_v = group_column(g, rewards);
-      const auto dones_v = group_column(g, dones);
-
-      torch::Tensor y;
-      {
-        torch::NoGradGuard no_grad;
-        const auto target_input = torch::cat({group_view(g, next_obs), group_view(g, next_actions)}, 1);
-        auto q_next = g.target_critics[0]->forward(target_input);
-        if (g.target_critics.size() > 1) q_next = torch::min(q_next, g.target_critics[1]->forward(target_input));
-        y = rewards_v + config.gamma * (1 - dones_v) * q_next;
-      }
-
-      // Critic: MSE (importance-weighted when the batch has weights) towards y.
-      const auto critic_input = torch::cat({obs_v, actions_v}, 1);
-      const torch::Tensor w = weights.defined() ? (g.agents.size() == 1 ? weights : weights.repeat({int64_t(g.agents.size()), 1}))
-                                                : torch::Tensor();
-      auto mse = [&](const torch::Tensor& q) {
-        return w.defined() ? (w * (q - y).pow(2)).mean() : torch::mse_loss(q, y);
-      };
-      const auto q1 = g.critics[0]->forward(critic_input);
-      auto critic_loss = mse(q1);
-      if (g.critics.size() > 1) critic_loss = critic_loss + mse(g.critics[1]->forward(critic_input));
+      const auto [critic_loss, q1] = critic_loss_of(g, torch::cat({obs_v, group_view(g, actions)}, 1), y, weights);
       g.critic_opt->zero_grad();
       critic_loss.backward();
       critic_norm_sum += clip_or_measure(g.critic_params, config.grad_clip);
       g.critic_opt->step();
       critic_loss_sum += critic_loss.item<double>();
       q_sum += q1.detach().mean().item<double>();
-      const auto td = (y - q1.detach()).abs().reshape({int64_t(g.agents.size()), rows});
-      for (size_t k = 0; k < g.agents.size(); ++k) td_per_agent[size_t(g.agents[k])] = td[int64_t(k)];
+      scatter_td(g, y, q1, td_per_agent);
 
       if (!actor_step) continue;
       // Actor: -Q_i with agent i's action replaced by mu_i(o_i); the critic is frozen (its weights
       // get no gradient, which also skips their computation).
       set_requires_grad(g.critic_params, false);
       const auto mu = group_actions(g, g.actor, obs);  // [B, |agents|, 2]
-      std::vector<torch::Tensor> views;
-      for (size_t k = 0; k < g.agents.size(); ++k) {
-        const int i = g.agents[k];
-        std::vector<torch::Tensor> parts;
-        for (int64_t j : view_order(i)) parts.push_back(j == i ? mu.select(1, int64_t(k)) : actions.select(1, j));
-        views.push_back(torch::cat(parts, 1));
-      }
-      const auto predicted_v = views.size() == 1 ? views[0] : torch::cat(views, 0);
-      const auto actor_loss = -g.critics[0]->forward(torch::cat({obs_v, predicted_v}, 1)).mean();
+      const auto actor_loss = -g.critics[0]->forward(policy_input(g, obs_v, actions, mu)).mean();
       g.actor_opt->zero_grad();
       actor_loss.backward();
       actor_norm_sum += clip_or_measure(g.actor_params, config.grad_clip);
@@ -598,15 +613,7 @@ struct Maddpg::Impl {
       actor_loss_sum += actor_loss.item<double>();
       saturation_sum += (mu.detach().abs() > kSaturated).to(torch::kFloat32).mean().item<double>();
     }
-
-    if (actor_step) {
-      // Soft update (polyak, as SB3): target <- (1 - tau) * target + tau * online, flat per network.
-      torch::NoGradGuard no_grad;
-      for (auto& g : groups) {
-        g.target_actor_flat.mul_(1.0 - config.tau).add_(g.actor_flat, config.tau);
-        g.target_critic_flat.mul_(1.0 - config.tau).add_(g.critic_flat, config.tau);
-      }
-    }
+    if (actor_step) soft_update();
     ++updates;
 
     const double n = double(groups.size());
@@ -620,6 +627,297 @@ struct Maddpg::Impl {
     const auto td_mean = torch::stack(td_per_agent, 0).mean(0).to(torch::kCPU).contiguous();
     stats.td_errors.assign(td_mean.data_ptr<float>(), td_mean.data_ptr<float>() + rows);
     return stats;
+  }
+
+  // ---- the update's pieces, shared by the LibTorch and graph paths ------------------------------
+
+  // Target joint actions mu'(o') of every target actor; with MATD3 smoothing draws eps (defined only
+  // when target_noise > 0): clip(mu'(o') + clip(sigma * eps, -c, c), -1, 1).
+  torch::Tensor next_joint_actions(const torch::Tensor& next_obs, const torch::Tensor& eps) {
+    torch::NoGradGuard no_grad;
+    const auto next_actions = joint_actions(next_obs, /*target=*/true);
+    if (!eps.defined()) return next_actions;
+    const auto smoothing = (eps * config.target_noise).clamp(-config.target_noise_clip, config.target_noise_clip);
+    return (next_actions + smoothing).clamp(-1.0, 1.0);
+  }
+
+  // TD target of group g's rows: r + gamma * (1 - d) * Q'(o', a'), the minimum of twin target critics.
+  torch::Tensor td_target(Group& g, const torch::Tensor& rewards, const torch::Tensor& dones,
+                          const torch::Tensor& next_obs, const torch::Tensor& next_actions) {
+    torch::NoGradGuard no_grad;
+    const auto input = torch::cat({group_view(g, next_obs), group_view(g, next_actions)}, 1);
+    auto q_next = g.target_critics[0]->forward(input);
+    if (g.target_critics.size() > 1) q_next = torch::min(q_next, g.target_critics[1]->forward(input));
+    return group_column(g, rewards) + config.gamma * (1 - group_column(g, dones)) * q_next;
+  }
+
+  // Critic loss of group g towards y: MSE, importance-weighted by weights [B, 1] when defined, summed
+  // over twin critics. Returns the loss and the first critic's Q.
+  std::pair<torch::Tensor, torch::Tensor> critic_loss_of(Group& g, const torch::Tensor& input, const torch::Tensor& y,
+                                                         const torch::Tensor& weights) {
+    const int64_t copies = int64_t(g.agents.size());
+    const torch::Tensor w = !weights.defined() || copies == 1 ? weights : weights.repeat({copies, 1});
+    auto mse = [&](const torch::Tensor& q) {
+      return w.defined() ? (w * (q - y).pow(2)).mean() : torch::mse_loss(q, y);
+    };
+    const auto q1 = g.critics[0]->forward(input);
+    auto loss = mse(q1);
+    if (g.critics.size() > 1) loss = loss + mse(g.critics[1]->forward(input));
+    return {loss, q1};
+  }
+
+  // The actor objective's critic input for group g: (o, a) with each agent's own action replaced by
+  // its policy's mu [B, |agents|, 2].
+  torch::Tensor policy_input(const Group& g, const torch::Tensor& obs_v, const torch::Tensor& actions,
+                             const torch::Tensor& mu) const {
+    std::vector<torch::Tensor> views;
+    for (size_t k = 0; k < g.agents.size(); ++k) {
+      const int i = g.agents[k];
+      std::vector<torch::Tensor> parts;
+      for (int64_t j : view_order(i)) parts.push_back(j == i ? mu.select(1, int64_t(k)) : actions.select(1, j));
+      views.push_back(torch::cat(parts, 1));
+    }
+    return torch::cat({obs_v, views.size() == 1 ? views[0] : torch::cat(views, 0)}, 1);
+  }
+
+  // |y - Q| of group g's rows [|agents| * B, 1] into td_per_agent, by agent.
+  void scatter_td(const Group& g, const torch::Tensor& y, const torch::Tensor& q,
+                  std::vector<torch::Tensor>& td_per_agent) const {
+    const auto td = (y - q.detach()).abs().reshape({int64_t(g.agents.size()), -1});
+    for (size_t k = 0; k < g.agents.size(); ++k) td_per_agent[size_t(g.agents[k])] = td[int64_t(k)];
+  }
+
+  // Polyak soft update (as SB3): target <- (1 - tau) * target + tau * online, one flat buffer each.
+  void soft_update() {
+    torch::NoGradGuard no_grad;
+    for (auto& g : groups) {
+      g.target_actor_flat.mul_(1.0 - config.tau).add_(g.actor_flat, config.tau);
+      g.target_critic_flat.mul_(1.0 - config.tau).add_(g.critic_flat, config.tau);
+    }
+  }
+
+  // ---- impl "graph" ---------------------------------------------------------------------------
+
+  // PyTorch's Adam step (L2 weight decay) on a flat network with device step counts, after clipping
+  // the gradients to config.grad_clip by total norm: nothing reads back to the host, so a CUDA graph
+  // can capture it. Returns the norm before clipping.
+  torch::Tensor adam_step(torch::Tensor& flat, const std::vector<torch::Tensor>& grads, torch::Tensor& exp_avg,
+                          torch::Tensor& exp_avg_sq, torch::Tensor& step, double lr) {
+    torch::NoGradGuard no_grad;
+    std::vector<torch::Tensor> parts;
+    for (const auto& g : grads) parts.push_back(g.reshape({-1}));
+    auto grad = torch::cat(parts);
+    const auto norm = grad.norm(2);
+    if (config.grad_clip > 0) grad.mul_(((norm + 1e-6).reciprocal() * config.grad_clip).clamp_max(1.0));
+    if (config.weight_decay > 0) grad.add_(flat, config.weight_decay);
+    step.add_(1);
+    exp_avg.mul_(kAdamBeta1).add_(grad, 1 - kAdamBeta1);
+    exp_avg_sq.mul_(kAdamBeta2).addcmul_(grad, grad, 1 - kAdamBeta2);
+    // Bias corrections in float64 as PyTorch's (host) Adam computes them, applied as float32.
+    const auto bias1 = 1 - torch::pow(kAdamBeta1, step);
+    const auto bias2 = 1 - torch::pow(kAdamBeta2, step);
+    const auto denom = (exp_avg_sq.sqrt() / bias2.sqrt().to(torch::kFloat32)).add_(kAdamEps);
+    flat.addcdiv_(exp_avg, denom * (bias1 / lr).to(torch::kFloat32), -1);
+    return norm;
+  }
+
+  // One update of every group on device tensors, the LibTorch path's maths with autograd::grad and
+  // adam_step in place of the optimizers, adding its statistics (means over groups) to sums and its
+  // |TD errors| to td_last. weights and eps may be undefined.
+  void device_update(const torch::Tensor& obs, const torch::Tensor& actions, const torch::Tensor& rewards,
+                     const torch::Tensor& next_obs, const torch::Tensor& dones, const torch::Tensor& weights,
+                     const torch::Tensor& eps, bool actor_step) {
+    GraphState& gs = *graphed;
+    const auto next_actions = next_joint_actions(next_obs, eps);
+    std::vector<torch::Tensor> td_per_agent(kAgents);
+    auto stats = torch::zeros({GraphState::kStats}, gs.floats);
+    for (size_t n = 0; n < groups.size(); ++n) {
+      Group& g = groups[n];
+      const auto y = td_target(g, rewards, dones, next_obs, next_actions);
+      const auto obs_v = group_view(g, obs);
+      const auto [critic_loss, q1] = critic_loss_of(g, torch::cat({obs_v, group_view(g, actions)}, 1), y, weights);
+      const auto critic_norm = adam_step(g.critic_flat, torch::autograd::grad({critic_loss}, g.critic_params),
+                                         g.critic_exp_avg, g.critic_exp_avg_sq, gs.critic_steps[n], config.lr_critic);
+      scatter_td(g, y, q1, td_per_agent);
+      std::vector<torch::Tensor> row{critic_loss.detach(), q1.detach().mean(), critic_norm};
+      if (actor_step) {
+        const auto mu = group_actions(g, g.actor, obs);
+        const auto actor_loss = -g.critics[0]->forward(policy_input(g, obs_v, actions, mu)).mean();
+        const auto actor_norm = adam_step(g.actor_flat, torch::autograd::grad({actor_loss}, g.actor_params),
+                                          g.actor_exp_avg, g.actor_exp_avg_sq, gs.actor_steps[n], config.lr_actor);
+        row.insert(row.end(), {actor_loss.detach(), actor_norm,
+                               (mu.detach().abs() > kSaturated).to(torch::kFloat32).mean()});
+      } else {
+        row.resize(GraphState::kStats, torch::zeros({}, gs.floats));
+      }
+      stats.add_(torch::stack(row));
+    }
+    if (actor_step) soft_update();
+    torch::NoGradGuard no_grad;
+    gs.sums.add_(stats / double(groups.size()));
+    gs.td_last.copy_(torch::stack(td_per_agent, 0).mean(0));
+  }
+
+  // (Re)sizes the per-row device tensors for batches of `rows`; graphs captured for another size go.
+  void size_graph_inputs(int64_t rows) {
+    GraphState& gs = *graphed;
+    if (gs.td_last.defined() && gs.td_last.size(0) == rows) return;
+    gs.single.clear();
+    gs.sampled.clear();
+    gs.td_last = torch::zeros({rows}, gs.floats);
+    gs.obs = torch::zeros({rows, kAgents, kObsSize}, gs.floats);
+    gs.actions = torch::zeros({rows, kAgents, kActionSize}, gs.floats);
+    gs.rewards = torch::zeros({rows, kAgents}, gs.floats);
+    gs.next_obs = torch::zeros({rows, kAgents, kObsSize}, gs.floats);
+    gs.dones = torch::zeros({rows, kAgents}, gs.floats);
+    gs.weights = torch::ones({rows, 1}, gs.floats);
+    gs.eps = torch::zeros({rows, kAgents, kActionSize}, gs.floats);
+  }
+
+  // A CUDA graph of `body`, captured after warm-up runs whose changes to the learner are undone.
+  std::unique_ptr<graph::CapturedGraph> capture(const std::function<void()>& body) {
+    std::vector<torch::Tensor> state;
+    for (auto& g : groups) {
+      state.insert(state.end(), {g.actor_flat, g.target_actor_flat, g.critic_flat, g.target_critic_flat,
+                                 g.actor_exp_avg, g.actor_exp_avg_sq, g.critic_exp_avg, g.critic_exp_avg_sq});
+    }
+    for (auto& t : graphed->actor_steps) state.push_back(t);
+    for (auto& t : graphed->critic_steps) state.push_back(t);
+    std::vector<torch::Tensor> saved;
+    for (const auto& t : state) saved.push_back(t.clone());
+    auto restore = [&] {
+      torch::NoGradGuard no_grad;
+      for (size_t k = 0; k < state.size(); ++k) state[k].copy_(saved[k]);
+    };
+    return std::make_unique<graph::CapturedGraph>(body, restore, kGraphWarmup);
+  }
+
+  // Replays a graph of k updates (actor_updates of them stepping the actors) and reads its statistics.
+  UpdateStats replay(graph::CapturedGraph& graph, int64_t k, int64_t actor_updates) {
+    GraphState& gs = *graphed;
+    for (size_t n = 0; n < groups.size(); ++n) {
+      gs.actor_steps[n].fill_(double(groups[n].actor_adam_step));
+      gs.critic_steps[n].fill_(double(groups[n].critic_adam_step));
+    }
+    gs.sums.zero_();
+    graph.replay();
+    for (auto& g : groups) {
+      g.critic_adam_step += k;
+      g.actor_adam_step += actor_updates;
+    }
+    updates += k;
+    const auto sums = gs.sums.to(torch::kCPU);  // waits for the replay
+    const auto td = gs.td_last.to(torch::kCPU).contiguous();
+    auto sum = [&](int field) { return double(sums[field].item<float>()); };
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    const double a = double(actor_updates);
+    UpdateStats stats;
+    stats.updates = k;
+    stats.actor_updates = actor_updates;
+    stats.critic_loss = sum(GraphState::kCriticLoss) / double(k);
+    stats.q_mean = sum(GraphState::kQMean) / double(k);
+    stats.critic_grad_norm = sum(GraphState::kCriticNorm) / double(k);
+    stats.actor_loss = a > 0 ? sum(GraphState::kActorLoss) / a : nan;
+    stats.actor_grad_norm = a > 0 ? sum(GraphState::kActorNorm) / a : nan;
+    stats.saturation = a > 0 ? sum(GraphState::kSaturation) / a : nan;
+    stats.td_errors.assign(td.data_ptr<float>(), td.data_ptr<float>() + td.numel());
+    return stats;
+  }
+
+  // update_batch on the graph path: the batch goes into the static inputs of a one-update graph.
+  UpdateStats graph_update_batch(const BatchView& batch, const float* noise) {
+    GraphState& gs = *graphed;
+    const int64_t rows = batch.size;
+    size_graph_inputs(rows);
+    auto upload = [](torch::Tensor& to, const float* from) {
+      to.copy_(torch::from_blob(const_cast<float*>(from), to.sizes(), torch::kFloat32));
+    };
+    upload(gs.obs, batch.obs);
+    upload(gs.actions, batch.actions);
+    upload(gs.rewards, batch.rewards);
+    upload(gs.next_obs, batch.next_obs);
+    upload(gs.dones, batch.dones);
+    if (batch.weights) upload(gs.weights, batch.weights);
+    if (noise) upload(gs.eps, noise);
+    const bool weighted = batch.weights != nullptr;
+    const bool actor_step = updates % config.policy_delay == 0;
+    auto& graph = gs.single[{weighted, actor_step}];
+    if (!graph) {
+      graph = capture([this, &gs, weighted, actor_step] {
+        device_update(gs.obs, gs.actions, gs.rewards, gs.next_obs, gs.dones, weighted ? gs.weights : torch::Tensor(),
+                      config.target_noise > 0 ? gs.eps : torch::Tensor(), actor_step);
+      });
+    }
+    return replay(*graph, 1, actor_step ? 1 : 0);
+  }
+
+  // Copies the records appended to `buffer` since the last call into the device mirror (all of them
+  // for a new buffer). A slot still being written by another producer keeps its previous record.
+  void sync_mirror(const ReplayBuffer& buffer) {
+    GraphState& gs = *graphed;
+    const int64_t capacity = buffer.capacity();
+    if (gs.mirrored != &buffer || gs.records.size(0) != capacity) {
+      gs.records = torch::zeros({capacity, kRecordFloats}, gs.floats);
+      gs.mirrored = &buffer;
+      gs.synced = 0;
+      gs.sampled.clear();  // they read the previous records tensor
+    }
+    const int64_t total = buffer.total_added();
+    std::vector<float> staged;
+    std::vector<int64_t> slots;
+    std::vector<float> record(kRecordFloats);
+    for (int64_t ticket = std::max(gs.synced, total - capacity); ticket < total; ++ticket) {
+      const int64_t slot = ticket % capacity;
+      if (buffer.read_slot(slot, record.data()) == 0) continue;
+      staged.insert(staged.end(), record.begin(), record.end());
+      slots.push_back(slot);
+    }
+    if (!slots.empty()) {
+      const int64_t n = int64_t(slots.size());
+      gs.records.index_copy_(0, torch::tensor(slots, torch::kInt64).to(device),
+                             torch::from_blob(staged.data(), {n, kRecordFloats}, torch::kFloat32).to(device));
+    }
+    gs.synced = total;
+    gs.rows.fill_(double(std::min(total, capacity)));
+  }
+
+  // update(k, source) on the graph path for a uniform replay buffer: k updates, each sampling its batch
+  // on the device from the mirror, replayed as one CUDA graph.
+  UpdateStats graph_update_sampled(int64_t k, const ReplayBuffer& buffer) {
+    GraphState& gs = *graphed;
+    const int64_t rows = config.batch_size;
+    if (buffer.size() < rows) {
+      throw std::invalid_argument("cannot sample a batch of " + std::to_string(rows) +
+                                  " transitions from a replay buffer holding " + std::to_string(buffer.size()));
+    }
+    size_graph_inputs(rows);
+    sync_mirror(buffer);
+    const int64_t phase = updates % config.policy_delay;
+    auto& graph = gs.sampled[{k, phase}];
+    if (!graph) {
+      graph = capture([this, &gs, k, phase, rows] {
+        auto field = [](const torch::Tensor& batch, int offset, std::vector<int64_t> shape) {
+          int64_t width = 1;
+          for (size_t d = 1; d < shape.size(); ++d) width *= shape[d];
+          return batch.narrow(1, offset, width).reshape(shape);
+        };
+        for (int64_t u = 0; u < k; ++u) {
+          const auto slot = torch::minimum((torch::rand({rows}, gs.floats) * gs.rows).floor(), gs.rows - 1);
+          const auto batch = gs.records.index_select(0, slot.to(torch::kInt64));
+          const auto eps = config.target_noise > 0 ? torch::randn({rows, kAgents, kActionSize}, gs.floats)
+                                                   : torch::Tensor();
+          device_update(field(batch, kObsOffset, {rows, kAgents, kObsSize}),
+                        field(batch, kActionsOffset, {rows, kAgents, kActionSize}),
+                        field(batch, kRewardsOffset, {rows, kAgents}),
+                        field(batch, kNextObsOffset, {rows, kAgents, kObsSize}),
+                        field(batch, kDonesOffset, {rows, kAgents}), torch::Tensor(), eps,
+                        (phase + u) % config.policy_delay == 0);
+        }
+      });
+    }
+    int64_t actor_updates = 0;
+    for (int64_t u = 0; u < k; ++u) actor_updates += (phase + u) % config.policy_delay == 0 ? 1 : 0;
+    return replay(*graph, k, actor_updates);
   }
 };
 
@@ -640,6 +938,9 @@ UpdateStats Maddpg::update_batch(const BatchView& batch, const float* target_noi
 UpdateStats Maddpg::update(int64_t k, BatchSource& source) {
   if (k < 1) throw std::invalid_argument("k must be >= 1, got " + std::to_string(k));
   auto& m = *impl_;
+  if (m.graphed) {
+    if (const ReplayBuffer* buffer = source.uniform_buffer()) return m.graph_update_sampled(k, *buffer);
+  }
   const int64_t rows = m.config.batch_size;
   if (int64_t(m.obs.size()) != rows * kJointObs) {
     m.obs.assign(size_t(rows * kJointObs), 0.f);
@@ -827,9 +1128,9 @@ void Maddpg::save(const std::string& path) const {
       archive.write(prefix + net, sub);
     }
     torch::serialize::OutputArchive actor_opt, critic_opt;
-    // The fused path counts Adam steps itself; the archive keeps LibTorch's format either way.
-    detach_adam_state(*g.actor_opt, m.fused ? &g.actor_adam_step : nullptr);
-    detach_adam_state(*g.critic_opt, m.fused ? &g.critic_adam_step : nullptr);
+    // The fused and graph paths count Adam steps themselves; the archive keeps LibTorch's format.
+    detach_adam_state(*g.actor_opt, m.counts_adam_steps() ? &g.actor_adam_step : nullptr);
+    detach_adam_state(*g.critic_opt, m.counts_adam_steps() ? &g.critic_adam_step : nullptr);
     g.actor_opt->save(actor_opt);
     g.critic_opt->save(critic_opt);
     flatten_adam_state(*g.actor_opt, g.actor_params, g.actor_exp_avg, g.actor_exp_avg_sq);

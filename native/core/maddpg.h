@@ -2,8 +2,10 @@
 // acting with native exploration noise, flat parameters, checkpoints and the TorchScript actor export.
 // LibTorch stays behind a pimpl so that N-API wraps and tests including this header compile fast.
 // The update has two implementations of the same maths over the same networks, flat buffers, RNG,
-// noise and checkpoints, selected by MaddpgConfig::impl: "libtorch" (LibTorch ops + autograd) and
-// "fused" (hand-derived gradients and fused kernels on the flat buffers, native/core/fused/, issue 8).
+// noise and checkpoints, selected by MaddpgConfig::impl: "libtorch" (LibTorch ops + autograd),
+// "fused" (hand-derived gradients and fused kernels on the flat buffers, native/core/fused/, issue 8)
+// and "graph" (CUDA: the update as device-only tensor ops, K updates with sampling from a device
+// mirror of the replay buffer captured as one CUDA graph and replayed, native/core/graph/).
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -15,6 +17,8 @@
 #include "noise.h"
 
 namespace tennis {
+
+class ReplayBuffer;
 
 struct MaddpgConfig {
   std::vector<int64_t> actor_hidden{128, 128};   // actor hidden layer widths
@@ -35,7 +39,8 @@ struct MaddpgConfig {
   int64_t policy_delay = 1;         // MATD3: actor and target updates every policy_delay updates
   NoiseConfig noise;                // exploration noise for act()
   std::string device = "cpu";       // "cpu" | "cuda"
-  std::string impl = "libtorch";    // "libtorch" | "fused" (CPU; no layer_norm / batch_norm), same maths
+  std::string impl = "libtorch";    // "libtorch" | "fused" (CPU; no layer_norm / batch_norm) |
+                                    // "graph" (device "cuda"; no batch_norm), same maths
   int threads = 0;                  // torch::set_num_threads at construction, and the fused path's threads
                                     // (one per agent group; 0: leave as is / LibTorch's count)
   uint64_t seed = 0;                // seeds init, exploration noise and target smoothing noise
@@ -66,6 +71,9 @@ class BatchSource {
   virtual void next(BatchView& out) = 0;
   // The |TD errors| of the batch last filled (size rows), e.g. for prioritised replay. Default: ignored.
   virtual void feedback(const BatchView& batch, const float* td_errors) {}
+  // The buffer next() samples uniformly from, when that is all it does (no filter, no priorities):
+  // impl "graph" then mirrors its records on the device and samples there. Default: none.
+  virtual const ReplayBuffer* uniform_buffer() const { return nullptr; }
 };
 
 // A BatchSource from callables (the feedback one optional).

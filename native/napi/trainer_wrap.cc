@@ -12,6 +12,7 @@
 #include "errors.h"
 #include "registry.h"
 #include "replay_buffer.h"
+#include "replay_source.h"
 
 namespace tennis_napi {
 namespace {
@@ -165,28 +166,6 @@ Napi::Value stats_object(Napi::Env env, const tennis::UpdateStats& s) {
   return out;
 }
 
-// Batches sampled from the native replay buffer; priorities fed back when it is prioritized.
-class ReplayBufferSource : public tennis::BatchSource {
- public:
-  ReplayBufferSource(std::shared_ptr<tennis::ReplayBuffer> buffer, tennis::SampleOptions options)
-      : buffer_(std::move(buffer)), options_(options) {}
-  void next(tennis::BatchView& out) override {
-    if (!buffer_->prioritized()) {
-      // Uniform sampling: no importance weights (plain MSE) and no slots to report back.
-      out.weights = nullptr;
-      out.indices = nullptr;
-    }
-    buffer_->sample(out.size, options_, out);
-  }
-  void feedback(const tennis::BatchView& batch, const float* td_errors) override {
-    if (buffer_->prioritized() && batch.indices) buffer_->update_priorities(batch.size, batch.indices, td_errors);
-  }
-
- private:
-  std::shared_ptr<tennis::ReplayBuffer> buffer_;
-  tennis::SampleOptions options_;
-};
-
 }  // namespace
 
 void MaddpgWrap::Init(Napi::Env env, Napi::Object exports) {
@@ -290,7 +269,7 @@ Napi::Value MaddpgWrap::Update(const Napi::CallbackInfo& info) {
   sample.neg_sampling_ratio = float(ratio);
   r.reject_unknown();
   auto stats = std::make_shared<tennis::UpdateStats>();
-  auto source = std::make_shared<ReplayBufferSource>(buffer, sample);
+  auto source = std::make_shared<tennis::ReplayBatchSource>(buffer, sample);
   return run_async(
       info, [&m, k, source, stats] { *stats = m.update(k, *source); },
       [stats](Napi::Env e) { return stats_object(e, *stats); }, {info[0]});

@@ -2,7 +2,8 @@
 // the LibTorch ops they stand for, its hand-derived MLP gradients against autograd, and the whole
 // update against the LibTorch path (same init, batches and smoothing noise -> same parameters and
 // stats) for every option it supports; threads do not change its results; checkpoints cross between
-// the two implementations. Where LibTorch runs on the kernels the fused path copies its rounding
+// the two implementations; and the "graph" update (CUDA) against the LibTorch path where a device is
+// present. Where LibTorch runs on the kernels the fused path copies its rounding
 // from (OpenBLAS 0.3.21 SkylakeX/Cooperlake sgemm, AVX2 ATen kernels), results must be bit-identical;
 // elsewhere they must agree to 1e-5 relative, and the test says which it checked.
 #include <torch/torch.h>
@@ -25,6 +26,7 @@
 #include "fused/kernels.h"
 #include "fused/mlp.h"
 #include "maddpg.h"
+#include "replay_source.h"
 
 namespace {
 
@@ -399,7 +401,21 @@ TEST(fused_rejects_what_it_does_not_support) {
   CHECK(message_for([](MaddpgConfig& c) { c.device = "cuda"; }) ==
         "impl \"fused\" does not support device \"cuda\" (it runs on the CPU); use impl \"libtorch\" for it");
   CHECK(message_for([](MaddpgConfig& c) { c.impl = "turbo"; }) ==
-        "impl must be \"libtorch\" or \"fused\", got \"turbo\"");
+        "impl must be \"libtorch\", \"fused\" or \"graph\", got \"turbo\"");
+}
+
+// The stats of one update of two implementations agree to tol (relative), and so do their row counts.
+static void expect_close_stats(const tennis::UpdateStats& b, const tennis::UpdateStats& a, double tol,
+                               const char* label) {
+  CHECK(a.actor_updates == b.actor_updates);
+  CHECK_MSG(close(b.critic_loss, a.critic_loss, tol), label << " critic_loss " << b.critic_loss << " vs " << a.critic_loss);
+  CHECK_MSG(close(b.q_mean, a.q_mean, tol), label << " q_mean " << b.q_mean << " vs " << a.q_mean);
+  CHECK_MSG(close(b.critic_grad_norm, a.critic_grad_norm, tol),
+            label << " critic_grad_norm " << b.critic_grad_norm << " vs " << a.critic_grad_norm);
+  CHECK_MSG(close(b.actor_loss, a.actor_loss, tol), label << " actor_loss " << b.actor_loss << " vs " << a.actor_loss);
+  CHECK_MSG(close(b.actor_grad_norm, a.actor_grad_norm, tol),
+            label << " actor_grad_norm " << b.actor_grad_norm << " vs " << a.actor_grad_norm);
+  CHECK(a.td_errors.size() == b.td_errors.size());
 }
 
 // The fused update against the LibTorch path for one configuration: 10 updates from the same init
@@ -416,17 +432,8 @@ static void expect_same_as_libtorch(MaddpgConfig c, bool with_weights, const cha
     const float* noise = c.target_noise > 0 ? batch.noise.data() : nullptr;
     const auto a = plain.update_batch(batch.view(with_weights), noise);
     const auto b = fused.update_batch(batch.view(with_weights), noise);
-    CHECK(a.actor_updates == b.actor_updates);
-    const double tol = 1e-4;
-    CHECK_MSG(close(b.critic_loss, a.critic_loss, tol), label << " critic_loss " << b.critic_loss << " vs " << a.critic_loss);
-    CHECK_MSG(close(b.q_mean, a.q_mean, tol), label << " q_mean " << b.q_mean << " vs " << a.q_mean);
-    CHECK_MSG(close(b.critic_grad_norm, a.critic_grad_norm, tol),
-              label << " critic_grad_norm " << b.critic_grad_norm << " vs " << a.critic_grad_norm);
-    CHECK_MSG(close(b.actor_loss, a.actor_loss, tol), label << " actor_loss " << b.actor_loss << " vs " << a.actor_loss);
-    CHECK_MSG(close(b.actor_grad_norm, a.actor_grad_norm, tol),
-              label << " actor_grad_norm " << b.actor_grad_norm << " vs " << a.actor_grad_norm);
+    expect_close_stats(b, a, 1e-4, label);
     CHECK_MSG(close(b.saturation, a.saturation, 1e-12), label << " saturation " << b.saturation << " vs " << a.saturation);
-    CHECK(a.td_errors.size() == b.td_errors.size());
     for (size_t r = 0; r < a.td_errors.size(); ++r) CHECK_NEAR(b.td_errors[r], a.td_errors[r], 1e-4);
   }
   const auto [worst, name] = worst_relative(plain, fused.get_parameters(), plain.get_parameters());
@@ -587,4 +594,134 @@ TEST(fused_resume_continues_exactly) {
   const long floats = long(first.parameter_count());
   // Parameters (online + target) plus two moments of the online half: ~2x the parameters, plus overhead.
   CHECK_MSG(bytes < long(sizeof(float)) * floats * 3, "checkpoint has " << bytes << " bytes for " << floats << " parameters");
+}
+
+// ---- impl "graph": the update as CUDA graphs (checked where a CUDA device is present) ------------
+
+namespace {
+
+bool cuda_present(const char* test) {
+  if (torch::cuda::is_available()) return true;
+  std::cout << "     (" << test << " skipped: no CUDA device in this build or machine)\n";
+  return false;
+}
+
+}  // namespace
+
+TEST(graph_rejects_what_it_does_not_support) {
+  auto message_for = [](void (*change)(MaddpgConfig&)) {
+    MaddpgConfig c = base_config("graph");
+    c.device = "cuda";
+    change(c);
+    return thrown_message([&] { Maddpg m(c); });
+  };
+  CHECK(message_for([](MaddpgConfig& c) { c.device = "cpu"; }) ==
+        "impl \"graph\" runs on device \"cuda\", got device \"cpu\"; use impl \"fused\" or \"libtorch\" on the CPU");
+  CHECK(message_for([](MaddpgConfig& c) { c.batch_norm = true; }) ==
+        "impl \"graph\" does not support batch_norm (BatchNorm1d in the critics); use impl \"libtorch\" for it");
+  if (!torch::cuda::is_available()) {
+    CHECK(message_for([](MaddpgConfig&) {}) ==
+          "device is \"cuda\" but CUDA is not available to this build of tennis-train");
+  }
+}
+
+// The graph update (single batches through update_batch) against the LibTorch path on the CPU: 10
+// updates from the same init on the same batches and noise draws. The device sums in other orders,
+// so agreement is float-close (the reference parity bound), not bitwise.
+static void expect_graph_like_libtorch(MaddpgConfig c, bool with_weights, const char* label) {
+  c.impl = "libtorch";
+  Maddpg plain(c);
+  c.impl = "graph";
+  c.device = "cuda";
+  Maddpg graphed(c);
+  CHECK(plain.get_parameters() == graphed.get_parameters());
+  tennis::Rng rng(77);
+  for (int u = 0; u < 10; ++u) {
+    Batch batch(c.batch_size, rng);
+    const float* noise = c.target_noise > 0 ? batch.noise.data() : nullptr;
+    const auto a = plain.update_batch(batch.view(with_weights), noise);
+    expect_close_stats(graphed.update_batch(batch.view(with_weights), noise), a, 1e-3, label);
+  }
+  const auto [worst, name] = worst_relative(plain, graphed.get_parameters(), plain.get_parameters());
+  std::cout << "     " << label << ": max relative difference graph (CUDA) vs libtorch (CPU) " << worst << " (" << name
+            << ")\n";
+  CHECK_MSG(worst <= kTolerance, label << ": max relative difference " << worst << " at " << name);
+  CHECK(graphed.update_count() == 10);
+}
+
+TEST(graph_matches_libtorch) {
+  if (!cuda_present("graph_matches_libtorch")) return;
+  expect_graph_like_libtorch(base_config(""), false, "graph maddpg");
+  MaddpgConfig c = base_config("");
+  c.twin_critics = true;
+  c.target_noise = 0.2;
+  c.policy_delay = 2;
+  expect_graph_like_libtorch(c, false, "graph matd3");
+  c = base_config("");
+  c.shared_parameters = true;
+  expect_graph_like_libtorch(c, true, "graph shared + importance weights");
+}
+
+TEST(graph_samples_on_the_device_from_the_buffer) {
+  if (!cuda_present("graph_samples_on_the_device_from_the_buffer")) return;
+  MaddpgConfig c = base_config("graph");
+  c.device = "cuda";
+  c.twin_critics = true;
+  c.target_noise = 0.2;
+  c.policy_delay = 2;
+  tennis::ReplayBufferOptions options;
+  options.capacity = 300;  // the 400 records below wrap around
+  auto buffer = std::make_shared<tennis::ReplayBuffer>(options);
+  tennis::Rng rng(5);
+  for (int chunk = 0; chunk < 4; ++chunk) {
+    Batch b(100, rng);
+    buffer->add(100, b.obs.data(), b.actions.data(), b.rewards.data(), b.next_obs.data(), b.dones.data());
+  }
+  tennis::ReplayBatchSource source(buffer, {});
+  CHECK(source.uniform_buffer() == buffer.get());
+  auto run = [&] {
+    Maddpg m(c);
+    const auto before = m.get_parameters();
+    const auto first = m.update(3, source);   // updates 0, 1, 2: actors step at 0 and 2
+    const auto second = m.update(3, source);  // updates 3, 4, 5: at 4
+    CHECK(first.actor_updates == 2 && second.actor_updates == 1);
+    CHECK(std::isfinite(second.critic_loss) && std::isfinite(second.actor_loss) && second.critic_grad_norm > 0);
+    CHECK(int64_t(second.td_errors.size()) == c.batch_size);
+    CHECK(m.update_count() == 6);
+    const auto after = m.get_parameters();
+    CHECK(after != before);
+    for (float x : after) CHECK(std::isfinite(x));
+    return after;
+  };
+  const auto a = run();
+  const auto b = run();  // same seed, same device RNG stream
+  double worst = 0;
+  for (size_t k = 0; k < a.size(); ++k) worst = std::max(worst, double(std::fabs(a[k] - b[k])));
+  CHECK_MSG(worst <= 1e-6, "two seeded runs differ by " << worst);
+}
+
+TEST(graph_checkpoints_cross_to_fused) {
+  if (!cuda_present("graph_checkpoints_cross_to_fused")) return;
+  MaddpgConfig c = base_config("fused");
+  Maddpg writer(c);
+  tennis::Rng rng(3);
+  std::vector<Batch> batches;
+  for (int u = 0; u < 6; ++u) batches.emplace_back(c.batch_size, rng);
+  for (int u = 0; u < 3; ++u) writer.update_batch(batches[size_t(u)].view(false));
+  const std::string path = temp_path("graph.pt");
+  writer.save(path);
+  c.impl = "graph";
+  c.device = "cuda";
+  Maddpg reader(c);
+  reader.load(path);
+  std::remove(path.c_str());
+  CHECK(reader.get_parameters() == writer.get_parameters());
+  for (int u = 3; u < 6; ++u) {
+    writer.update_batch(batches[size_t(u)].view(false));
+    reader.update_batch(batches[size_t(u)].view(false));
+  }
+  // Adam resumed at step 3 on both: the continuations agree.
+  const auto [worst, name] = worst_relative(writer, reader.get_parameters(), writer.get_parameters());
+  std::cout << "     fused -> graph resume: max relative difference " << worst << " (" << name << ")\n";
+  CHECK_MSG(worst <= kTolerance, "resumed graph run differs by " << worst << " at " << name);
 }

@@ -646,13 +646,19 @@ TEST(maddpg_parity_with_reference_dump) {
   std::vector<float> noise;
   if (c.target_noise > 0) noise = read_f32(dir + "/target_noise.f32");
   const auto expected = read_f32(dir + "/final.f32");
-  // Both implementations; the fused one where it supports the case (no LayerNorm / BatchNorm).
-  for (const std::string impl : {"libtorch", "fused"}) {
-    if (impl == "fused" && (c.layer_norm || c.batch_norm)) {
-      std::cout << "     parity " << dir << ": fused skipped (LayerNorm/BatchNorm are libtorch only)\n";
+  // Every implementation where it supports the case (fused: no LayerNorm / BatchNorm; graph: no
+  // BatchNorm), the CUDA ones where a device is present (sums in other orders there; same bound).
+  const std::vector<std::pair<std::string, std::string>> impls{
+      {"libtorch", "cpu"}, {"fused", "cpu"}, {"libtorch", "cuda"}, {"graph", "cuda"}};
+  for (const auto& [impl, device] : impls) {
+    const bool unsupported = (impl == "fused" && (c.layer_norm || c.batch_norm)) || (impl == "graph" && c.batch_norm);
+    if (unsupported || (device == "cuda" && !torch::cuda::is_available())) {
+      std::cout << "     parity " << dir << ": " << impl << " on " << device << " skipped ("
+                << (unsupported ? "LayerNorm/BatchNorm are libtorch only" : "no CUDA device") << ")\n";
       continue;
     }
     c.impl = impl;
+    c.device = device;
     Maddpg m(c);
     m.set_parameters(init.data(), int64_t(init.size()));
     for (int64_t u = 0; u < updates; ++u) {
@@ -677,8 +683,9 @@ TEST(maddpg_parity_with_reference_dump) {
         worst_name = p.name;
       }
     }
-    std::cout << "     parity " << dir << " (" << impl << "): max relative difference " << worst << " (" << worst_name
-              << ")\n";
-    CHECK_MSG(worst <= 1e-5, "parity (" << impl << "): max relative difference " << worst << " at " << worst_name);
+    std::cout << "     parity " << dir << " (" << impl << ", " << device << "): max relative difference " << worst
+              << " (" << worst_name << ")\n";
+    CHECK_MSG(worst <= 1e-5, "parity (" << impl << ", " << device << "): max relative difference " << worst
+                                             << " at " << worst_name);
   }
 }

@@ -40,6 +40,12 @@ export function checkConfig(config: Config, facts: RuntimeFacts = {}): string[] 
       problems.push(`\`agent.impl\` = fused does not support ${unsupported.join(", ")}; use --impl libtorch (or auto)`);
     }
   }
+  if (config.agent.impl === "graph") {
+    const unsupported = [config.agent.batchNorm && "`agent.batchNorm`", config.device !== "cuda" && "`device` = cpu"].filter(Boolean);
+    if (unsupported.length > 0) {
+      problems.push(`\`agent.impl\` = graph (CUDA graphs) does not support ${unsupported.join(", ")}; use --impl libtorch (or auto)`);
+    }
+  }
   if (config.device === "cuda" && facts.cudaAvailable === false) {
     problems.push("`device` = cuda but no CUDA device is usable (the addon was built without CUDA or no GPU is present)");
   }

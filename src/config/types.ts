@@ -54,7 +54,7 @@ export interface AgentConfig {
   targetNoise: number;
   targetNoiseClip: number;
   policyDelay: number;
-  impl: "auto" | "fused" | "libtorch";
+  impl: "auto" | "fused" | "libtorch" | "graph";
 }
 
 export interface NoiseConfig {

@@ -91,10 +91,12 @@ export function maddpgOptions(config: Config): MaddpgOptions {
   };
 }
 
-/** agent.impl with "auto" made concrete: fused on the CPU without LayerNorm/BatchNorm, else libtorch. */
-export function resolveImpl(config: Config): "fused" | "libtorch" {
+/** agent.impl with "auto" made concrete: fused on the CPU without LayerNorm/BatchNorm, graph on CUDA
+ * without BatchNorm, else libtorch. */
+export function resolveImpl(config: Config): "fused" | "libtorch" | "graph" {
   if (config.agent.impl !== "auto") return config.agent.impl;
-  return config.device === "cpu" && !config.agent.layerNorm && !config.agent.batchNorm ? "fused" : "libtorch";
+  if (config.device === "cuda") return config.agent.batchNorm ? "libtorch" : "graph";
+  return !config.agent.layerNorm && !config.agent.batchNorm ? "fused" : "libtorch";
 }
 
 /** The counters a checkpoint restores besides the native state. */

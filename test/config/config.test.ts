@@ -9,6 +9,7 @@ import { flagsToConfig } from "../../src/config/flags.ts";
 import { ConfigError, didYouMean, resolveConfig } from "../../src/config/resolve.ts";
 import { optionLeaves, schemaDefaults, schemaPath } from "../../src/config/schema.ts";
 import type { Config } from "../../src/config/types.ts";
+import { resolveImpl } from "../../src/trainer/train.ts";
 
 function problemsOf(fn: () => unknown): string[] {
   try {
@@ -149,6 +150,23 @@ describe("checkConfig", () => {
     expect(checkConfig(config)).to.deep.equal(["`agent.impl` = fused does not support `agent.layerNorm`, `device` = cuda; use --impl libtorch (or auto)"]);
     config.agent.impl = "auto";
     expect(checkConfig(config)).to.deep.equal([]);
+  });
+
+  it("the CUDA-graph update off the GPU or with BatchNorm, and what auto picks", () => {
+    const config = base();
+    config.agent.impl = "graph";
+    config.agent.batchNorm = true;
+    expect(checkConfig(config)).to.deep.equal([
+      "`agent.impl` = graph (CUDA graphs) does not support `agent.batchNorm`, `device` = cpu; use --impl libtorch (or auto)",
+    ]);
+    config.agent.impl = "auto";
+    expect(resolveImpl(config)).to.equal("libtorch");
+    config.device = "cuda";
+    expect(resolveImpl(config)).to.equal("libtorch");
+    config.agent.batchNorm = false;
+    expect(resolveImpl(config)).to.equal("graph");
+    config.device = "cpu";
+    expect(resolveImpl(config)).to.equal("fused");
   });
 
   it("a noise schedule that grows", () => {

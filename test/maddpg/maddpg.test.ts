@@ -77,6 +77,9 @@ describe("Maddpg binding", function () {
     expect(() => new Maddpg({ gamma: 2 })).to.throw(TypeError, "Expected finite number between 0 and 1 for gamma but received 2 of type number");
     expect(() => new Maddpg({ actorHidden: [] })).to.throw(TypeError, "actorHidden");
     expect(() => new Maddpg({ lrActr: 1 } as MaddpgOptions)).to.throw(TypeError, "options.lrActr");
+    expect(() => new Maddpg({ impl: "graph" })).to.throw(
+      'impl "graph" runs on device "cuda", got device "cpu"; use impl "fused" or "libtorch" on the CPU',
+    );
     expect(() => learner.setParameters(new Float32Array(3))).to.throw(TypeError, `length ${learner.parameterCount}`);
     learner.dispose();
   });
