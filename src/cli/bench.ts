@@ -34,7 +34,7 @@ export const benchCommand: CommandModule = {
         return console.log(`memory  ${result.rss_ratio_1e6.toFixed(3)}x the raw bytes for ${result.capacity.toLocaleString("en-US")} transitions (${result.memory})`);
       }
       case "update": {
-        const result = benchUpdate({ seconds });
+        const result = benchUpdate({ seconds, device: configFromArgv(argv).device });
         if (json) return printJson(result);
         return console.log(formatBenchUpdate(result));
       }
