@@ -2,7 +2,8 @@
 // count ("impl": "libtorch" = LibTorch ops + autograd, "fused" = native/core/fused/, "graph" = CUDA
 // graphs of k updates sampling on the device from a replay buffer of random records, one line per k):
 //   bench_update [--threads 1,2] [--batch 256] [--hidden 128,128] [--seconds 3] [--variant maddpg|matd3]
-//                [--impl libtorch,fused] [--device cpu|cuda] [--k 1,16]
+//                [--impl libtorch,fused] [--device cpu|cuda] [--k 1,16] [--shared 0|1]
+// --shared 1: one actor and one critic for both agents (the trainer's default) instead of one per agent.
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -88,6 +89,7 @@ int main(int argc, char** argv) {
   std::string variant = "maddpg", device = "cpu";
   std::vector<std::string> impls{"libtorch", "fused"};
   std::vector<int64_t> ks{1};
+  bool shared = false;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     const char* value = i + 1 < argc ? argv[i + 1] : nullptr;
@@ -103,6 +105,7 @@ int main(int argc, char** argv) {
     else if (arg == "--impl") impls = parse_list(value);
     else if (arg == "--device") device = value;
     else if (arg == "--k") ks = parse_ints(value);
+    else if (arg == "--shared") shared = std::string(value) == "1";
     else {
       std::cerr << "bench_update: unknown option " << arg << "\n";
       return 2;
@@ -121,6 +124,7 @@ int main(int argc, char** argv) {
       c.threads = int(n_threads);
       c.impl = impl;
       c.device = device;
+      c.shared_parameters = shared;
       if (variant == "matd3") {
         c.twin_critics = true;
         c.target_noise = 0.2;
@@ -167,7 +171,8 @@ int main(int argc, char** argv) {
         }
         const int64_t updates = calls * k;
         std::cout << "{\"impl\": \"" << impl << "\", \"device\": \"" << device << "\", \"variant\": \"" << variant
-                  << "\", \"threads\": " << n_threads << ", \"batch\": " << batch << ", \"k\": " << k
+                  << "\", \"shared\": " << (shared ? "true" : "false") << ", \"threads\": " << n_threads << ", \"batch\": " << batch
+                  << ", \"k\": " << k
                   << ", \"hidden\": [" << hidden[0];
         for (size_t h = 1; h < hidden.size(); ++h) std::cout << ", " << hidden[h];
         std::cout << "], \"updates\": " << updates << ", \"seconds\": " << elapsed

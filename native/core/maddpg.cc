@@ -9,6 +9,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -18,6 +19,7 @@
 #include <type_traits>
 
 #include "fused/engine.h"
+#include "fused/thread_chooser.h"
 #include "graph/captured_graph.h"
 #include "networks.h"
 #include "replay_buffer.h"
@@ -314,6 +316,7 @@ struct Maddpg::Impl {
   Rng target_rng;  // MATD3 target smoothing noise
   int64_t updates = 0;
   std::unique_ptr<fused::Updater> fused;  // impl "fused": the update on the groups' flat buffers
+  std::unique_ptr<fused::ThreadChooser> fused_threads;  // its thread count per update
   std::unique_ptr<GraphState> graphed;     // impl "graph"
   // Index tensors (on the device) of view_order(i) where it is not the identity.
   std::vector<torch::Tensor> view_index;
@@ -463,6 +466,9 @@ struct Maddpg::Impl {
       // LibTorch's own tanh (vectorised Sleef, scalar tail), so actions match the reference's bits.
       settings.tanh = [](float* x, int64_t n) { torch::from_blob(x, {n}, torch::kFloat32).tanh_(); };
       fused = std::make_unique<fused::Updater>(std::move(settings), std::move(buffers));
+      // Threads of the fused path: up to the configured count, else LibTorch's, whichever is faster.
+      fused_threads = std::make_unique<fused::ThreadChooser>(config.threads > 0 ? config.threads
+                                                                                : torch::get_num_threads());
     }
     if (config.impl == "graph") {
       if (!graph::available()) throw std::invalid_argument("impl \"graph\" needs CUDA graphs, which this build lacks");
@@ -480,9 +486,6 @@ struct Maddpg::Impl {
 
   // The fused and graph paths count Adam steps in the groups (the LibTorch path in its optimizers).
   bool counts_adam_steps() const { return fused || graphed; }
-
-  // Threads of the fused path: the configured count, else LibTorch's.
-  int fused_threads() const { return config.threads > 0 ? config.threads : torch::get_num_threads(); }
 
   // Named modules of group g in layout order.
   std::vector<std::pair<std::string, torch::nn::Module*>> named_nets(Group& g) const {
@@ -561,7 +564,9 @@ struct Maddpg::Impl {
       noise = draws.data();
     }
     if (fused) {
-      UpdateStats stats = fused->update(batch, noise, updates % config.policy_delay == 0, fused_threads());
+      const auto start = std::chrono::steady_clock::now();
+      UpdateStats stats = fused->update(batch, noise, updates % config.policy_delay == 0, fused_threads->threads());
+      fused_threads->record(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
       ++updates;
       return stats;
     }

@@ -41,8 +41,9 @@ struct MaddpgConfig {
   std::string device = "cpu";       // "cpu" | "cuda"
   std::string impl = "libtorch";    // "libtorch" | "fused" (CPU; no layer_norm / batch_norm) |
                                     // "graph" (device "cuda"; no batch_norm), same maths
-  int threads = 0;                  // torch::set_num_threads at construction, and the fused path's threads
-                                    // (one per agent group; 0: leave as is / LibTorch's count)
+  int threads = 0;                  // torch::set_num_threads at construction, and the most threads the fused
+                                    // path uses (1 or this many, whichever measures faster: fused/
+                                    // thread_chooser.h; 0: leave as is / LibTorch's count)
   uint64_t seed = 0;                // seeds init, exploration noise and target smoothing noise
 };
 
