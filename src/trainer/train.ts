@@ -150,7 +150,10 @@ export async function train(config: Config, options: TrainOptions = {}): Promise
     if (norm && saved.norm) norm = RunningNorm.fromJSON(saved.norm);
     await agent.load(join(resumeFrom, "agent.pt"));
     await buffer.load(join(resumeFrom, "buffer.bin"));
-    accumulator.loadState(new Float32Array(new Uint8Array(readFileSync(join(resumeFrom, "n_step.bin"))).buffer));
+    // A checkpoint from before n-step returns has no accumulator state: with train.nStep = 1 nothing is pending.
+    const nStepState = join(resumeFrom, "n_step.bin");
+    if (existsSync(nStepState)) accumulator.loadState(new Float32Array(new Uint8Array(readFileSync(nStepState)).buffer));
+    else if (t.nStep > 1) throw new Error(`${resumeFrom} has no n_step.bin, so it cannot resume a run with train.nStep = ${t.nStep}`);
     if (!env.loadState) throw new Error(`${config.env.kind} envs cannot be resumed exactly: their state lives elsewhere`);
     obs = env.loadState(readFileSync(join(resumeFrom, "env.bin")));
     say(`Resumed ${runDir} at episode ${state.episodes} (${state.envSteps} env steps, ${state.updates} updates)`);
