@@ -29,6 +29,8 @@ export interface TrainConfig {
   normalizeObs: boolean;
   checkpointEvery: number;
   evalEpisodes: number;
+  selectEvery: number;
+  selectEpisodes: number;
 }
 
 export interface BufferConfig {

@@ -22,6 +22,7 @@ import { greedyEpisodes } from "./evaluate.ts";
 import { RunningNorm } from "./normalize.ts";
 import { createRunDir, writeJson } from "./run-dir.ts";
 import { ScoreTracker, type EpisodeResult } from "./scores.ts";
+import { PolicySelector, type Selection } from "./select.ts";
 import { shapeRewards } from "./shaping.ts";
 
 /** What summary.json holds. */
@@ -35,6 +36,8 @@ export interface TrainSummary {
   updates: number;
   stopped: "solved" | "episodes" | "interrupted" | "nan" | "dead_gradients";
   final_eval: { episodes: number; mean: number; min: number; max: number } | null;
+  /** The final policy's check (train.selectEvery): after which episode, its score, whether it was restored. */
+  selection: Selection | null;
   diagnostics: { dead_gradient_alarms: number; mean_saturation: number | null; last_q_mean: number | null; recent: RecentStats | null };
   run_dir: string;
 }
@@ -141,6 +144,8 @@ export async function train(config: Config, options: TrainOptions = {}): Promise
   const warmup = new Rng((config.seed ^ 0x9e3779b9) >>> 0);
   const state: LoopState = { envSteps: 0, updates: 0, episodeUpdates: 0, episodes: 0, wallBefore: 0, deadRun: 0, deadAlarms: 0, scores: [], averages: [], warmupRng: 0, tracker: tracker.toJSON() };
   let norm = t.normalizeObs ? new RunningNorm(OBS_SIZE) : null;
+  const selector = t.selectEvery > 0 ? new PolicySelector(config) : null;
+  let selection: Selection | null = null;
   let obs = await env.reset();
   if (resumeFrom) {
     const saved = JSON.parse(readFileSync(join(resumeFrom, "trainer.json"), "utf8")) as LoopState;
@@ -150,6 +155,7 @@ export async function train(config: Config, options: TrainOptions = {}): Promise
     if (norm && saved.norm) norm = RunningNorm.fromJSON(saved.norm);
     await agent.load(join(resumeFrom, "agent.pt"));
     await buffer.load(join(resumeFrom, "buffer.bin"));
+    selector?.load(resumeFrom);
     // A checkpoint from before n-step returns has no accumulator state: with train.nStep = 1 nothing is pending.
     const nStepState = join(resumeFrom, "n_step.bin");
     if (existsSync(nStepState)) accumulator.loadState(new Float32Array(new Uint8Array(readFileSync(nStepState)).buffer));
@@ -180,6 +186,7 @@ export async function train(config: Config, options: TrainOptions = {}): Promise
       await agent.save(join(dir, "agent.pt"));
       await buffer.save(join(dir, "buffer.bin"));
       writeFileSync(join(dir, "n_step.bin"), accumulator.saveState());
+      selector?.save(dir);
       if (env.saveState) writeFileSync(join(dir, "env.bin"), env.saveState());
       const snapshot: LoopState = { ...state, wallBefore: wall(), warmupRng: warmup.state32, tracker: tracker.toJSON(), norm: norm?.toJSON() };
       writeJson(join(dir, "trainer.json"), snapshot);
@@ -240,6 +247,9 @@ export async function train(config: Config, options: TrainOptions = {}): Promise
       const finished = tracker.addStep(step.rewards, lost ? keptDones(step.dones, lost) : step.dones);
       if (finished.length > 0) agent.resetNoise(doneMask(step.dones, n));
       for (const ep of finished) onEpisode(ep);
+      if (selector && learning && selector.due(state.episodes, finished.length)) {
+        logger.record("select/check_score", selector.check(agent, norm, state.episodes));
+      }
       if (tracker.solvedAt !== null && t.stopWhenSolved) [stopped, finishedRun] = ["solved", true];
       if (state.episodes >= t.episodes) finishedRun = true;
       obs = step.obs;
@@ -280,7 +290,17 @@ export async function train(config: Config, options: TrainOptions = {}): Promise
         lastCheckpointAt = state.envSteps;
       }
     }
-    if (stopped !== "nan" && lastCheckpointAt !== state.envSteps) await checkpoint(`ep${String(state.episodes).padStart(7, "0")}`);
+    let finalLabel = `ep${String(state.episodes).padStart(7, "0")}`;
+    if (selector && stopped !== "nan") {
+      // The final policy: the best checked one when it beat the last (its observation statistics with it).
+      const chosen = selector.finish(agent, norm, state.episodes);
+      [selection, norm] = [chosen.selection, chosen.norm];
+      if (selection?.restored) {
+        say(`Final policy: the one checked after episode ${selection.episode} (greedy check ${selection.check_score.toFixed(2)}).`);
+        [finalLabel, lastCheckpointAt] = [`${finalLabel}-selected`, -1];
+      }
+    }
+    if (stopped !== "nan" && lastCheckpointAt !== state.envSteps) await checkpoint(finalLabel);
   } finally {
     progress.clear();
     logger.close();
@@ -301,6 +321,7 @@ export async function train(config: Config, options: TrainOptions = {}): Promise
     updates: state.updates,
     stopped,
     final_eval: finalEval,
+    selection,
     diagnostics: {
       dead_gradient_alarms: state.deadAlarms,
       mean_saturation: saturationCount ? saturationSum / saturationCount : null,

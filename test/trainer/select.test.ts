@@ -1,0 +1,104 @@
+// Policy selection (train.selectEvery): the best greedy check is kept and becomes the final policy when
+// it beat the last; ties go to the later policy; the kept learner survives a checkpoint; checks do not
+// change the training trajectory.
+import { expect } from "chai";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+import { Maddpg } from "../../binding/maddpg.ts";
+import { resolveConfig } from "../../src/config/resolve.ts";
+import { RunningNorm } from "../../src/trainer/normalize.ts";
+import { PolicySelector } from "../../src/trainer/select.ts";
+import { maddpgOptions, train } from "../../src/trainer/train.ts";
+
+function config(select: { selectEvery: number; selectEpisodes?: number }, runsDir = tmpdir()) {
+  return resolveConfig({
+    fileObject: {
+      threads: 1,
+      train: { episodes: 24, warmupSteps: 60, batchSize: 32, checkpointEvery: 0, ...select },
+      buffer: { capacity: 5000 },
+      agent: { hidden: [16, 16] },
+      log: { runsDir, tensorboard: false, progress: false },
+    },
+  });
+}
+
+/** A check player that returns the scripted scores in turn. */
+function scripted(scores: number[]) {
+  let k = 0;
+  return () => scores[k++];
+}
+
+describe("policy selection", function () {
+  this.timeout(120_000);
+
+  it("is due when a multiple of selectEvery is crossed, also by several episodes at once", () => {
+    const selector = new PolicySelector(config({ selectEvery: 10 }));
+    expect(selector.due(10, 1)).to.equal(true);
+    expect(selector.due(11, 1)).to.equal(false);
+    expect(selector.due(21, 3)).to.equal(true);
+    expect(selector.due(29, 8)).to.equal(false);
+  });
+
+  it("puts back the best checked learner when it beat the last, and says so", () => {
+    const agent = new Maddpg({ ...maddpgOptions(config({ selectEvery: 10 })), seed: 3 });
+    const selector = new PolicySelector(config({ selectEvery: 10 }), scripted([0.1, 0.5, 0.3]));
+    const params = [] as Float32Array[];
+    for (const [k, episode] of [10, 20, 30].entries()) {
+      agent.setParameters(agent.getParameters().map((x) => x + 0.01 * (k + 1)));
+      params.push(agent.getParameters());
+      selector.check(agent, null, episode);
+    }
+    const { selection } = selector.finish(agent, null, 30);
+    expect(selection).to.deep.equal({ episode: 20, check_score: 0.5, restored: true });
+    expect(Array.from(agent.getParameters())).to.deep.equal(Array.from(params[1]));
+    agent.dispose();
+  });
+
+  it("keeps the last policy when it ties or beats the best, checking it when it was not just checked", () => {
+    const agent = new Maddpg(maddpgOptions(config({ selectEvery: 10 })));
+    const before = agent.getParameters();
+    const tie = new PolicySelector(config({ selectEvery: 10 }), scripted([0.4, 0.4]));
+    tie.check(agent, null, 10);
+    expect(tie.finish(agent, null, 14).selection).to.deep.equal({ episode: 14, check_score: 0.4, restored: false });
+    expect(Array.from(agent.getParameters())).to.deep.equal(Array.from(before));
+    agent.dispose();
+  });
+
+  it("carries the kept learner and its observation statistics through a checkpoint folder", () => {
+    const cfg = config({ selectEvery: 10 });
+    const agent = new Maddpg(maddpgOptions(cfg));
+    const dir = mkdtempSync(join(tmpdir(), "tt-select-"));
+    const norm = new RunningNorm(24);
+    norm.update(new Float32Array(48).map((_, i) => i));
+    const first = new PolicySelector(cfg, scripted([0.9]));
+    const kept = agent.getParameters();
+    first.check(agent, norm, 10);
+    const normAtCheck = norm.toJSON();
+    first.save(dir);
+    agent.setParameters(kept.map((x) => x * 0.5));
+    norm.update(new Float32Array(48).fill(7));
+    const second = new PolicySelector(cfg, scripted([0.2]));
+    second.load(dir);
+    const final = second.finish(agent, norm, 20);
+    expect(final.selection).to.deep.equal({ episode: 10, check_score: 0.9, restored: true });
+    expect(Array.from(agent.getParameters())).to.deep.equal(Array.from(kept));
+    expect(final.norm?.toJSON()).to.deep.equal(normAtCheck);
+    expect(final.norm?.toJSON()).to.not.deep.equal(norm.toJSON());
+    agent.dispose();
+  });
+
+  it("leaves the training trajectory unchanged and reports the final policy's check", async () => {
+    const runsDir = mkdtempSync(join(tmpdir(), "tt-select-run-"));
+    const off = await train(config({ selectEvery: 0 }, runsDir), { quiet: true });
+    const on = await train(config({ selectEvery: 4, selectEpisodes: 2 }, runsDir), { quiet: true });
+    const scores = (dir: string) =>
+      readFileSync(join(dir, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l)).filter((r) => "rollout/score" in r).map((r) => r["rollout/score"]);
+    expect(scores(on.run_dir)).to.deep.equal(scores(off.run_dir));
+    expect(on.env_steps).to.equal(off.env_steps);
+    expect(off.selection).to.equal(null);
+    expect(on.selection).to.not.equal(null);
+    expect(on.selection!.check_score).to.be.a("number");
+  });
+});
