@@ -6,9 +6,12 @@ export interface SolveRow {
   seed: number;
   solved: boolean;
   episodes_to_solve: number | null;
+  /** Wall seconds, env steps and updates until solved (the whole run when unsolved). */
   wall_s: number;
   env_steps: number;
   updates: number;
+  /** Wall seconds of the whole run (longer than wall_s when train.polishTarget trains on). */
+  total_wall_s: number;
   final_eval_mean: number | null;
   run_dir: string;
 }
@@ -53,9 +56,10 @@ export async function benchSolve(config: Config, seeds: number[], onRun?: (row: 
       seed,
       solved: summary.solved,
       episodes_to_solve: summary.episodes_to_solve,
-      wall_s: summary.wall_s,
-      env_steps: summary.env_steps,
-      updates: summary.updates,
+      wall_s: summary.at_solve?.wall_s ?? summary.wall_s,
+      env_steps: summary.at_solve?.env_steps ?? summary.env_steps,
+      updates: summary.at_solve?.updates ?? summary.updates,
+      total_wall_s: summary.wall_s,
       final_eval_mean: summary.final_eval?.mean ?? null,
       run_dir: summary.run_dir,
     };

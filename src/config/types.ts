@@ -31,6 +31,8 @@ export interface TrainConfig {
   evalEpisodes: number;
   selectEvery: number;
   selectEpisodes: number;
+  polishTarget: number;
+  polishEpisodes: number;
 }
 
 export interface BufferConfig {

@@ -53,6 +53,11 @@ export class PolicySelector {
       greedyEpisodes(agent, config, config.train.selectEpisodes, config.seed + kCheckSeedOffset, norm).mean_score);
   }
 
+  /** The best check's score so far (-Infinity before the first). */
+  get bestScore(): number {
+    return this.#kept?.score ?? -Infinity;
+  }
+
   /** Whether a check is due after `episodes` episodes (a multiple of selectEvery was crossed). */
   due(episodes: number, finishedNow: number): boolean {
     const every = this.config.train.selectEvery;

@@ -30,7 +30,10 @@ export interface TrainSummary {
   solved: boolean;
   episodes_to_solve: number | null;
   episodes: number;
+  /** Wall seconds of the whole run (with train.polishTarget, past the solving episode too). */
   wall_s: number;
+  /** Wall seconds, env steps and updates when the run solved (null: not solved). */
+  at_solve: { wall_s: number; env_steps: number; updates: number } | null;
   best_avg100: number | null;
   env_steps: number;
   updates: number;
@@ -117,6 +120,7 @@ interface LoopState {
   warmupRng: number;
   tracker: ReturnType<ScoreTracker["toJSON"]>;
   norm?: ReturnType<RunningNorm["toJSON"]>;
+  atSolve?: TrainSummary["at_solve"];
 }
 
 /** Trains until solved (or the episode budget), writing logs, checkpoints and summary.json. */
@@ -250,7 +254,13 @@ export async function train(config: Config, options: TrainOptions = {}): Promise
       if (selector && learning && selector.due(state.episodes, finished.length)) {
         logger.record("select/check_score", selector.check(agent, norm, state.episodes));
       }
-      if (tracker.solvedAt !== null && t.stopWhenSolved) [stopped, finishedRun] = ["solved", true];
+      if (tracker.solvedAt !== null && !state.atSolve) {
+        state.atSolve = { wall_s: Number(wall().toFixed(2)), env_steps: state.envSteps, updates: state.updates };
+      }
+      // train.polishTarget: a solved run goes on until a greedy check reaches it, for polishEpisodes at most.
+      const polishing = selector !== null && t.polishTarget > 0 && selector.bestScore < t.polishTarget &&
+        tracker.solvedAt !== null && state.episodes - tracker.solvedAt < t.polishEpisodes;
+      if (tracker.solvedAt !== null && t.stopWhenSolved && !polishing) [stopped, finishedRun] = ["solved", true];
       if (state.episodes >= t.episodes) finishedRun = true;
       obs = step.obs;
       if (finished.length > 0) state.episodeUpdates = 0;
@@ -316,6 +326,7 @@ export async function train(config: Config, options: TrainOptions = {}): Promise
     episodes_to_solve: tracker.solvedAt,
     episodes: state.episodes,
     wall_s: Number(wall().toFixed(2)),
+    at_solve: state.atSolve ?? null,
     best_avg100: Number.isFinite(tracker.bestAverage) ? tracker.bestAverage : null,
     env_steps: state.envSteps,
     updates: state.updates,
@@ -332,8 +343,12 @@ export async function train(config: Config, options: TrainOptions = {}): Promise
   };
   writeJson(join(runDir, "summary.json"), summary);
   plotScores(state.scores, state.averages, t.targetScore, join(runDir, "scores.png"));
-  if (summary.solved) say(`Solved in ${summary.episodes_to_solve} episodes (${summary.wall_s} s, ${summary.env_steps} env steps, ${summary.updates} updates).`);
-  else say(`Not solved after ${summary.episodes} episodes (best 100-episode average ${summary.best_avg100 ?? "n/a"}).`);
+  const solve = summary.at_solve;
+  if (!solve) say(`Not solved after ${summary.episodes} episodes (best 100-episode average ${summary.best_avg100 ?? "n/a"}).`);
+  else {
+    say(`Solved in ${summary.episodes_to_solve} episodes (${solve.wall_s} s, ${solve.env_steps} env steps, ${solve.updates} updates).`);
+    if (summary.episodes > summary.episodes_to_solve!) say(`Trained on to episode ${summary.episodes} (${summary.wall_s} s in all).`);
+  }
   await env.close();
   buffer.dispose();
   agent.dispose();

@@ -7,12 +7,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 import { Maddpg } from "../../binding/maddpg.ts";
+import { checkConfig } from "../../src/config/check.ts";
 import { resolveConfig } from "../../src/config/resolve.ts";
 import { RunningNorm } from "../../src/trainer/normalize.ts";
 import { PolicySelector } from "../../src/trainer/select.ts";
 import { maddpgOptions, train } from "../../src/trainer/train.ts";
 
-function config(select: { selectEvery: number; selectEpisodes?: number }, runsDir = tmpdir()) {
+function config(select: Record<string, number>, runsDir = tmpdir()) {
   return resolveConfig({
     fileObject: {
       threads: 1,
@@ -100,5 +101,31 @@ describe("policy selection", function () {
     expect(off.selection).to.equal(null);
     expect(on.selection).to.not.equal(null);
     expect(on.selection!.check_score).to.be.a("number");
+  });
+
+  it("polishes a solved run until a check reaches train.polishTarget, within polishEpisodes", async () => {
+    const runsDir = mkdtempSync(join(tmpdir(), "tt-polish-"));
+    // A target every run meets at its 5th episode; a polish target no check can reach.
+    const solvedEarly = { window: 5, targetScore: -1, selectEvery: 2, selectEpisodes: 1, episodes: 100 };
+    const polished = await train(config({ ...solvedEarly, polishTarget: 50, polishEpisodes: 6 }, runsDir), { quiet: true });
+    expect(polished.episodes_to_solve).to.equal(5);
+    expect(polished.episodes).to.equal(11);
+    expect(polished.stopped).to.equal("solved");
+    expect(polished.at_solve!.env_steps).to.be.lessThan(polished.env_steps);
+    expect(polished.at_solve!.wall_s).to.be.at.most(polished.wall_s);
+    // A polish target the first check after solving meets stops the run there.
+    const reached = await train(config({ ...solvedEarly, polishTarget: 0.0001, polishEpisodes: 50, targetScore: -1 }, runsDir), { quiet: true });
+    expect(reached.episodes).to.be.lessThan(5 + 50);
+    expect(reached.selection!.check_score).to.be.at.least(-1);
+    const plain = await train(config(solvedEarly, runsDir), { quiet: true });
+    expect(plain.episodes).to.equal(5);
+    expect(plain.at_solve!.env_steps).to.equal(plain.env_steps);
+  });
+
+  it("polishing needs policy checks", () => {
+    expect(() => config({ polishTarget: 2.5, selectEvery: 0 })).to.throw(
+      "`train.polishTarget` waits for policy checks, which `train.selectEvery` = 0 turns off",
+    );
+    expect(checkConfig(config({ polishTarget: 2.5 }))).to.deep.equal([]);
   });
 });
