@@ -1,6 +1,7 @@
 // Running mean/std normalisation of observations (train.normalizeObs). Both agents' observations
-// are mirrored views of one game, so one set of 24 statistics serves both. Opt-in and JS-side: it
-// touches 48 floats per env per step, small next to a network update.
+// are mirrored views of one game, so one set of 24 statistics serves both. On by default: raw
+// positions and velocities of several units drove the fresh actor's tanh into saturation within the
+// first updates (bench/RESULTS.md). JS-side: it touches 48 floats per env per step, small next to an update.
 
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
