@@ -40,9 +40,6 @@ export function checkConfig(config: Config, facts: RuntimeFacts = {}): string[] 
       problems.push(`\`agent.impl\` = fused does not support ${unsupported.join(", ")}; use --impl libtorch (or auto)`);
     }
   }
-  if (config.train.polishTarget > 0 && config.train.selectEvery === 0) {
-    problems.push("`train.polishTarget` waits for policy checks, which `train.selectEvery` = 0 turns off");
-  }
   if (config.agent.impl === "graph") {
     const unsupported = [config.agent.batchNorm && "`agent.batchNorm`", config.device !== "cuda" && "`device` = cpu"].filter(Boolean);
     if (unsupported.length > 0) {

@@ -29,6 +29,7 @@ export interface TrainConfig {
   normalizeObs: boolean;
   checkpointEvery: number;
   evalEpisodes: number;
+  evalCleanReset: boolean;
   selectEvery: number;
   selectEpisodes: number;
   polishTarget: number;

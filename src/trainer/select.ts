@@ -9,7 +9,7 @@ import { join } from "node:path";
 
 import type { Maddpg } from "../../binding/maddpg.ts";
 import type { Config } from "../config/types.ts";
-import { greedyEpisodes } from "./evaluate.ts";
+import { evalConfig, greedyEpisodes } from "./evaluate.ts";
 import { RunningNorm } from "./normalize.ts";
 import { writeJson } from "./run-dir.ts";
 
@@ -50,7 +50,7 @@ export class PolicySelector {
   /** `play` defaults to train.selectEpisodes greedy episodes on an env seeded apart from the others. */
   constructor(private readonly config: Config, play?: CheckPlayer) {
     this.#play = play ?? ((agent, norm) =>
-      greedyEpisodes(agent, config, config.train.selectEpisodes, config.seed + kCheckSeedOffset, norm).mean_score);
+      greedyEpisodes(agent, evalConfig(config), config.train.selectEpisodes, config.seed + kCheckSeedOffset, norm).mean_score);
   }
 
   /** The best check's score so far (-Infinity before the first). */

@@ -18,7 +18,7 @@ import { plotScores } from "../log/plot.ts";
 import { TensorBoardSink } from "../log/tensorboard.ts";
 import { latestCheckpoint, writeCheckpoint } from "./checkpoint.ts";
 import { episodeLine, ProgressBar } from "./console.ts";
-import { greedyEpisodes } from "./evaluate.ts";
+import { evalConfig, greedyEpisodes } from "./evaluate.ts";
 import { RunningNorm } from "./normalize.ts";
 import { createRunDir, writeJson } from "./run-dir.ts";
 import { ScoreTracker, type EpisodeResult } from "./scores.ts";
@@ -318,7 +318,7 @@ export async function train(config: Config, options: TrainOptions = {}): Promise
 
   let finalEval: TrainSummary["final_eval"] = null;
   if (t.evalEpisodes > 0 && stopped !== "nan") {
-    const { scores, mean_score } = greedyEpisodes(agent, config, t.evalEpisodes, config.seed + 1_000_003, norm);
+    const { scores, mean_score } = greedyEpisodes(agent, evalConfig(config), t.evalEpisodes, config.seed + 1_000_003, norm);
     finalEval = { episodes: scores.length, mean: mean_score, min: Math.min(...scores), max: Math.max(...scores) };
   }
   const summary: TrainSummary = {

@@ -7,13 +7,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 import { Maddpg } from "../../binding/maddpg.ts";
-import { checkConfig } from "../../src/config/check.ts";
 import { resolveConfig } from "../../src/config/resolve.ts";
 import { RunningNorm } from "../../src/trainer/normalize.ts";
+import { evalConfig } from "../../src/trainer/evaluate.ts";
 import { PolicySelector } from "../../src/trainer/select.ts";
 import { maddpgOptions, train } from "../../src/trainer/train.ts";
 
-function config(select: Record<string, number>, runsDir = tmpdir()) {
+function config(select: Record<string, number | boolean>, runsDir = tmpdir()) {
   return resolveConfig({
     fileObject: {
       threads: 1,
@@ -117,15 +117,15 @@ describe("policy selection", function () {
     const reached = await train(config({ ...solvedEarly, polishTarget: 0.0001, polishEpisodes: 50, targetScore: -1 }, runsDir), { quiet: true });
     expect(reached.episodes).to.be.lessThan(5 + 50);
     expect(reached.selection!.check_score).to.be.at.least(-1);
-    const plain = await train(config(solvedEarly, runsDir), { quiet: true });
+    const plain = await train(config({ ...solvedEarly, polishTarget: 0 }, runsDir), { quiet: true });
     expect(plain.episodes).to.equal(5);
     expect(plain.at_solve!.env_steps).to.equal(plain.env_steps);
+    // Without policy checks there is nothing to wait for: the run stops at solving.
+    expect((await train(config({ ...solvedEarly, selectEvery: 0 }, runsDir), { quiet: true })).episodes).to.equal(5);
   });
 
-  it("polishing needs policy checks", () => {
-    expect(() => config({ polishTarget: 2.5, selectEvery: 0 })).to.throw(
-      "`train.polishTarget` waits for policy checks, which `train.selectEvery` = 0 turns off",
-    );
-    expect(checkConfig(config({ polishTarget: 2.5 }))).to.deep.equal([]);
+  it("checks and the final evaluation play on clean resets unless train.evalCleanReset is off", () => {
+    expect(evalConfig(config({ selectEvery: 10 })).env.cleanReset).to.equal(true);
+    expect(evalConfig(config({ selectEvery: 10, evalCleanReset: false })).env.cleanReset).to.equal(false);
   });
 });
