@@ -75,8 +75,9 @@ export class StudyMismatchError extends ConfigError {
 
 const kDefaultRunner = join(dirname(fileURLToPath(import.meta.url)), "../server/runner.ts");
 const kParentGuard = pathToFileURL(join(dirname(fileURLToPath(import.meta.url)), "parent-guard.ts")).href;
-/** Trials skip TensorBoard files and periodic checkpoints unless the space or --config asks for them. */
-const kTrialDefaults = { train: { checkpointEvery: 0 }, log: { tensorboard: false } };
+/** Trials skip TensorBoard files, periodic checkpoints and polishing past solving unless the space or
+ * --config asks for them. */
+const kTrialDefaults = { train: { checkpointEvery: 0, polishTarget: 0 }, log: { tensorboard: false } };
 /** Characters of a child's stderr kept for a failed trial's message. */
 const kStderrTail = 2000;
 
@@ -366,7 +367,8 @@ class StudyRun {
             solved: s.solved === true,
             episodesToSolve: numberOrNull(s.episodes_to_solve),
             episodes: base.episodes,
-            wallS: numberOrNull(s.wall_s),
+            // Time to solve (a solved run may train on for its final policy: train.polishTarget).
+            wallS: numberOrNull((s.at_solve as { wall_s?: unknown } | null)?.wall_s ?? s.wall_s),
             bestAverage: numberOrNull(s.best_avg100) ?? lastAverage,
           };
           const value = seedObjective(this.settings.objective, outcome, config.train.episodes, config.train.targetScore);
