@@ -115,7 +115,9 @@ class Maddpg {
   // array and row of a NaN/inf. `target_noise` (test hook, may be null): the standard-normal draws
   // [size][agents][action] of the MATD3 smoothing noise, used instead of drawing them.
   UpdateStats update_batch(const BatchView& batch, const float* target_noise = nullptr);
-  // k updates with batches of config().batch_size from `source`; after each, source.feedback(td).
+  // k updates with batches of config().batch_size from `source`; after each, source.feedback(td). With
+  // impl "graph" and a source offering uniform_buffer(), the k batches are drawn on the device instead
+  // (one CUDA graph; no feedback, which only prioritized sources use).
   UpdateStats update(int64_t k, BatchSource& source);
 
   // actions [n_envs][agents][2] from obs [n_envs][agents][24]; explore adds the scheduled noise.
