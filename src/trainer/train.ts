@@ -289,7 +289,7 @@ export async function train(config: Config, options: TrainOptions = {}): Promise
         } else if (remedy === "warn") {
           say(`Warning: actor gradient norm below ${config.diagnostics.deadGradThreshold} for ${config.diagnostics.deadGradUpdates} updates (dead actor gradients).`);
         } else if (remedy === "reset_noise") {
-          say(`Dead actor gradients for ${config.diagnostics.deadGradUpdates} updates: exploration noise reset to its start scale.`);
+          say(`Dead actor gradients for ${config.diagnostics.deadGradUpdates} updates: every env's noise process reset (OU state back to its mean; the decayed scale stays).`);
           agent.resetNoise();
         }
       }
