@@ -10,13 +10,18 @@ import type { Config } from "../../src/config/types.ts";
 import type { Replay } from "../../src/server/replay.ts";
 import { serve, type RunningServer } from "../../src/server/server.ts";
 import { latestCheckpoint } from "../../src/trainer/checkpoint.ts";
+import { loadObsNorm } from "../../src/trainer/normalize.ts";
 import { maddpgOptions } from "../../src/trainer/train.ts";
 import { tinyRun } from "./tiny-run.ts";
 
-/** The episode stepped here: per-step ball and racket positions of env 0. */
+/** The episode stepped here: per-step ball and racket positions of env 0 (observations normalised with
+ * the checkpoint's statistics, as the run saw them). */
 async function stepHere(runDir: string, config: Config, seed: number): Promise<number[][]> {
   const agent = new Maddpg(maddpgOptions(config));
-  await agent.load(join(latestCheckpoint(runDir)!, "agent.pt"));
+  const checkpoint = latestCheckpoint(runDir)!;
+  await agent.load(join(checkpoint, "agent.pt"));
+  const norm = loadObsNorm(checkpoint);
+  const seen = new Float32Array(48);
   const env = new TennisEnv({ seed, cleanReset: config.env.cleanReset, observeBallVelocity: config.env.observeBallVelocity, fixLastHitter: config.env.fixLastHitter, mode: config.env.mode });
   const out: number[][] = [];
   const record = () => {
@@ -26,7 +31,7 @@ async function stepHere(runDir: string, config: Config, seed: number): Promise<n
   let obs = env.reset();
   record();
   for (let step = 0; step < 1001; step++) {
-    const r = env.step(agent.act(obs, undefined, false));
+    const r = env.step(agent.act(norm ? norm.normalize(obs, seen) : obs, undefined, false));
     if (r.dones[0] || r.dones[1]) {
       // The env re-served on the done: the replay ends on the positions before.
       out.push(out[out.length - 1]);
