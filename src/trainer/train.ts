@@ -349,6 +349,9 @@ export async function train(config: Config, options: TrainOptions = {}): Promise
     say(`Solved in ${summary.episodes_to_solve} episodes (${solve.wall_s} s, ${solve.env_steps} env steps, ${solve.updates} updates).`);
     if (summary.episodes > summary.episodes_to_solve!) say(`Trained on to episode ${summary.episodes} (${summary.wall_s} s in all).`);
   }
+  if (finalEval) {
+    say(`Greedy evaluation of the final policy: mean ${finalEval.mean.toFixed(3)} over ${finalEval.episodes} episodes (min ${finalEval.min.toFixed(2)}, max ${finalEval.max.toFixed(2)}).`);
+  }
   await env.close();
   buffer.dispose();
   agent.dispose();
