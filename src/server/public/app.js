@@ -275,7 +275,8 @@ function play(replay, generation) {
     const last = replay.frames.length - 1;
     const tick = (now) => {
       if (generation !== view.rallyGeneration) return resolve();
-      const f = (now - start) / 1000 / replay.dt;
+      // A frame's timestamp can precede the moment play() started: clamp, or frame -1 is read.
+      const f = Math.max(0, (now - start) / 1000 / replay.dt);
       const i = Math.min(last, Math.floor(f));
       const frame = i >= last ? replay.frames[last] : lerpFrame(replay.frames[i], replay.frames[i + 1], f - i);
       drawCourt(rallyCtx, frame, `${replay.checkpoint} · seed ${replay.seed} · ${(i * replay.dt).toFixed(1)} s of ${(last * replay.dt).toFixed(1)} s`, i);
