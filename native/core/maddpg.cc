@@ -15,7 +15,6 @@
 #include <map>
 #include <sstream>
 #include <stdexcept>
-#include <tuple>
 #include <type_traits>
 
 #include "fused/engine.h"
