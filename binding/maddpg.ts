@@ -143,6 +143,7 @@ interface NativeMaddpg {
   load(path: string): Promise<void>;
   exportActor(path: string, agent: number): void;
   resetNoise(envMask?: Uint8Array): void;
+  resetActors(seed: number): void;
   stats(): MaddpgState;
   dispose(): void;
 }
@@ -327,6 +328,15 @@ export class Maddpg {
     else throw invalidParameter("envMask", "a Uint8Array or an array of booleans", envMask);
     if (mask.length === 0) throw invalidParameter("envMask", "a non-empty mask", envMask);
     this.#native.resetNoise(mask);
+  }
+
+  /**
+   * Starts every actor afresh: initial weights drawn from `seed` as the constructor draws them, the
+   * target actors copied from them, the actors' Adam state zeroed. Critics and noise stay.
+   */
+  resetActors(seed: number): void {
+    assertInt("seed", seed, 0, 0xffffffff);
+    this.#native.resetActors(seed);
   }
 
   /** Counters: updates, noise scale/steps/episodes, parameter count, and whether async work runs. */

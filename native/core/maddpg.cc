@@ -1093,6 +1093,20 @@ void Maddpg::set_parameters(const float* data, int64_t length) {
   if (impl_->fused) impl_->fused->parameters_changed();
 }
 
+void Maddpg::reset_actors(uint64_t seed) {
+  Rng init_rng(seed);
+  torch::NoGradGuard no_grad;
+  for (auto& g : impl_->groups) {
+    g.actor->reset_parameters(init_rng);
+    g.target_actor_flat.copy_(g.actor_flat);
+    g.actor_exp_avg.zero_();
+    g.actor_exp_avg_sq.zero_();
+    g.actor_adam_step = 0;
+    for (auto& item : g.actor_opt->state()) static_cast<torch::optim::AdamParamState&>(*item.second).step(0);
+  }
+  if (impl_->fused) impl_->fused->parameters_changed();
+}
+
 std::vector<float> Maddpg::get_actor_parameters(int agent) const {
   if (agent < 0 || agent >= kAgents) {
     throw std::invalid_argument("agent must be in [0, " + std::to_string(kAgents - 1) + "], got " +

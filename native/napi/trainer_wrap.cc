@@ -181,6 +181,7 @@ void MaddpgWrap::Init(Napi::Env env, Napi::Object exports) {
                                        InstanceMethod<&MaddpgWrap::Load>("load"),
                                        InstanceMethod<&MaddpgWrap::ExportActor>("exportActor"),
                                        InstanceMethod<&MaddpgWrap::ResetNoise>("resetNoise"),
+                                       InstanceMethod<&MaddpgWrap::ResetActors>("resetActors"),
                                        InstanceMethod<&MaddpgWrap::Stats>("stats"),
                                        InstanceMethod<&MaddpgWrap::Dispose>("dispose"),
                                    });
@@ -357,6 +358,14 @@ Napi::Value MaddpgWrap::ResetNoise(const Napi::CallbackInfo& info) {
   auto mask = info[0].As<Napi::Uint8Array>();
   THROW_TYPEERROR_IF(mask.ElementLength() == 0, env, "envMask must not be empty");
   guard(env, [&] { m.reset_noise(mask.Data(), int64_t(mask.ElementLength())); });
+  return env.Undefined();
+}
+
+Napi::Value MaddpgWrap::ResetActors(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto& m = ready(env);
+  const int64_t seed = int_arg(info, 0, "seed", 0, int64_t(UINT32_MAX));
+  guard(env, [&] { m.reset_actors(uint64_t(seed)); });
   return env.Undefined();
 }
 

@@ -285,6 +285,47 @@ TEST(maddpg_set_get_parameters_round_trip) {
   CHECK_THROWS(b.set_parameters(bad.data(), int64_t(bad.size())), std::invalid_argument);
 }
 
+// reset_actors: the actors (online and target) become those a learner of that seed starts with (a
+// shared learner draws its actor first), the critics stay, and the actors' Adam starts over.
+TEST(maddpg_reset_actors_starts_them_afresh) {
+  for (const char* impl : {"libtorch", "fused"}) {
+    MaddpgConfig c = small_config(4);
+    c.impl = impl;
+    c.shared_parameters = true;
+    c.lr_critic = 1e-12;  // critics all but frozen, so the next actor steps can be compared
+    Maddpg m(c);
+    tennis::Rng rng(5);
+    for (int k = 0; k < 4; ++k) {
+      OwnedBatch batch(16, rng);
+      m.update_batch(batch.view());
+    }
+    const auto trained = m.get_parameters();
+    m.reset_actors(9);
+    const auto reset = m.get_parameters();
+    MaddpgConfig fresh_config = c;
+    fresh_config.seed = 9;
+    Maddpg fresh(fresh_config);
+    const auto fresh_params = fresh.get_parameters();
+    auto slice = [](const std::vector<float>& v, const tennis::ParameterInfo& p) {
+      return std::vector<float>(v.begin() + p.offset, v.begin() + p.offset + p.numel);
+    };
+    for (const auto& p : m.parameter_layout()) {
+      const bool actor = p.name.find("actor") != std::string::npos;
+      CHECK_MSG(slice(reset, p) == (actor ? slice(fresh_params, p) : slice(trained, p)), impl << " " << p.name);
+    }
+    // One more step from equal parameters: equal actor steps only if the Adam state was reset too.
+    fresh.set_parameters(reset.data(), int64_t(reset.size()));
+    OwnedBatch batch(16, rng);
+    m.update_batch(batch.view());
+    fresh.update_batch(batch.view());
+    const auto mine = m.get_parameters(), theirs = fresh.get_parameters();
+    for (const auto& p : m.parameter_layout()) {
+      if (p.name.find("actor") == std::string::npos) continue;
+      CHECK_MSG(slice(mine, p) == slice(theirs, p), impl << " " << p.name << " after a step");
+    }
+  }
+}
+
 TEST(noise_ou_statistics_and_reset) {
   tennis::NoiseConfig nc;
   nc.type = "ou";

@@ -20,6 +20,7 @@ export interface TrainConfig {
   trainEvery: number;
   updatesPerStep: number;
   maxUpdatesPerEpisode: number;
+  stallEpisodes: number;
   nStep: number;
   batchSize: number;
   earlyTrainingSteps: number;

@@ -41,7 +41,7 @@ export interface TrainSummary {
   final_eval: { episodes: number; mean: number; min: number; max: number } | null;
   /** The final policy's check (train.selectEvery): after which episode, its score, whether it was restored. */
   selection: Selection | null;
-  diagnostics: { dead_gradient_alarms: number; mean_saturation: number | null; last_q_mean: number | null; recent: RecentStats | null };
+  diagnostics: { dead_gradient_alarms: number; actor_resets: number; mean_saturation: number | null; last_q_mean: number | null; recent: RecentStats | null };
   run_dir: string;
 }
 
@@ -115,6 +115,9 @@ interface LoopState {
   wallBefore: number;
   deadRun: number;
   deadAlarms: number;
+  /** Learning episodes in a row without a point, and the actor restarts so far (train.stallEpisodes). */
+  stallRun: number;
+  actorResets: number;
   scores: number[];
   averages: number[];
   warmupRng: number;
@@ -146,7 +149,7 @@ export async function train(config: Config, options: TrainOptions = {}): Promise
   let tracker = new ScoreTracker(n, t.window, t.targetScore);
   // Warm-up actions: uniform in [-1, 1), seeded apart from the other RNGs of the same seed.
   const warmup = new Rng((config.seed ^ 0x9e3779b9) >>> 0);
-  const state: LoopState = { envSteps: 0, updates: 0, episodeUpdates: 0, episodes: 0, wallBefore: 0, deadRun: 0, deadAlarms: 0, scores: [], averages: [], warmupRng: 0, tracker: tracker.toJSON() };
+  const state: LoopState = { envSteps: 0, updates: 0, episodeUpdates: 0, episodes: 0, wallBefore: 0, deadRun: 0, deadAlarms: 0, stallRun: 0, actorResets: 0, scores: [], averages: [], warmupRng: 0, tracker: tracker.toJSON() };
   let norm = t.normalizeObs ? new RunningNorm(OBS_SIZE) : null;
   const selector = t.selectEvery > 0 ? new PolicySelector(config) : null;
   let selection: Selection | null = null;
@@ -251,6 +254,9 @@ export async function train(config: Config, options: TrainOptions = {}): Promise
       const finished = tracker.addStep(step.rewards, lost ? keptDones(step.dones, lost) : step.dones);
       if (finished.length > 0) agent.resetNoise(doneMask(step.dones, n));
       for (const ep of finished) onEpisode(ep);
+      if (learning && restartStalledActors(config, finished, state, agent)) {
+        say(`No point in ${t.stallEpisodes} episodes: the actors start afresh (restart ${state.actorResets}, episode ${state.episodes}).`);
+      }
       if (selector && learning && selector.due(state.episodes, finished.length)) {
         logger.record("select/check_score", selector.check(agent, norm, state.episodes));
       }
@@ -335,6 +341,7 @@ export async function train(config: Config, options: TrainOptions = {}): Promise
     selection,
     diagnostics: {
       dead_gradient_alarms: state.deadAlarms,
+      actor_resets: state.actorResets,
       mean_saturation: saturationCount ? saturationSum / saturationCount : null,
       last_q_mean: lastStats?.qMean ?? null,
       recent,
@@ -423,6 +430,24 @@ function checkDeadGradients(config: Config, stats: UpdateStats, state: LoopState
   state.deadAlarms += 1;
   state.deadRun = 0;
   return remedy;
+}
+
+/**
+ * train.stallEpisodes: a policy that never gets the ball over the net learns nothing new (its tanh
+ * saturates, every episode is the same lost serve), so after that many such episodes in a row the
+ * actors start again from fresh weights, on the critics and replay data learned so far. The fresh
+ * weights come from the run's seed and the restart count, so a run stays reproducible.
+ * Returns whether it restarted them.
+ */
+function restartStalledActors(config: Config, finished: EpisodeResult[], state: LoopState, agent: Maddpg): boolean {
+  const limit = config.train.stallEpisodes;
+  if (limit === 0 || finished.length === 0) return false;
+  for (const ep of finished) state.stallRun = ep.score > 0 ? 0 : state.stallRun + 1;
+  if (state.stallRun < limit) return false;
+  state.stallRun = 0;
+  state.actorResets += 1;
+  agent.resetActors((config.seed + 0x9e3779b9 * state.actorResets) >>> 0);
+  return true;
 }
 
 /** Whether a directory looks like a run directory (for --resume). */

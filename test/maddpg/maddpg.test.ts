@@ -126,6 +126,46 @@ describe("Maddpg binding", function () {
     learner.dispose();
   });
 
+  for (const impl of ["libtorch", "fused"] as const) {
+    it(`${impl}: resetActors starts the actors afresh (weights, targets, Adam) and keeps the critics`, async () => {
+      const options: MaddpgOptions = { ...small, impl, sharedParameters: true, lrCritic: 1e-12, seed: 3 };
+      const learner = new Maddpg(options);
+      for (let k = 0; k < 5; k++) await learner.updateBatch(makeBatch(16, 10 + k));
+      const layout = learner.parameterLayout();
+      const slice = (params: Float32Array, part: (name: string) => boolean) =>
+        layout.filter((p) => part(p.name)).flatMap((p) => Array.from(params.subarray(p.offset, p.offset + p.numel)));
+      const actor = (name: string) => name.includes("/actor/");
+      const targetActor = (name: string) => name.includes("/target_actor/");
+      const critics = (name: string) => name.includes("critic");
+      const trained = learner.getParameters();
+
+      learner.resetActors(7);
+      const reset = learner.getParameters();
+      // A shared learner draws its actor first, so a fresh learner of seed 7 holds the same actor.
+      const fresh = new Maddpg({ ...options, seed: 7 });
+      expect(slice(reset, actor)).to.deep.equal(slice(fresh.getParameters(), actor));
+      expect(slice(reset, targetActor)).to.deep.equal(slice(reset, actor));
+      expect(slice(reset, critics)).to.deep.equal(slice(trained, critics));
+      fresh.dispose();
+
+      // Adam starts again: from the same parameters (the critics all but frozen by a 1e-12 learning
+      // rate), the restarted learner takes the same actor step as a fresh one (1.6e-4 apart without the reset).
+      const twin = new Maddpg({ ...options, seed: 7 });
+      twin.setParameters(reset);
+      await learner.updateBatch(makeBatch(16, 20));
+      await twin.updateBatch(makeBatch(16, 20));
+      expect(slice(learner.getParameters(), actor)).to.not.deep.equal(slice(reset, actor));
+      const [mine, theirs] = [learner.getParameters(), twin.getParameters()];
+      expect(slice(mine, actor)).to.deep.equal(slice(theirs, actor));
+      expect(slice(mine, targetActor)).to.deep.equal(slice(theirs, targetActor));
+      // (the critics' Adam states differ, so a 1e-12 step moves their near-zero weights a little apart)
+      slice(mine, critics).forEach((v, i) => expect(v).to.be.closeTo(slice(theirs, critics)[i], 1e-9));
+      twin.dispose();
+      expect(() => learner.resetActors(-1)).to.throw(TypeError, "seed");
+      learner.dispose();
+    });
+  }
+
   it("rejects a batch holding NaN with an error naming the array and row", async () => {
     const learner = new Maddpg(small);
     const batch = makeBatch(4, 3);

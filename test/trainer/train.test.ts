@@ -126,6 +126,28 @@ describe("trainer", function () {
     expect(Math.max(...pending)).to.be.greaterThan(0);
   });
 
+  it("starts the actors afresh after train.stallEpisodes learning episodes without a point, and resumes exactly", async () => {
+    const stalling = (episodes: number) => {
+      const c = tinyConfig(runsDir, episodes);
+      c.train.stallEpisodes = 2;
+      return c;
+    };
+    const dir = await expectExactResume(stalling);
+    const summary = JSON.parse(readFileSync(join(dir, "summary.json"), "utf8"));
+    // The restarts the scores call for: runs of pointless episodes that began after the warm-up.
+    let [run, expected] = [0, 0];
+    for (const r of metricsOf(dir)) {
+      if (r["time/env_steps"] - 1 < 60) continue;
+      run = r["rollout/score"] > 0 ? 0 : run + 1;
+      if (run === 2) [run, expected] = [0, expected + 1];
+    }
+    expect(expected).to.be.greaterThan(0);
+    expect(summary.diagnostics.actor_resets).to.equal(expected);
+    const plain = await train(tinyConfig(runsDir, 12), { quiet: true });
+    expect(plain.diagnostics.actor_resets).to.equal(0);
+    expect(scoresOf(plain.run_dir)).to.not.deep.equal(scoresOf(dir));
+  });
+
   it("makes at most maxUpdatesPerEpisode updates between two episode ends", async () => {
     const c = tinyConfig(runsDir, 12);
     c.train.updatesPerStep = 3;
