@@ -138,8 +138,8 @@ class Maddpg {
   std::vector<float> get_parameters() const;
   void get_parameters(float* out, int64_t length) const;
   void set_parameters(const float* data, int64_t length);
-  // Starts every actor afresh: new initial weights drawn from Rng(seed) as the constructor draws them,
-  // copied into the target actors, Adam moments and step count zeroed. Critics, noise and the update
+  // Starts every actor afresh: new initial weights drawn from Rng(seed) as the constructor draws them
+  // (LayerNorm back to the identity), copied into the target actors, Adam moments and step count zeroed. Critics, noise and the update
   // count stay (the trainer's stall remedy, train.stallEpisodes).
   void reset_actors(uint64_t seed);
   // The actor of `agent` alone, flat (same order as its slice of the layout).

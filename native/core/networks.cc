@@ -63,6 +63,12 @@ torch::Tensor ActorImpl::forward(torch::Tensor x) {
 void ActorImpl::reset_parameters(Rng& rng) {
   for (auto& layer : fc_layers) init_linear(layer, 1.0 / std::sqrt(double(layer->options.in_features())), rng);
   init_linear(out, kOutputInitBound, rng);
+  // LayerNorm starts as the identity (what its constructor sets; a restart must undo training).
+  torch::NoGradGuard no_grad;
+  for (auto& norm : norm_layers) {
+    norm->weight.fill_(1.f);
+    norm->bias.fill_(0.f);
+  }
 }
 
 CentralCriticImpl::CentralCriticImpl(int64_t input_size_, std::vector<int64_t> hidden_, bool batch_norm_)

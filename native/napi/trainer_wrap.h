@@ -42,6 +42,7 @@ class MaddpgWrap : public Napi::ObjectWrap<MaddpgWrap> {
   Napi::Value ExportActor(const Napi::CallbackInfo& info);
   // resetNoise(envMask?: Uint8Array[nEnvs]): [sync] resets the noise of masked envs (all when omitted).
   Napi::Value ResetNoise(const Napi::CallbackInfo& info);
+  // resetActors(seed: uint32): [sync] fresh actor weights, target actors and actor Adam state.
   Napi::Value ResetActors(const Napi::CallbackInfo& info);
   // stats(): [sync] {updates, parameterCount, noiseScale, noiseSteps, noiseEpisodes, nEnvs, busy, architecture}
   Napi::Value Stats(const Napi::CallbackInfo& info);

@@ -14,6 +14,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <unistd.h>
@@ -285,12 +286,14 @@ TEST(maddpg_set_get_parameters_round_trip) {
   CHECK_THROWS(b.set_parameters(bad.data(), int64_t(bad.size())), std::invalid_argument);
 }
 
-// reset_actors: the actors (online and target) become those a learner of that seed starts with (a
-// shared learner draws its actor first), the critics stay, and the actors' Adam starts over.
+// reset_actors: the actors (online and target, LayerNorm included) become those a learner of that seed
+// starts with (a shared learner draws its actor first), the critics stay, and the actors' Adam starts over.
 TEST(maddpg_reset_actors_starts_them_afresh) {
-  for (const char* impl : {"libtorch", "fused"}) {
+  const std::pair<const char*, bool> cases[] = {{"libtorch", false}, {"fused", false}, {"libtorch", true}};
+  for (const auto& [impl, layer_norm] : cases) {
     MaddpgConfig c = small_config(4);
     c.impl = impl;
+    c.layer_norm = layer_norm;
     c.shared_parameters = true;
     c.lr_critic = 1e-12;  // critics all but frozen, so the next actor steps can be compared
     Maddpg m(c);
