@@ -35,6 +35,7 @@ export interface TrainConfig {
   selectEpisodes: number;
   polishTarget: number;
   polishEpisodes: number;
+  confirmEpisodes: number;
 }
 
 export interface BufferConfig {

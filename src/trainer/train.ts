@@ -257,17 +257,9 @@ export async function train(config: Config, options: TrainOptions = {}): Promise
       if (learning && restartStalledActors(config, finished, state, agent)) {
         say(`No point in ${t.stallEpisodes} episodes: the actors start afresh (restart ${state.actorResets}, episode ${state.episodes}).`);
       }
-      if (selector && learning && selector.due(state.episodes, finished.length)) {
-        logger.record("select/check_score", selector.check(agent, norm, state.episodes));
-      }
       if (tracker.solvedAt !== null && !state.atSolve) {
         state.atSolve = { wall_s: Number(wall().toFixed(2)), env_steps: state.envSteps, updates: state.updates };
       }
-      // train.polishTarget: a solved run goes on until a greedy check reaches it, for polishEpisodes at most.
-      const polishing = selector !== null && t.polishTarget > 0 && selector.bestScore < t.polishTarget &&
-        tracker.solvedAt !== null && state.episodes - tracker.solvedAt < t.polishEpisodes;
-      if (tracker.solvedAt !== null && t.stopWhenSolved && !polishing) [stopped, finishedRun] = ["solved", true];
-      if (state.episodes >= t.episodes) finishedRun = true;
       obs = step.obs;
       if (finished.length > 0) state.episodeUpdates = 0;
       // train.maxUpdatesPerEpisode: the rounds of a long rally stop once it has had its share of updates.
@@ -299,6 +291,15 @@ export async function train(config: Config, options: TrainOptions = {}): Promise
           agent.resetNoise();
         }
       }
+      // Checks play the policy after this step's updates: the one the run ends with if it stops here.
+      if (selector && learning && selector.due(state.episodes, finished.length)) {
+        logger.record("select/check_score", selector.check(agent, norm, state.episodes));
+      }
+      // train.polishTarget: a solved run goes on until a greedy check reaches it, for polishEpisodes at most.
+      const polishing = selector !== null && t.polishTarget > 0 && selector.bestScore < t.polishTarget &&
+        tracker.solvedAt !== null && state.episodes - tracker.solvedAt < t.polishEpisodes;
+      if (tracker.solvedAt !== null && t.stopWhenSolved && !polishing) [stopped, finishedRun] = ["solved", true];
+      if (state.episodes >= t.episodes) finishedRun = true;
       const crossed = finished.length > 0 && t.checkpointEvery > 0 &&
         Math.floor(state.episodes / t.checkpointEvery) > Math.floor((state.episodes - finished.length) / t.checkpointEvery);
       if (crossed && !finishedRun) {

@@ -1,6 +1,7 @@
 // Policy selection (train.selectEvery): the best greedy check is kept and becomes the final policy when
-// it beat the last; ties go to the later policy; the kept learner survives a checkpoint; checks do not
-// change the training trajectory.
+// it beat the last; ties go to the later policy; a check that reaches the polish target is confirmed over
+// more episodes; each check plays starts of its own; the kept learner survives a checkpoint; checks do
+// not change the training trajectory.
 import { expect } from "chai";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -9,6 +10,7 @@ import { join } from "node:path";
 import { Maddpg } from "../../binding/maddpg.ts";
 import { resolveConfig } from "../../src/config/resolve.ts";
 import { RunningNorm } from "../../src/trainer/normalize.ts";
+import { latestCheckpoint } from "../../src/trainer/checkpoint.ts";
 import { evalConfig } from "../../src/trainer/evaluate.ts";
 import { PolicySelector } from "../../src/trainer/select.ts";
 import { maddpgOptions, train } from "../../src/trainer/train.ts";
@@ -25,10 +27,13 @@ function config(select: Record<string, number | boolean>, runsDir = tmpdir()) {
   });
 }
 
-/** A check player that returns the scripted scores in turn. */
-function scripted(scores: number[]) {
+/** A check player that returns the scripted scores in turn and records what it was asked to play. */
+function scripted(scores: number[], calls: { episodes: number; seed: number }[] = []) {
   let k = 0;
-  return () => scores[k++];
+  return (_agent: unknown, _norm: unknown, episodes: number, seed: number) => {
+    calls.push({ episodes, seed });
+    return scores[k++];
+  };
 }
 
 describe("policy selection", function () {
@@ -52,7 +57,7 @@ describe("policy selection", function () {
       selector.check(agent, null, episode);
     }
     const { selection } = selector.finish(agent, null, 30);
-    expect(selection).to.deep.equal({ episode: 20, check_score: 0.5, restored: true });
+    expect(selection).to.deep.equal({ episode: 20, check_score: 0.5, check_episodes: 20, restored: true });
     expect(Array.from(agent.getParameters())).to.deep.equal(Array.from(params[1]));
     agent.dispose();
   });
@@ -62,8 +67,27 @@ describe("policy selection", function () {
     const before = agent.getParameters();
     const tie = new PolicySelector(config({ selectEvery: 10 }), scripted([0.4, 0.4]));
     tie.check(agent, null, 10);
-    expect(tie.finish(agent, null, 14).selection).to.deep.equal({ episode: 14, check_score: 0.4, restored: false });
+    expect(tie.finish(agent, null, 14).selection).to.deep.equal({ episode: 14, check_score: 0.4, check_episodes: 20, restored: false });
     expect(Array.from(agent.getParameters())).to.deep.equal(Array.from(before));
+    agent.dispose();
+  });
+
+  it("confirms a check that reaches train.polishTarget over confirmEpisodes, and plays new starts each check", () => {
+    const agent = new Maddpg(maddpgOptions(config({ selectEvery: 10 })));
+    const calls: { episodes: number; seed: number }[] = [];
+    // Check 1 reaches the target (2.6) but confirms at 2.3; check 2 scores 2.4, below the target: kept.
+    const selector = new PolicySelector(config({ selectEvery: 10, polishTarget: 2.55, confirmEpisodes: 50 }), scripted([2.6, 2.3, 2.4], calls));
+    expect(selector.check(agent, null, 10)).to.equal(2.3);
+    expect(selector.bestScore).to.equal(2.3);
+    expect(selector.check(agent, null, 20)).to.equal(2.4);
+    expect(calls.map((c) => c.episodes)).to.deep.equal([20, 50, 20]);
+    expect(new Set(calls.map((c) => c.seed)).size).to.equal(3);
+    expect(selector.finish(agent, null, 20).selection).to.deep.equal({ episode: 20, check_score: 2.4, check_episodes: 20, restored: false });
+
+    // Without confirmation the short check's score stands.
+    const unconfirmed = new PolicySelector(config({ selectEvery: 10, polishTarget: 2.55, confirmEpisodes: 0 }), scripted([2.6]));
+    expect(unconfirmed.check(agent, null, 10)).to.equal(2.6);
+    expect(unconfirmed.finish(agent, null, 10).selection).to.include({ check_score: 2.6, check_episodes: 20 });
     agent.dispose();
   });
 
@@ -83,7 +107,7 @@ describe("policy selection", function () {
     const second = new PolicySelector(cfg, scripted([0.2]));
     second.load(dir);
     const final = second.finish(agent, norm, 20);
-    expect(final.selection).to.deep.equal({ episode: 10, check_score: 0.9, restored: true });
+    expect(final.selection).to.deep.equal({ episode: 10, check_score: 0.9, check_episodes: 20, restored: true });
     expect(Array.from(agent.getParameters())).to.deep.equal(Array.from(kept));
     expect(final.norm?.toJSON()).to.deep.equal(normAtCheck);
     expect(final.norm?.toJSON()).to.not.deep.equal(norm.toJSON());
@@ -101,6 +125,21 @@ describe("policy selection", function () {
     expect(off.selection).to.equal(null);
     expect(on.selection).to.not.equal(null);
     expect(on.selection!.check_score).to.be.a("number");
+  });
+
+  it("checks the policy after the step's updates, so a run that stops at a check ends with the checked policy", async () => {
+    const runsDir = mkdtempSync(join(tmpdir(), "tt-select-last-"));
+    const summary = await train(config({ selectEvery: 2, selectEpisodes: 2, episodes: 8, polishTarget: 0, evalEpisodes: 0 }, runsDir), { quiet: true });
+    const dir = latestCheckpoint(summary.run_dir)!;
+    const kept = JSON.parse(readFileSync(join(dir, "select.json"), "utf8"));
+    // The last check kept (an untrained policy's checks tie, and ties go to the later policy).
+    expect(kept.episode).to.equal(8);
+    expect(summary.selection).to.include({ episode: 8, restored: false });
+    const agent = new Maddpg(maddpgOptions(config({})));
+    await agent.load(join(dir, "agent.pt"));
+    const bytes = readFileSync(join(dir, "select.bin"));
+    expect(Array.from(new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4))).to.deep.equal(Array.from(agent.getParameters()));
+    agent.dispose();
   });
 
   it("polishes a solved run until a check reaches train.polishTarget, within polishEpisodes", async () => {
