@@ -8,8 +8,9 @@ import { assertInt } from "../../binding/validate.ts";
 import { randomPlay } from "../env/random-play.ts";
 import { evalScripted } from "../env/scripted-eval.ts";
 import { resolveConfig } from "../config/resolve.ts";
+import type { Config } from "../config/types.ts";
 import { latestCheckpoint } from "../trainer/checkpoint.ts";
-import { evalCheckpoint } from "../trainer/evaluate.ts";
+import { evalCheckpoint, evalConfig } from "../trainer/evaluate.ts";
 import { UsageError, printJson, withJson } from "./common.ts";
 
 export const randomCommand: CommandModule = {
@@ -42,7 +43,7 @@ export const evalCommand: CommandModule = {
       .option("policy", { choices: ["checkpoint", "scripted"] as const, describe: "What plays [default: checkpoint]" })
       .option("episodes", { type: "number", describe: "Episodes [default: 100]" })
       .option("seed", { type: "number", describe: "Env seed [default: 1]" })
-      .option("clean-reset", { type: "boolean", describe: "Re-serve on every reset [default: the run's config; true for scripted]" }),
+      .option("clean-reset", { type: "boolean", describe: "Re-serve on every reset [default: as the run's own evaluation played (train.evalCleanReset); true for scripted]" }),
   handler: async (argv) => {
     const episodes = (argv.episodes as number | undefined) ?? 100;
     const seed = (argv.seed as number | undefined) ?? 1;
@@ -56,10 +57,7 @@ export const evalCommand: CommandModule = {
       if (!argv.checkpoint) throw new UsageError("eval needs --checkpoint DIR (a run directory or a checkpoint folder), or --policy scripted");
       const dir = latestCheckpoint(resolve(argv.checkpoint as string));
       if (!dir) throw new UsageError(`no complete checkpoint in ${argv.checkpoint as string}`);
-      const runDir = resolve(dir, "..", "..");
-      const config = resolveConfig({ fileObject: JSON.parse(readFileSync(join(runDir, "config.json"), "utf8")) });
-      if (argv.cleanReset !== undefined) config.env.cleanReset = argv.cleanReset as boolean;
-      result = await evalCheckpoint(config, dir, episodes, seed);
+      result = await evalCheckpoint(checkpointEvalConfig(dir, argv.cleanReset as boolean | undefined), dir, episodes, seed);
     }
     const sorted = [...result.scores].sort((a, b) => a - b);
     const quantile = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
@@ -77,3 +75,11 @@ export const evalCommand: CommandModule = {
     console.log(`${policy}: mean score ${out.mean_score.toFixed(3)} over ${episodes} episodes (min ${out.min.toFixed(2)}, p10 ${out.p10.toFixed(2)}, median ${out.median.toFixed(2)}, max ${out.max.toFixed(2)})`);
   },
 };
+
+/** The config `eval` plays a checkpoint folder with: its run's, on the reset the run's own checks and final
+ * evaluation used (train.evalCleanReset) so the figures compare, unless `cleanReset` is given. */
+export function checkpointEvalConfig(checkpointDir: string, cleanReset?: boolean): Config {
+  const runDir = resolve(checkpointDir, "..", "..");
+  const config = evalConfig(resolveConfig({ fileObject: JSON.parse(readFileSync(join(runDir, "config.json"), "utf8")) }));
+  return cleanReset === undefined ? config : { ...config, env: { ...config.env, cleanReset } };
+}
