@@ -24,8 +24,9 @@ export const kExitCodes = { failure: 1, usage: 2 } as const;
 const kCommandFlags = ["config", "cuda", "json", "verbose", "help", "resume", "checkpoint", "policy", "eval-episodes",
   "out", "seconds", "objective", "study", "sampler", "sampler-seed", "token", "runs-dir", "max-concurrent", "seeds", "bind", "host", "port", "space", "trials", "parallel", "episodes", "seed", "envs"];
 
-/** Rewrites yargs' "Unknown argument(s): x" with did-you-mean suggestions from the known options. */
-function explainUnknown(message: string, known: string[]): string {
+/** Rewrites yargs' "Unknown argument(s): x" with did-you-mean suggestions from the known options; an
+ * option of another command is named as such. */
+function explainUnknown(message: string, known: string[], command: string): string {
   const match = /^Unknown arguments?: (.+)$/.exec(message);
   if (!match) return message;
   const names = match[1].split(", ");
@@ -33,10 +34,17 @@ function explainUnknown(message: string, known: string[]): string {
   return names
     .filter((name) => name === kebab(name) || !names.includes(kebab(name)))
     .map((name) => {
+      if (known.includes(name)) return `Option --${name} does not apply to \`tennis-train ${command}\` (\`tennis-train ${command} --help\` lists its options)`;
       const suggestion = didYouMean(name, known);
       return `Unknown option --${name}${suggestion ? ` (did you mean --${suggestion}?)` : ""}`;
     })
     .join("\n");
+}
+
+/** The command as typed: the words before the first option ("bench solve"), or the default "train". */
+function commandWords(args: string[]): string {
+  const end = args.findIndex((a) => a.startsWith("-"));
+  return args.slice(0, end < 0 ? args.length : end).join(" ") || "train";
 }
 
 export function buildCli(args: string[]) {
@@ -55,10 +63,10 @@ export function buildCli(args: string[]) {
     .strict()
     .recommendCommands()
     .wrap(Math.min(120, process.stdout.columns ?? 120))
-    .fail((message, error, y) => {
+    .fail((message, error) => {
       if (error) throw error;
       const known = [...configFlagNames(), ...kCommandFlags];
-      throw new UsageError(explainUnknown(message, known));
+      throw new UsageError(explainUnknown(message, known, commandWords(args)));
     })
     .help()
     .version(false);

@@ -57,6 +57,12 @@ describe("cli", () => {
     expect(stderr.trim()).to.equal("Unknown option --batch-sise (did you mean --batch-size?)");
   });
 
+  it("an option of another command is named as such, not suggested as its own correction", () => {
+    const { code, stderr } = runCli(["eval", "--threads", "1"]);
+    expect(code).to.equal(2);
+    expect(stderr.trim()).to.equal("Option --threads does not apply to `tennis-train eval` (`tennis-train eval --help` lists its options)");
+  });
+
   it("a command missing a required option names it and exits with 2", () => {
     const { code, stdout, stderr } = runCli(["tune", "--trials", "2"]);
     expect(code).to.equal(2);
