@@ -152,8 +152,17 @@ void mlp_backward(const MlpLayout& net, const float* flat, int64_t rows, const f
     if (grad) {
       // dW [out][in] = dz^T [out][rows] . input [rows][in] (BLAS NT, M = in, N = out, K = rows: one FMA
       // chain per element, cut into k blocks by the regular kernel only).
-      gemm(d.out, d.in, rows, Strided{dz, 1, d.out}, input, ld_input, grad + d.weight, d.in, {}, threads,
-           !small_matrix(d.in, d.out, rows));
+      const bool split_k = !small_matrix(d.in, d.out, rows);
+      if (d.in < d.out) {
+        // A narrow input (the first layer): dW^T = input^T . dz fills whole vectors of out columns, then
+        // is transposed into place; the same chains, so the same bits.
+        auto& product = scratch.transposed;
+        if (int64_t(product.size()) < d.in * d.out) product.resize(size_t(d.in * d.out));
+        gemm(d.in, d.out, rows, Strided{input, 1, ld_input}, dz, d.out, product.data(), d.out, {}, threads, split_k);
+        transpose(d.in, d.out, product.data(), grad + d.weight);
+      } else {
+        gemm(d.out, d.in, rows, Strided{dz, 1, d.out}, input, ld_input, grad + d.weight, d.in, {}, threads, split_k);
+      }
       column_sums(rows, d.out, dz, d.out, grad + d.bias);
     }
     if (l > 0) {

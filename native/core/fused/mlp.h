@@ -34,9 +34,10 @@ struct MlpActivations {
   int64_t rows = 0;
 };
 
-// Per-thread scratch of the backward pass (two gradient buffers used in turn, gathered weight columns).
+// Per-thread scratch of the backward pass (two gradient buffers used in turn, gathered weight columns,
+// a transposed weight gradient).
 struct MlpScratch {
-  std::vector<float> a, b, columns;
+  std::vector<float> a, b, columns, transposed;
 };
 
 // W^T of every layer at that layer's weight offset (bias slots untouched), so the forward product
