@@ -505,6 +505,21 @@ TENNIS_AVX2 void column_sums_avx2(int64_t rows, int64_t cols, const float* x, in
 
 TENNIS_AVX2 void tanh_backward_avx2(int64_t n, float* g, const float* y) { tanh_backward_body(n, g, y); }
 
+// fold_pairwise and fold_halves of the 16 lanes lo (0-7), hi (8-15) in registers: the same additions.
+TENNIS_AVX2 inline float fold_pairwise_avx2(__m256 lo, __m256 hi) {
+  const __m256 pairs = _mm256_hadd_ps(lo, hi);      // lanes (0+1), (2+3), (8+9), (10+11) | (4+5), ...
+  const __m256 quads = _mm256_hadd_ps(pairs, pairs);  // quads 0, 2 in the low half, 1, 3 in the high
+  const __m128 eights = _mm_add_ps(_mm256_castps256_ps128(quads), _mm256_extractf128_ps(quads, 1));
+  return _mm_cvtss_f32(eights) + _mm_cvtss_f32(_mm_movehdup_ps(eights));
+}
+
+TENNIS_AVX2 inline float fold_halves_avx2(__m256 lo, __m256 hi) {
+  const __m256 eight = _mm256_add_ps(hi, lo);  // lane i + 8 plus lane i
+  const __m128 four = _mm_add_ps(_mm256_extractf128_ps(eight, 1), _mm256_castps256_ps128(eight));
+  const __m128 two = _mm_add_ps(_mm_movehl_ps(four, four), four);
+  return _mm_cvtss_f32(two) + _mm_cvtss_f32(_mm_movehdup_ps(two));
+}
+
 TENNIS_AVX2 void dot_rows_avx2(int64_t m, int64_t n, int64_t k, const float* x, int64_t ldx, const float* w,
                                const float* bias, float* out, int64_t ldo, int64_t pairwise_rows,
                                int64_t pairwise_cols) {
@@ -539,11 +554,8 @@ TENNIS_AVX2 void dot_rows_avx2(int64_t m, int64_t n, int64_t k, const float* x, 
         }
       }
       for (int64_t i = i0; i < std::min(m, i0 + kRows); ++i) {
-        alignas(32) float lanes[kDotLanes];
-        _mm256_store_ps(lanes, lo[i - i0]);
-        _mm256_store_ps(lanes + 8, hi[i - i0]);
         const bool pairwise = i < pairwise_rows || j < pairwise_cols;
-        const float dot = pairwise ? fold_pairwise(lanes) : fold_halves(lanes);
+        const float dot = pairwise ? fold_pairwise_avx2(lo[i - i0], hi[i - i0]) : fold_halves_avx2(lo[i - i0], hi[i - i0]);
         out[i * ldo + j] = bias ? bias[j] + dot : dot;
       }
     }
