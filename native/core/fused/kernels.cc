@@ -405,14 +405,14 @@ TENNIS_AVX2 void gemm_rows_avx2(int64_t m_begin, int64_t m_end, int64_t n, int64
 
 // ---- AVX-512: the same FMA chains in wider tiles (fewer instructions per FMA; same bits) -------
 
-// One MR x (16 NV) tile of C over k. With kTail the last vector is partial: `tail` selects its valid
-// columns (masked loads and stores cost more than plain ones here, so full vectors use plain ones).
-// A vector of 16 floats; the partial one (kPartial) loads only the `tail` columns.
-template <bool kPartial>
-TENNIS_AVX512 __attribute__((always_inline)) inline __m512 load512(__mmask16 tail, const float* p) {
-  return kPartial ? _mm512_maskz_loadu_ps(tail, p) : _mm512_loadu_ps(p);
+// Vector j of a tile row of NV vectors at p; with kTail the last one loads only the `tail` columns.
+template <int NV, bool kTail>
+TENNIS_AVX512 __attribute__((always_inline)) inline __m512 load_vector(int j, __mmask16 tail, const float* p) {
+  return kTail && j == NV - 1 ? _mm512_maskz_loadu_ps(tail, p) : _mm512_loadu_ps(p);
 }
 
+// One MR x (16 NV) tile of C over k. With kTail the last vector is partial: `tail` selects its valid
+// columns (masked loads and stores cost more than plain ones here, so full vectors use plain ones).
 template <int MR, int NV, bool kTail>
 TENNIS_AVX512 void tile_avx512(int64_t k, const float* a, int64_t am, int64_t ak, const float* b, int64_t ldb,
                                float* c, int64_t ldc, const Epilogue& e, int64_t row, int64_t col, __mmask16 tail,
@@ -426,7 +426,7 @@ TENNIS_AVX512 void tile_avx512(int64_t k, const float* a, int64_t am, int64_t ak
   for (int64_t p = 0; p < k; ++p) {
     __m512 bv[NV];
 #pragma GCC unroll 4
-    for (int j = 0; j < NV; ++j) bv[j] = j == NV - 1 ? load512<kTail>(tail, b + 16 * j) : load512<false>(tail, b + 16 * j);
+    for (int j = 0; j < NV; ++j) bv[j] = load_vector<NV, kTail>(j, tail, b + 16 * j);
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
       const __m512 av = _mm512_set1_ps(a[i * am]);
@@ -444,15 +444,13 @@ TENNIS_AVX512 void tile_avx512(int64_t k, const float* a, int64_t am, int64_t ak
       __m512 v = acc[i][j];
       float* cp = c + i * ldc + 16 * j;
       if (!first) {
-        v = _mm512_add_ps(j == NV - 1 ? load512<kTail>(tail, cp) : load512<false>(tail, cp), v);
+        v = _mm512_add_ps(load_vector<NV, kTail>(j, tail, cp), v);
       } else if (e.bias) {
-        const float* bp = e.bias + col + 16 * j;
-        v = _mm512_add_ps(j == NV - 1 ? load512<kTail>(tail, bp) : load512<false>(tail, bp), v);
+        v = _mm512_add_ps(load_vector<NV, kTail>(j, tail, e.bias + col + 16 * j), v);
       }
       if (last && e.relu) v = _mm512_max_ps(v, zero);
       if (last && e.mask) {
-        const float* mp = e.mask + (row + i) * e.ld_mask + col + 16 * j;
-        const __m512 mv = j == NV - 1 ? load512<kTail>(tail, mp) : load512<false>(tail, mp);
+        const __m512 mv = load_vector<NV, kTail>(j, tail, e.mask + (row + i) * e.ld_mask + col + 16 * j);
         v = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(mv, zero, _CMP_GT_OQ), v);
       }
       if (kTail && j == NV - 1) {
