@@ -108,7 +108,11 @@ struct Updater::Group {
   std::vector<float> x, x_next, x_actor;  // critic inputs [rows][52], agent-major
   std::vector<float> q_next[2], q[2], dq[2], y, q_actor, dq_actor;
   std::vector<float> mu, d_mu, d_pre;  // [rows][2]: actor rows, critic rows, actor rows
-  std::vector<float> packed_actor, packed_critic, act_packed;
+  // Weights transposed for the forward products (pack_transposed), kept in step with the flat
+  // buffers: repacked after each optimizer step, and the targets soft-updated in this layout too
+  // (an elementwise update commutes with the transpose, so the bits are those of a fresh pack).
+  std::vector<float> packed_actor, packed_actor_target, packed_critic, packed_critic_target;
+  bool packs_valid = false;  // false until packed, and after an outside change of the parameters
   std::vector<float> grad_actor, grad_critic, norms;
   std::vector<int64_t> actor_tensors, critic_tensors;  // parameter tensor sizes, in layout order
   MlpActivations actor_kept, critic_kept[2], target_kept, act_kept;
@@ -119,6 +123,19 @@ struct Updater::Group {
   std::vector<float> td;  // |y - Q1| per critic row
 
   int64_t agents() const { return int64_t(buffers.agents.size()); }
+
+  void pack_actor(const float* flat, float* packed) const { pack_transposed(actor, flat, packed); }
+  void pack_critics(const float* flat, float* packed) const {
+    for (const MlpLayout& critic : critics) pack_transposed(critic, flat, packed);
+  }
+  void ensure_packed() {
+    if (packs_valid) return;
+    pack_actor(buffers.actor.params, packed_actor.data());
+    pack_actor(buffers.actor.target, packed_actor_target.data());
+    pack_critics(buffers.critic.params, packed_critic.data());
+    pack_critics(buffers.critic.target, packed_critic_target.data());
+    packs_valid = true;
+  }
 
   // The actor's input for this group's rows: one agent's columns of the joint obs, or all of them
   // as [rows * agents][24] (shared, interleaved).
@@ -205,9 +222,10 @@ Updater::Updater(Settings settings, std::vector<GroupBuffers> groups) : settings
     append_tensor_sizes(g->actor, g->actor_tensors);
     for (const auto& critic : g->critics) append_tensor_sizes(critic, g->critic_tensors);
     g->packed_actor.resize(size_t(g->buffers.actor.numel));
-    g->act_packed.resize(size_t(g->buffers.actor.numel));
+    g->packed_actor_target.resize(size_t(g->buffers.actor.numel));
     g->grad_actor.resize(size_t(g->buffers.actor.numel));
     g->packed_critic.resize(size_t(g->buffers.critic.numel));
+    g->packed_critic_target.resize(size_t(g->buffers.critic.numel));
     g->grad_critic.resize(size_t(g->buffers.critic.numel));
     groups_.push_back(std::move(g));
   }
@@ -217,14 +235,14 @@ Updater::~Updater() = default;
 
 void Updater::target_actions(Group& g, const BatchView& batch, const float* noise, int threads) {
   const int64_t n = g.agents(), rows = batch.size * n;
-  pack_transposed(g.actor, g.buffers.actor.target, g.packed_actor.data());
+  g.ensure_packed();
   int64_t ld_x;
   const float* x = g.actor_input(batch.next_obs, ld_x);
   // Into the group's own contiguous [rows][2] (tanh runs over the same block as in LibTorch), then
   // into the joint next actions.
   float* out = g.mu.data();
-  mlp_forward(g.actor, g.buffers.actor.target, g.packed_actor.data(), rows, x, ld_x, out, kActionSize, g.actor_kept,
-              threads);
+  mlp_forward(g.actor, g.buffers.actor.target, g.packed_actor_target.data(), rows, x, ld_x, out, kActionSize,
+              g.actor_kept, threads);
   settings_.tanh(out, rows * kActionSize);
   for (int64_t r = 0; r < batch.size; ++r) {
     for (int64_t k = 0; k < n; ++k) {
@@ -256,10 +274,9 @@ void Updater::learn(Group& g, const BatchView& batch, bool actor_step, int threa
 
   // ---- critic target: y = r_i + gamma * (1 - done_i) * Q'_i(o', a') (min over the twins) ----------
   g.build_input(g.x_next.data(), batch.next_obs, next_actions_.data(), batch_rows);
-  for (int c = 0; c < n_critics; ++c) pack_transposed(g.critics[size_t(c)], critic.target, g.packed_critic.data());
   for (int c = 0; c < n_critics; ++c) {
-    mlp_forward(g.critics[size_t(c)], critic.target, g.packed_critic.data(), rows, g.x_next.data(), kCriticInput,
-                g.q_next[c].data(), 1, g.target_kept, threads);
+    mlp_forward(g.critics[size_t(c)], critic.target, g.packed_critic_target.data(), rows, g.x_next.data(),
+                kCriticInput, g.q_next[c].data(), 1, g.target_kept, threads);
   }
   const float gamma = float(settings_.gamma);
   for (int64_t k = 0; k < n; ++k) {
@@ -275,7 +292,6 @@ void Updater::learn(Group& g, const BatchView& batch, bool actor_step, int threa
 
   // ---- critic step: (importance-weighted) MSE towards y, for the critic and its twin -------------
   g.build_input(g.x.data(), batch.obs, batch.actions, batch_rows);
-  for (int c = 0; c < n_critics; ++c) pack_transposed(g.critics[size_t(c)], critic.params, g.packed_critic.data());
   double critic_loss = 0, q_sum = 0;
   // dLoss/dq as autograd forms it: mse_loss_backward's (2 / rows) * (q - y), or, with weights,
   // ((1 / rows) * w) * (2 * (q - y)) through mean, mul and pow.
@@ -309,12 +325,12 @@ void Updater::learn(Group& g, const BatchView& batch, bool actor_step, int threa
   }
   g.critic_norm = clip_gradient(g.grad_critic.data(), g.critic_tensors, settings_.grad_clip, g.norms);
   optimizer_step(critic, g.grad_critic.data(), settings_.lr_critic, settings_.weight_decay);
+  g.pack_critics(critic.params, g.packed_critic.data());
   g.critic_loss = critic_loss;
   g.q_mean = q_sum / double(rows);
   if (!actor_step) return;
 
   // ---- actor step: -Q_1(o, a with the own action = mu(o)) through the stepped critic -------------
-  pack_transposed(g.actor, actor.params, g.packed_actor.data());
   int64_t ld_obs;
   const float* obs = g.actor_input(batch.obs, ld_obs);
   float* mu = g.mu.data();
@@ -327,7 +343,6 @@ void Updater::learn(Group& g, const BatchView& batch, bool actor_step, int threa
                   mu + g.actor_row(r, k) * kActionSize, sizeof(float) * kActionSize);
     }
   }
-  pack_transposed(g.critics[0], critic.params, g.packed_critic.data());
   mlp_forward(g.critics[0], critic.params, g.packed_critic.data(), rows, g.x_actor.data(), kCriticInput,
               g.q_actor.data(), 1, g.critic_kept[0], threads);
   double q_actor_sum = 0;
@@ -353,12 +368,15 @@ void Updater::learn(Group& g, const BatchView& batch, bool actor_step, int threa
                0, 0, 0, g.scratch, threads);
   g.actor_norm = clip_gradient(g.grad_actor.data(), g.actor_tensors, settings_.grad_clip, g.norms);
   optimizer_step(actor, g.grad_actor.data(), settings_.lr_actor, settings_.weight_decay);
+  g.pack_actor(actor.params, g.packed_actor.data());
   g.actor_loss = -q_actor_sum / double(rows);
   g.saturation = double(saturated) / double(rows * kActionSize);
 
-  // ---- soft update (polyak), one flat multiply-add per network ----------------------------------
+  // ---- soft update (polyak), one flat multiply-add per network and per layout ---------------------
   soft_update(actor.numel, actor.target, actor.params, settings_.tau);
   soft_update(critic.numel, critic.target, critic.params, settings_.tau);
+  soft_update(actor.numel, g.packed_actor_target.data(), g.packed_actor.data(), settings_.tau);
+  soft_update(critic.numel, g.packed_critic_target.data(), g.packed_critic.data(), settings_.tau);
 }
 
 UpdateStats Updater::update(const BatchView& batch, const float* noise, bool actor_step, int threads) {
@@ -377,7 +395,6 @@ UpdateStats Updater::update(const BatchView& batch, const float* noise, bool act
     for (auto& g : groups_) target_actions(*g, batch, noise, threads);
     for (auto& g : groups_) learn(*g, batch, actor_step, threads);
   }
-  if (actor_step) act_packed_valid_ = false;
 
   UpdateStats stats;
   stats.updates = 1;
@@ -412,13 +429,13 @@ UpdateStats Updater::update(const BatchView& batch, const float* noise, bool act
 
 void Updater::act(const float* obs, int64_t n, float* actions) {
   for (auto& g : groups_) {
-    if (!act_packed_valid_) pack_transposed(g->actor, g->buffers.actor.params, g->act_packed.data());
+    g->ensure_packed();
     const int64_t rows = n * g->agents();
     ensure(g->mu, rows * kActionSize);
     int64_t ld_x;
     const float* x = g->actor_input(obs, ld_x);
     float* out = g->mu.data();
-    mlp_forward(g->actor, g->buffers.actor.params, g->act_packed.data(), rows, x, ld_x, out, kActionSize, g->act_kept,
+    mlp_forward(g->actor, g->buffers.actor.params, g->packed_actor.data(), rows, x, ld_x, out, kActionSize, g->act_kept,
                 1);
     settings_.tanh(out, rows * kActionSize);
     for (int64_t e = 0; e < n; ++e) {
@@ -429,9 +446,10 @@ void Updater::act(const float* obs, int64_t n, float* actions) {
       }
     }
   }
-  act_packed_valid_ = true;
 }
 
-void Updater::parameters_changed() { act_packed_valid_ = false; }
+void Updater::parameters_changed() {
+  for (auto& g : groups_) g->packs_valid = false;
+}
 
 }  // namespace tennis::fused

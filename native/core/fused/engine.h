@@ -59,7 +59,7 @@ class Updater {
   // Greedy actions [n][agents][2] of the online actors for obs [n][agents][24].
   void act(const float* obs, int64_t n, float* actions);
 
-  // Call when the online actor parameters changed outside update() (set_parameters, load).
+  // Call when parameters or targets changed outside update() (set_parameters, reset_actors, load).
   void parameters_changed();
 
  private:
@@ -70,7 +70,6 @@ class Updater {
   Settings settings_;
   std::vector<std::unique_ptr<Group>> groups_;
   std::vector<float> next_actions_;  // [rows][agents][2]
-  bool act_packed_valid_ = false;
   std::unique_ptr<class ThreadPair> pair_;  // the second thread, started on the first 2-thread update
 };
 

@@ -411,9 +411,21 @@ TENNIS_AVX512 __attribute__((always_inline)) inline __m512 load_vector(int j, __
   return kTail && j == NV - 1 ? _mm512_maskz_loadu_ps(tail, p) : _mm512_loadu_ps(p);
 }
 
+// What a tile does with its sums when it computes the whole of C in one k block, fixed at compile
+// time for the full tiles (a run-time choice among them costs ~5% on short k here).
+enum class Finish { kRuntime, kStore, kBias, kBiasRelu, kMask };
+
+// The fixed finish that does what `e` asks of a product summed in one k block (kRuntime: none does).
+Finish finish_of(const Epilogue& e) {
+  if (e.mask) return e.bias || e.relu ? Finish::kRuntime : Finish::kMask;
+  if (e.bias) return e.relu ? Finish::kBiasRelu : Finish::kBias;
+  return e.relu ? Finish::kRuntime : Finish::kStore;
+}
+
 // One MR x (16 NV) tile of C over k. With kTail the last vector is partial: `tail` selects its valid
 // columns (masked loads and stores cost more than plain ones here, so full vectors use plain ones).
-template <int MR, int NV, bool kTail>
+// F other than kRuntime: the tile is C's only k block (first and last) and finishes as F says.
+template <int MR, int NV, bool kTail, Finish F = Finish::kRuntime>
 TENNIS_AVX512 void tile_avx512(int64_t k, const float* a, int64_t am, int64_t ak, const float* b, int64_t ldb,
                                float* c, int64_t ldc, const Epilogue& e, int64_t row, int64_t col, __mmask16 tail,
                                bool first, bool last) {
@@ -436,21 +448,34 @@ TENNIS_AVX512 void tile_avx512(int64_t k, const float* a, int64_t am, int64_t ak
     a += ak;
     b += ldb;
   }
+  constexpr bool fixed = F != Finish::kRuntime;
+  const bool add_bias = fixed ? F == Finish::kBias || F == Finish::kBiasRelu : first && e.bias;
+  const bool relu = fixed ? F == Finish::kBiasRelu : last && e.relu;
+  const bool mask = fixed ? F == Finish::kMask : last && e.mask;
   const __m512 zero = _mm512_setzero_ps();
+  // Loaded once: the stores below may alias them as far as the compiler knows.
+  __m512 bias[NV];
+  if (add_bias) {
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) bias[j] = load_vector<NV, kTail>(j, tail, e.bias + col + 16 * j);
+  }
+  const float* mask_row = mask ? e.mask + row * e.ld_mask + col : nullptr;
+  const int64_t ld_mask = e.ld_mask;
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i) {
 #pragma GCC unroll 4
     for (int j = 0; j < NV; ++j) {
       __m512 v = acc[i][j];
       float* cp = c + i * ldc + 16 * j;
-      if (!first) {
+      if (!fixed && !first) {
         v = _mm512_add_ps(load_vector<NV, kTail>(j, tail, cp), v);
-      } else if (e.bias) {
-        v = _mm512_add_ps(load_vector<NV, kTail>(j, tail, e.bias + col + 16 * j), v);
+      } else if (add_bias) {
+        v = _mm512_add_ps(bias[j], v);
       }
-      if (last && e.relu) v = _mm512_max_ps(v, zero);
-      if (last && e.mask) {
-        const __m512 mv = load_vector<NV, kTail>(j, tail, e.mask + (row + i) * e.ld_mask + col + 16 * j);
+      // (maskz with all lanes: _mm512_max_ps trips GCC 12's uninitialized warning, same instruction)
+      if (relu) v = _mm512_maskz_max_ps(__mmask16(0xffff), v, zero);
+      if (mask) {
+        const __m512 mv = load_vector<NV, kTail>(j, tail, mask_row + i * ld_mask + 16 * j);
         v = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(mv, zero, _CMP_GT_OQ), v);
       }
       if (kTail && j == NV - 1) {
@@ -471,12 +496,19 @@ constexpr TileFn512 kTiles512Of[2 * sizeof...(NV)] = {&tile_avx512<MR, NV, false
 
 template <int... MR>
 constexpr const TileFn512* kTiles512Table[sizeof...(MR)] = {kTiles512Of<MR + 1, 1, 2>...};
-static_assert(kTileVectors512 == 2 && kTileRows512 == 8, "the tile table below lists 1-8 rows of 1-2 vectors");
+static_assert(kTileVectors512 == 2 && kTileRows512 == 8, "the tile tables below list 1-8 rows of 1-2 vectors");
 // [rows - 1][vectors - 1 + kTileVectors512 * tail]
 const TileFn512* const* const kTiles512 = kTiles512Table<0, 1, 2, 3, 4, 5, 6, 7>;
+// Full 8 x 32 tiles of one-block products, [Finish].
+constexpr TileFn512 kFullTiles512[] = {
+    &tile_avx512<8, 2, false, Finish::kRuntime>, &tile_avx512<8, 2, false, Finish::kStore>,
+    &tile_avx512<8, 2, false, Finish::kBias>, &tile_avx512<8, 2, false, Finish::kBiasRelu>,
+    &tile_avx512<8, 2, false, Finish::kMask>};
 
 TENNIS_AVX512 void gemm_rows_avx512(int64_t m_begin, int64_t m_end, int64_t n, int64_t k, Strided a, const float* b,
                                     int64_t ldb, float* c, int64_t ldc, const Epilogue& e, bool split_k) {
+  const bool one_block = !split_k || k_block(k, 0) == k;
+  const TileFn512 full = kFullTiles512[int(one_block ? finish_of(e) : Finish::kRuntime)];
   for (int64_t col = 0; col < n; col += kTileCols512) {
     const int width = int(std::min<int64_t>(kTileCols512, n - col));
     const int vectors = (width + 15) / 16;
@@ -485,11 +517,11 @@ TENNIS_AVX512 void gemm_rows_avx512(int64_t m_begin, int64_t m_end, int64_t n, i
     const int shape = vectors - 1 + (valid < 16 ? kTileVectors512 : 0);
     for (int64_t row = m_begin; row < m_end; row += kTileRows512) {
       const int rows = int(std::min<int64_t>(kTileRows512, m_end - row));
+      const TileFn512 tile = rows == kTileRows512 && width == kTileCols512 ? full : kTiles512[rows - 1][shape];
       for (int64_t k0 = 0; k0 < k || k0 == 0;) {
         const int64_t k1 = split_k ? k0 + k_block(k, k0) : k;
-        kTiles512[rows - 1][shape](k1 - k0, a.data + row * a.row_stride + k0 * a.col_stride, a.row_stride,
-                                   a.col_stride, b + k0 * ldb + col, ldb, c + row * ldc + col, ldc, e, row, col, tail,
-                                   k0 == 0, k1 == k);
+        tile(k1 - k0, a.data + row * a.row_stride + k0 * a.col_stride, a.row_stride, a.col_stride, b + k0 * ldb + col,
+             ldb, c + row * ldc + col, ldc, e, row, col, tail, k0 == 0, k1 == k);
         k0 = k1;
         if (k == 0) break;
       }
