@@ -191,7 +191,9 @@ void expect_like_libtorch(const float* got, const torch::Tensor& want, const std
 TEST(fused_gemm_matches_plain_loops) {
   using namespace tennis::fused;
   tennis::Rng rng(3);
-  const int64_t shapes[][3] = {{1, 1, 1}, {5, 7, 3}, {6, 16, 9}, {7, 17, 24}, {13, 8, 52}, {37, 33, 40}, {64, 52, 130}};
+  // Includes 1-4 column products (rows in the vector lanes with AVX-512) with row counts off 16.
+  const int64_t shapes[][3] = {{1, 1, 1},   {5, 7, 3},   {6, 16, 9},  {7, 17, 24}, {13, 8, 52},
+                               {37, 33, 40}, {64, 52, 130}, {37, 2, 128}, {20, 4, 21}, {3, 3, 17}};
   for (const auto& s : shapes) {
     const int64_t m = s[0], n = s[1], k = s[2];
     for (bool transposed_a : {false, true}) {

@@ -48,6 +48,8 @@ constexpr int kTileRows512 = 8;
 // 16-float vectors per AVX-512 tile row, and the columns of C they cover.
 constexpr int kTileVectors512 = 2;
 constexpr int kTileCols512 = 16 * kTileVectors512;
+// Products with at most this many columns of C run with rows in the vector lanes (gemm_narrow_avx512).
+constexpr int64_t kNarrowColumns = 4;
 
 bool cpu_has_avx512() {
 #ifdef TENNIS_FUSED_X86
@@ -405,6 +407,12 @@ TENNIS_AVX2 void gemm_rows_avx2(int64_t m_begin, int64_t m_end, int64_t n, int64
 
 // ---- AVX-512: the same FMA chains in wider tiles (fewer instructions per FMA; same bits) -------
 
+// GCC 12's AVX-512 intrinsics hand _mm512_undefined_ps() to their builtins, which it then reports
+// as maybe-uninitialized wherever they inline (GCC bug 105593); nothing here reads such a value.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+
 // Vector j of a tile row of NV vectors at p; with kTail the last one loads only the `tail` columns.
 template <int NV, bool kTail>
 TENNIS_AVX512 __attribute__((always_inline)) inline __m512 load_vector(int j, __mmask16 tail, const float* p) {
@@ -432,17 +440,17 @@ TENNIS_AVX512 void tile_avx512(int64_t k, const float* a, int64_t am, int64_t ak
   __m512 acc[MR][NV];
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i) {
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int j = 0; j < NV; ++j) acc[i][j] = _mm512_setzero_ps();
   }
   for (int64_t p = 0; p < k; ++p) {
     __m512 bv[NV];
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int j = 0; j < NV; ++j) bv[j] = load_vector<NV, kTail>(j, tail, b + 16 * j);
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
       const __m512 av = _mm512_set1_ps(a[i * am]);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
       for (int j = 0; j < NV; ++j) acc[i][j] = _mm512_fmadd_ps(av, bv[j], acc[i][j]);
     }
     a += ak;
@@ -456,14 +464,14 @@ TENNIS_AVX512 void tile_avx512(int64_t k, const float* a, int64_t am, int64_t ak
   // Loaded once: the stores below may alias them as far as the compiler knows.
   __m512 bias[NV];
   if (add_bias) {
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int j = 0; j < NV; ++j) bias[j] = load_vector<NV, kTail>(j, tail, e.bias + col + 16 * j);
   }
   const float* mask_row = mask ? e.mask + row * e.ld_mask + col : nullptr;
   const int64_t ld_mask = e.ld_mask;
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i) {
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int j = 0; j < NV; ++j) {
       __m512 v = acc[i][j];
       float* cp = c + i * ldc + 16 * j;
@@ -472,8 +480,7 @@ TENNIS_AVX512 void tile_avx512(int64_t k, const float* a, int64_t am, int64_t ak
       } else if (add_bias) {
         v = _mm512_add_ps(bias[j], v);
       }
-      // (maskz with all lanes: _mm512_max_ps trips GCC 12's uninitialized warning, same instruction)
-      if (relu) v = _mm512_maskz_max_ps(__mmask16(0xffff), v, zero);
+      if (relu) v = _mm512_max_ps(v, zero);
       if (mask) {
         const __m512 mv = load_vector<NV, kTail>(j, tail, mask_row + i * ld_mask + 16 * j);
         v = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(mv, zero, _CMP_GT_OQ), v);
@@ -505,11 +512,110 @@ constexpr TileFn512 kFullTiles512[] = {
     &tile_avx512<8, 2, false, Finish::kBias>, &tile_avx512<8, 2, false, Finish::kBiasRelu>,
     &tile_avx512<8, 2, false, Finish::kMask>};
 
+// The 16 x 16 block in r transposed in place: r[q] lane i <- r[i] lane q.
+TENNIS_AVX512 inline void transpose16_avx512(__m512 r[16]) {
+  __m512 t[16];
+  for (int i = 0; i < 16; i += 2) {  // pairs of rows interleaved by element
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) {  // then by pairs of elements
+    for (int h = 0; h < 2; ++h) {
+      const __m512d lo = _mm512_castps_pd(t[i + h]), hi = _mm512_castps_pd(t[i + h + 2]);
+      r[i + 2 * h] = _mm512_castpd_ps(_mm512_unpacklo_pd(lo, hi));
+      r[i + 2 * h + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(lo, hi));
+    }
+  }
+  for (int i = 0; i < 16; i += 8) {  // then 128-bit lanes of row groups 4 apart
+    for (int q = 0; q < 4; ++q) {
+      t[i + q] = _mm512_shuffle_f32x4(r[i + q], r[i + q + 4], 0x88);
+      t[i + q + 4] = _mm512_shuffle_f32x4(r[i + q], r[i + q + 4], 0xdd);
+    }
+  }
+  for (int q = 0; q < 8; ++q) {  // and of the two halves
+    r[q] = _mm512_shuffle_f32x4(t[q], t[q + 8], 0x88);
+    r[q + 8] = _mm512_shuffle_f32x4(t[q], t[q + 8], 0xdd);
+  }
+}
+
+// C = A B for N <= kNarrowColumns columns of C, in one k block, with A row-major (col_stride 1) and
+// no epilogue: 16 rows of C at a time in the lanes of one vector per column, A transposed 16 x 16 in
+// registers. Each element is the tile's chain (FMAs in k order from 0), so the bits are the tile's,
+// where a tile would fill only N of its lanes (the own-action gradient of the actor step: N = 2).
+template <int N>
+TENNIS_AVX512 void gemm_narrow_avx512(int64_t m_begin, int64_t m_end, int64_t k, const float* a, int64_t lda,
+                                      const float* b, int64_t ldb, float* c, int64_t ldc) {
+  for (int64_t r0 = m_begin; r0 < m_end; r0 += 16) {
+    const int64_t rows = std::min<int64_t>(16, m_end - r0);
+    __m512 acc[N];
+#pragma GCC unroll 4
+    for (int j = 0; j < N; ++j) acc[j] = _mm512_setzero_ps();
+    for (int64_t k0 = 0; k0 < k; k0 += 16) {
+      const int64_t width = std::min<int64_t>(16, k - k0);
+      const __mmask16 valid = __mmask16((1u << width) - 1u);
+      __m512 t[16];
+      // Rows past the end repeat the last one; their lanes are not stored.
+#pragma GCC unroll 16
+      for (int64_t i = 0; i < 16; ++i) t[i] = _mm512_maskz_loadu_ps(valid, a + (r0 + std::min(i, rows - 1)) * lda + k0);
+      transpose16_avx512(t);
+      const float* bk = b + k0 * ldb;
+      if (width == 16) {
+#pragma GCC unroll 16
+        for (int q = 0; q < 16; ++q) {
+#pragma GCC unroll 4
+          for (int j = 0; j < N; ++j) acc[j] = _mm512_fmadd_ps(t[q], _mm512_set1_ps(bk[q * ldb + j]), acc[j]);
+        }
+      } else {
+        for (int64_t q = 0; q < width; ++q) {
+#pragma GCC unroll 4
+          for (int j = 0; j < N; ++j) acc[j] = _mm512_fmadd_ps(t[q], _mm512_set1_ps(bk[q * ldb + j]), acc[j]);
+        }
+      }
+    }
+    alignas(64) float lanes[N][16];
+#pragma GCC unroll 4
+    for (int j = 0; j < N; ++j) _mm512_store_ps(lanes[j], acc[j]);
+    for (int64_t i = 0; i < rows; ++i) {
+      for (int j = 0; j < N; ++j) c[(r0 + i) * ldc + j] = lanes[j][i];
+    }
+  }
+}
+
+using NarrowFn = void (*)(int64_t, int64_t, int64_t, const float*, int64_t, const float*, int64_t, float*, int64_t);
+// [columns - 1]
+constexpr NarrowFn kNarrow512[] = {&gemm_narrow_avx512<1>, &gemm_narrow_avx512<2>, &gemm_narrow_avx512<3>,
+                                   &gemm_narrow_avx512<4>};
+static_assert(sizeof(kNarrow512) / sizeof(kNarrow512[0]) == kNarrowColumns, "one narrow kernel per column count");
+
+// Products of one or two rows (the output layers' weight gradients) in tiles of whole 128-column
+// rows: 8-16 FMA chains in flight where an 8 x 32 tile would keep 2-4.
+constexpr int64_t kWideRows = 2;
+constexpr int kWideVectors = 8;
+constexpr int64_t kWideCols = 16 * kWideVectors;
+constexpr TileFn512 kWideTiles512[kWideRows] = {&tile_avx512<1, kWideVectors, false>, &tile_avx512<2, kWideVectors, false>};
+
 TENNIS_AVX512 void gemm_rows_avx512(int64_t m_begin, int64_t m_end, int64_t n, int64_t k, Strided a, const float* b,
                                     int64_t ldb, float* c, int64_t ldc, const Epilogue& e, bool split_k) {
   const bool one_block = !split_k || k_block(k, 0) == k;
+  if (n <= kNarrowColumns && one_block && a.col_stride == 1 && finish_of(e) == Finish::kStore) {
+    return kNarrow512[n - 1](m_begin, m_end, k, a.data, a.row_stride, b, ldb, c, ldc);
+  }
   const TileFn512 full = kFullTiles512[int(one_block ? finish_of(e) : Finish::kRuntime)];
-  for (int64_t col = 0; col < n; col += kTileCols512) {
+  // One tile over every k block.
+  auto run = [&](TileFn512 tile, int64_t row, int64_t col, __mmask16 tail) {
+    for (int64_t k0 = 0; k0 < k || k0 == 0;) {
+      const int64_t k1 = split_k ? k0 + k_block(k, k0) : k;
+      tile(k1 - k0, a.data + row * a.row_stride + k0 * a.col_stride, a.row_stride, a.col_stride, b + k0 * ldb + col,
+           ldb, c + row * ldc + col, ldc, e, row, col, tail, k0 == 0, k1 == k);
+      k0 = k1;
+      if (k == 0) break;
+    }
+  };
+  int64_t col = 0;
+  if (m_end - m_begin <= kWideRows) {
+    for (; col + kWideCols <= n; col += kWideCols) run(kWideTiles512[m_end - m_begin - 1], m_begin, col, 0);
+  }
+  for (; col < n; col += kTileCols512) {
     const int width = int(std::min<int64_t>(kTileCols512, n - col));
     const int vectors = (width + 15) / 16;
     const int valid = width - 16 * (vectors - 1);  // columns of the last vector
@@ -517,17 +623,12 @@ TENNIS_AVX512 void gemm_rows_avx512(int64_t m_begin, int64_t m_end, int64_t n, i
     const int shape = vectors - 1 + (valid < 16 ? kTileVectors512 : 0);
     for (int64_t row = m_begin; row < m_end; row += kTileRows512) {
       const int rows = int(std::min<int64_t>(kTileRows512, m_end - row));
-      const TileFn512 tile = rows == kTileRows512 && width == kTileCols512 ? full : kTiles512[rows - 1][shape];
-      for (int64_t k0 = 0; k0 < k || k0 == 0;) {
-        const int64_t k1 = split_k ? k0 + k_block(k, k0) : k;
-        tile(k1 - k0, a.data + row * a.row_stride + k0 * a.col_stride, a.row_stride, a.col_stride, b + k0 * ldb + col,
-             ldb, c + row * ldc + col, ldc, e, row, col, tail, k0 == 0, k1 == k);
-        k0 = k1;
-        if (k == 0) break;
-      }
+      run(rows == kTileRows512 && width == kTileCols512 ? full : kTiles512[rows - 1][shape], row, col, tail);
     }
   }
 }
+
+#pragma GCC diagnostic pop
 
 TENNIS_AVX2 void column_sums_avx2(int64_t rows, int64_t cols, const float* x, int64_t ldx, float* out) {
   column_sums_body(rows, cols, x, ldx, out);
