@@ -209,8 +209,9 @@ __attribute__((always_inline)) inline Lanes<W> load_lanes(const float* p) {
   return out;
 }
 
+// `done`: leading columns, whole blocks of 4 vectors, that a wider kernel has summed already.
 __attribute__((always_inline)) inline void column_sums_body(int64_t rows, int64_t cols, const float* x, int64_t ldx,
-                                                            float* out) {
+                                                            float* out, int64_t done = 0) {
   constexpr int W = kSumLanes;
   if (cols == 1 && ldx == 1) {
     // A contiguous column: vectorized_inner_sum (W-wide loads along the rows, lanes folded last).
@@ -222,7 +223,7 @@ __attribute__((always_inline)) inline void column_sums_body(int64_t rows, int64_
     out[0] = total;
     return;
   }
-  int64_t j = 0;
+  int64_t j = done;
   if (cols >= W) {
     // vectorized_outer_sum: blocks of 4 vectors of columns, then single vectors, then single columns.
     for (; j + 4 * W <= cols; j += 4 * W) {
@@ -587,6 +588,55 @@ constexpr NarrowFn kNarrow512[] = {&gemm_narrow_avx512<1>, &gemm_narrow_avx512<2
                                    &gemm_narrow_avx512<4>};
 static_assert(sizeof(kNarrow512) / sizeof(kNarrow512[0]) == kNarrowColumns, "one narrow kernel per column count");
 
+// column_sums_body's blocks of 4 x kSumLanes columns (multi_row_sum), NV 16-column vectors at a
+// time: the same additions per column (the level flushes depend on the row only), several blocks'
+// running sums in flight where LibTorch's 8-lane code keeps four.
+template <int NV>
+TENNIS_AVX512 inline void add_row_avx512(__m512* acc, const float* row) {
+#pragma GCC unroll 8
+  for (int v = 0; v < NV; ++v) acc[v] = _mm512_add_ps(acc[v], _mm512_loadu_ps(row + 16 * v));
+}
+
+template <int NV>
+TENNIS_AVX512 void outer_sums_avx512(int64_t rows, const float* x, int64_t ldx, float* out) {
+  const int64_t level_power = std::max<int64_t>(4, ceil_log2(rows) / kSumLevels);
+  const int64_t level_step = int64_t(1) << level_power;
+  const int64_t level_mask = level_step - 1;
+  __m512 acc[kSumLevels][NV];
+  for (auto& level : acc) {
+    for (auto& a : level) a = _mm512_setzero_ps();
+  }
+  int64_t i = 0;
+  while (i + level_step <= rows) {
+    for (int64_t j = 0; j < level_step; ++j, ++i) add_row_avx512<NV>(acc[0], x + i * ldx);
+    for (int64_t j = 1; j < kSumLevels; ++j) {
+#pragma GCC unroll 8
+      for (int v = 0; v < NV; ++v) {
+        acc[j][v] = _mm512_add_ps(acc[j][v], acc[j - 1][v]);
+        acc[j - 1][v] = _mm512_setzero_ps();
+      }
+      if ((i & (level_mask << (j * level_power))) != 0) break;
+    }
+  }
+  for (; i < rows; ++i) add_row_avx512<NV>(acc[0], x + i * ldx);
+  for (int64_t j = 1; j < kSumLevels; ++j) {
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) acc[0][v] = _mm512_add_ps(acc[0][v], acc[j][v]);
+  }
+#pragma GCC unroll 8
+  for (int v = 0; v < NV; ++v) _mm512_storeu_ps(out + 16 * v, acc[0][v]);
+}
+
+// For cols >= 4 * kSumLanes: the blocks four (then one) at a time, the rest as column_sums_body.
+TENNIS_AVX512 void column_sums_avx512(int64_t rows, int64_t cols, const float* x, int64_t ldx, float* out) {
+  constexpr int64_t kBlock = 4 * kSumLanes;  // columns per multi_row_sum block
+  static_assert(kBlock == 32, "two 16-column vectors per block");
+  int64_t done = 0;
+  for (; done + 4 * kBlock <= cols; done += 4 * kBlock) outer_sums_avx512<8>(rows, x + done, ldx, out + done);
+  for (; done + kBlock <= cols; done += kBlock) outer_sums_avx512<2>(rows, x + done, ldx, out + done);
+  column_sums_body(rows, cols, x, ldx, out, done);
+}
+
 // Products of one or two rows (the output layers' weight gradients) in tiles of whole 128-column
 // rows: 8-16 FMA chains in flight where an 8 x 32 tile would keep 2-4.
 constexpr int64_t kWideRows = 2;
@@ -631,7 +681,7 @@ TENNIS_AVX512 void gemm_rows_avx512(int64_t m_begin, int64_t m_end, int64_t n, i
 #pragma GCC diagnostic pop
 
 TENNIS_AVX2 void column_sums_avx2(int64_t rows, int64_t cols, const float* x, int64_t ldx, float* out) {
-  column_sums_body(rows, cols, x, ldx, out);
+  column_sums_body(rows, cols, x, ldx, out, 0);
 }
 
 TENNIS_AVX2 void tanh_backward_avx2(int64_t n, float* g, const float* y) { tanh_backward_body(n, g, y); }
@@ -805,6 +855,7 @@ void tanh_backward(int64_t n, float* grad, const float* y) {
 
 void column_sums(int64_t rows, int64_t cols, const float* x, int64_t ldx, float* out) {
 #ifdef TENNIS_FUSED_X86
+  if (avx512() && cols >= 4 * kSumLanes) return column_sums_avx512(rows, cols, x, ldx, out);
   if (avx2()) return column_sums_avx2(rows, cols, x, ldx, out);
 #endif
   column_sums_body(rows, cols, x, ldx, out);
