@@ -195,9 +195,11 @@ export function formatBenchUpdate(result: BenchUpdateResult): string {
     ["libtorch_vs_reference", "libtorch / reference"],
     ["fused_vs_libtorch", "fused / libtorch"],
   ];
+  const rounds = new Set(result.rows.map((r) => r.repeat ?? 0)).size;
+  const of = rounds > 1 ? ` (medians of ${rounds} rounds)` : "";
   for (const [key, label] of names) {
     for (const [t, value] of Object.entries(result.ratios[key])) {
-      lines.push(`${label} at ${t} thread${t === "1" ? "" : "s"}: ${value.toFixed(2)}x`);
+      lines.push(`${label} at ${t} thread${t === "1" ? "" : "s"}: ${value.toFixed(2)}x${of}`);
     }
   }
   for (const [k, value] of Object.entries(result.ratios.graph_vs_reference)) {

@@ -15,10 +15,19 @@ export const benchCommand: CommandModule = {
     withJson(withConfigOptions(y))
       .positional("what", { choices: ["env", "buffer", "update", "solve", "bridge"] as const, describe: "What to measure" })
       .option("seconds", { type: "number", describe: "Measuring time per row (env, buffer, update) [default: 1-2]" })
+      .option("repeats", {
+        type: "number",
+        describe: "bench update: rounds of native bench and reference, taking turns; ratios of the medians [default: 1]",
+      })
       .option("seeds", { type: "string", describe: "Seeds for bench solve, e.g. 0-4 or 0,1,2 [default: 0-4]" }),
   handler: async (argv) => {
     const seconds = argv.seconds as number | undefined;
+    const repeats = argv.repeats as number | undefined;
     const json = Boolean(argv.json);
+    if (repeats !== undefined && argv.what !== "update") throw new UsageError("--repeats applies to bench update only");
+    if (repeats !== undefined && !(Number.isInteger(repeats) && repeats >= 1 && repeats <= 100)) {
+      throw new UsageError(`--repeats must be an integer from 1 to 100, got ${String(argv.repeats)}`);
+    }
     switch (argv.what as string) {
       case "env": {
         const result = benchEnv({ seconds });
@@ -34,7 +43,7 @@ export const benchCommand: CommandModule = {
         return console.log(`memory  ${result.rss_ratio_1e6.toFixed(3)}x the raw bytes for ${result.capacity.toLocaleString("en-US")} transitions (${result.memory})`);
       }
       case "update": {
-        const result = benchUpdate({ seconds, device: configFromArgv(argv).device });
+        const result = benchUpdate({ seconds, repeats, device: configFromArgv(argv).device });
         if (json) return printJson(result);
         return console.log(formatBenchUpdate(result));
       }

@@ -4,6 +4,7 @@ import { expect } from "chai";
 
 import { runtimeInfo } from "../../binding/index.ts";
 import { benchUpdate, formatBenchUpdate } from "../../bench/update.ts";
+import { runCli } from "./cli.test.ts";
 
 describe("bench update", function () {
   this.timeout(180_000);
@@ -21,6 +22,30 @@ describe("bench update", function () {
     }
     expect(result.ratios.graph_vs_reference).to.deep.equal({});
     expect(formatBenchUpdate(result)).to.contain("fused / libtorch at 1 thread:");
+  });
+
+  it("with repeats, the native bench and the reference take turns and the ratios use the medians", () => {
+    const result = benchUpdate({ seconds: 0.2, threads: [1], batch: 64, hidden: [32, 32], impls: ["fused"], repeats: 3 });
+    const fused = result.rows.filter((r) => r.impl === "fused");
+    expect(fused.map((r) => r.repeat)).to.deep.equal([0, 1, 2]);
+    const sorted = fused.map((r) => r.updates_per_s).sort((a, b) => a - b);
+    expect(result.medians.fused["1"]).to.equal(sorted[1]);
+    const reference = result.rows.filter((r) => r.impl === "reference");
+    if (reference.length > 0) {
+      expect(reference.map((r) => r.repeat)).to.deep.equal([0, 1, 2]);
+      expect(formatBenchUpdate(result)).to.contain("(medians of 3 rounds)");
+    }
+  });
+
+  it("--repeats is checked: a whole number from 1 to 100, for bench update only", () => {
+    for (const args of [["bench", "update", "--repeats", "0"], ["bench", "update", "--repeats", "1.5"]]) {
+      const { code, stderr } = runCli(args);
+      expect(code).to.equal(2);
+      expect(stderr).to.contain("--repeats must be an integer from 1 to 100");
+    }
+    const { code, stderr } = runCli(["bench", "env", "--repeats", "2"]);
+    expect(code).to.equal(2);
+    expect(stderr).to.contain("--repeats applies to bench update only");
   });
 
   it("in CUDA mode without a CUDA device, reports why each side is missing", function () {

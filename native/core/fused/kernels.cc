@@ -765,11 +765,13 @@ TENNIS_AVX2 void adam_avx2(int64_t n, float* p, const float* g, float* m, float*
   adam_body(n - i, p + i, g + i, m + i, v + i, b1, omb1, b2, omb2, bc2, eps, neg_step, wd);
 }
 
-// Full 8 x 8 blocks by register shuffles, the edges by the portable loop.
+// Full 8 x 8 blocks by register shuffles, the edges by the portable loop. Column blocks outermost:
+// consecutive blocks then store consecutive pieces of the same 8 rows of dst (1.8x faster on 128 x 128
+// here than row blocks outermost).
 TENNIS_AVX2 void transpose_avx2(int64_t rows, int64_t cols, const float* src, float* dst) {
   const int64_t rows8 = rows & ~int64_t(7), cols8 = cols & ~int64_t(7);
-  for (int64_t r0 = 0; r0 < rows8; r0 += 8) {
-    for (int64_t c0 = 0; c0 < cols8; c0 += 8) {
+  for (int64_t c0 = 0; c0 < cols8; c0 += 8) {
+    for (int64_t r0 = 0; r0 < rows8; r0 += 8) {
       __m256 x[8], t[8];
       for (int i = 0; i < 8; ++i) x[i] = _mm256_loadu_ps(src + (r0 + i) * cols + c0);
       t[0] = _mm256_unpacklo_ps(x[0], x[1]);
