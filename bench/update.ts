@@ -34,7 +34,7 @@ export interface BenchUpdateOptions {
   graphK?: number[];
   /** Native implementations to measure (default NATIVE_IMPLS[device]). */
   impls?: NativeImpl[];
-  /** Native + reference rounds, taking turns; ratios use the median of each side (default 1). */
+  /** Native + reference rounds, taking turns; ratios use the median of each side (default 3). */
   repeats?: number;
   /** Path of the C++ bench; default $TENNIS_BENCH_UPDATE, then build/bench_update, build/Release/bench_update. */
   binary?: string;
@@ -116,7 +116,7 @@ export function benchUpdate(options: BenchUpdateOptions = {}): BenchUpdateResult
   const seconds = options.seconds ?? 3;
   const variant = options.variant ?? "maddpg";
   const impls = options.impls ?? [...NATIVE_IMPLS[device]];
-  const repeats = Math.max(1, Math.floor(options.repeats ?? 1));
+  const repeats = Math.max(1, Math.floor(options.repeats ?? 3));
   const python = options.python ?? "/usr/bin/python3";
   const args = ["--threads", threads.join(","), "--batch", String(batch), "--hidden", hidden.join(","),
     "--seconds", String(seconds), "--variant", variant];

@@ -17,7 +17,7 @@ export const benchCommand: CommandModule = {
       .option("seconds", { type: "number", describe: "Measuring time per row (env, buffer, update) [default: 1-2]" })
       .option("repeats", {
         type: "number",
-        describe: "bench update: rounds of native bench and reference, taking turns; ratios of the medians [default: 1]",
+        describe: "bench update: rounds of native bench and reference, taking turns; ratios of the medians [default: 3]",
       })
       .option("seeds", { type: "string", describe: "Seeds for bench solve, e.g. 0-4 or 0,1,2 [default: 0-4]" }),
   handler: async (argv) => {
