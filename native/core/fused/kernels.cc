@@ -588,15 +588,16 @@ constexpr NarrowFn kNarrow512[] = {&gemm_narrow_avx512<1>, &gemm_narrow_avx512<2
                                    &gemm_narrow_avx512<4>};
 static_assert(sizeof(kNarrow512) / sizeof(kNarrow512[0]) == kNarrowColumns, "one narrow kernel per column count");
 
-// column_sums_body's blocks of 4 x kSumLanes columns (multi_row_sum), NV 16-column vectors at a
-// time: the same additions per column (the level flushes depend on the row only), several blocks'
-// running sums in flight where LibTorch's 8-lane code keeps four.
+// acc[v] += the v-th 16 floats of row.
 template <int NV>
 TENNIS_AVX512 inline void add_row_avx512(__m512* acc, const float* row) {
 #pragma GCC unroll 8
   for (int v = 0; v < NV; ++v) acc[v] = _mm512_add_ps(acc[v], _mm512_loadu_ps(row + 16 * v));
 }
 
+// column_sums_body's blocks of 4 x kSumLanes columns (multi_row_sum), NV 16-column vectors at a
+// time: the same additions per column (the level flushes depend on the row only), several blocks'
+// running sums in flight where LibTorch's 8-lane code keeps four.
 template <int NV>
 TENNIS_AVX512 void outer_sums_avx512(int64_t rows, const float* x, int64_t ldx, float* out) {
   const int64_t level_power = std::max<int64_t>(4, ceil_log2(rows) / kSumLevels);
@@ -681,7 +682,7 @@ TENNIS_AVX512 void gemm_rows_avx512(int64_t m_begin, int64_t m_end, int64_t n, i
 #pragma GCC diagnostic pop
 
 TENNIS_AVX2 void column_sums_avx2(int64_t rows, int64_t cols, const float* x, int64_t ldx, float* out) {
-  column_sums_body(rows, cols, x, ldx, out, 0);
+  column_sums_body(rows, cols, x, ldx, out);
 }
 
 TENNIS_AVX2 void tanh_backward_avx2(int64_t n, float* g, const float* y) { tanh_backward_body(n, g, y); }
