@@ -561,6 +561,55 @@ TEST(fused_checkpoints_cross_implementations) {
   }
 }
 
+// The fused path keeps transposed copies of every network, targets included, across updates: each
+// outside change (set_parameters, reset_actors, load) must reach them, or the next updates part from
+// the LibTorch path's.
+TEST(fused_outside_changes_reach_the_packed_weights) {
+  for (const bool shared : {false, true}) {
+    MaddpgConfig c = base_config("libtorch");
+    c.shared_parameters = shared;
+    Maddpg plain(c);
+    c.impl = "fused";
+    Maddpg fused(c);
+    c.seed = 11;
+    Maddpg other(c);
+    tennis::Rng rng(21);
+    auto both = [&](int k) {
+      for (int u = 0; u < k; ++u) {
+        Batch batch(c.batch_size, rng);
+        plain.update_batch(batch.view(false));
+        fused.update_batch(batch.view(false));
+      }
+    };
+    auto expect_same = [&](const std::string& after) {
+      const auto [worst, name] = worst_relative(plain, fused.get_parameters(), plain.get_parameters());
+      CHECK_MSG(worst <= (bitwise_platform() ? 0.0 : kTolerance),
+                (shared ? "shared" : "separate") << ", " << after << ": differs by " << worst << " at " << name);
+    };
+    both(3);
+    for (int u = 0; u < 2; ++u) {
+      Batch batch(c.batch_size, rng);
+      other.update_batch(batch.view(false));
+    }
+    const auto replacement = other.get_parameters();  // online and target networks of another run
+    plain.set_parameters(replacement.data(), int64_t(replacement.size()));
+    fused.set_parameters(replacement.data(), int64_t(replacement.size()));
+    both(3);
+    expect_same("set_parameters");
+    plain.reset_actors(7);
+    fused.reset_actors(7);
+    both(3);
+    expect_same("reset_actors");
+    const std::string path = temp_path("outside.pt");
+    other.save(path);
+    plain.load(path);
+    fused.load(path);
+    std::remove(path.c_str());
+    both(3);
+    expect_same("load");
+  }
+}
+
 TEST(fused_resume_continues_exactly) {
   MaddpgConfig c = base_config("fused");
   c.twin_critics = true;
