@@ -312,8 +312,21 @@ void transpose_portable(int64_t rows, int64_t cols, const float* __restrict src,
 
 // ---- AVX2 + FMA ----------------------------------------------------------------------------------
 
-// One MR x (8 NV) tile of C over the whole k range; the last vector is partial (kTail) at the right edge.
-template <int MR, int NV, bool kTail>
+// What a tile does with its sums when it computes the whole of C in one k block, fixed at compile
+// time for the full tiles (a run-time choice among them costs ~5% on short k here).
+enum class Finish { kRuntime, kStore, kBias, kBiasRelu, kMask };
+
+// The fixed finish that does what `e` asks of a product summed in one k block (kRuntime: none does).
+Finish finish_of(const Epilogue& e) {
+  if (e.mask) return e.bias || e.relu ? Finish::kRuntime : Finish::kMask;
+  if (e.bias) return e.relu ? Finish::kBiasRelu : Finish::kBias;
+  return e.relu ? Finish::kRuntime : Finish::kStore;
+}
+
+
+// One MR x (8 NV) tile of C over k; the last vector is partial (kTail) at the right edge. F other
+// than kRuntime: the tile is C's only k block and finishes as F says.
+template <int MR, int NV, bool kTail, Finish F = Finish::kRuntime>
 TENNIS_AVX2 void tile_avx2(int64_t k, const float* a, int64_t am, int64_t ak, const float* b, int64_t ldb, float* c,
                            int64_t ldc, const Epilogue& e, int64_t row, int64_t col, int tail_count, bool first,
                            bool last) {
@@ -339,7 +352,22 @@ TENNIS_AVX2 void tile_avx2(int64_t k, const float* a, int64_t am, int64_t ak, co
     a += ak;
     b += ldb;
   }
+  constexpr bool fixed = F != Finish::kRuntime;
+  const bool add_bias = fixed ? F == Finish::kBias || F == Finish::kBiasRelu : first && e.bias;
+  const bool relu = fixed ? F == Finish::kBiasRelu : last && e.relu;
+  const bool mask = fixed ? F == Finish::kMask : last && e.mask;
   const __m256 zero = _mm256_setzero_ps();
+  // Loaded once: the stores below may alias them as far as the compiler knows.
+  __m256 bias[NV];
+  if (add_bias) {
+#pragma GCC unroll 2
+    for (int j = 0; j < NV; ++j) {
+      const float* bp = e.bias + col + 8 * j;
+      bias[j] = kTail && j == NV - 1 ? _mm256_maskload_ps(bp, tail) : _mm256_loadu_ps(bp);
+    }
+  }
+  const float* mask_row = mask ? e.mask + row * e.ld_mask + col : nullptr;
+  const int64_t ld_mask = e.ld_mask;
 #pragma GCC unroll 8
   for (int i = 0; i < MR; ++i) {
 #pragma GCC unroll 2
@@ -347,15 +375,14 @@ TENNIS_AVX2 void tile_avx2(int64_t k, const float* a, int64_t am, int64_t ak, co
       const bool partial = kTail && j == NV - 1;
       __m256 v = acc[i][j];
       float* cp = c + i * ldc + 8 * j;
-      if (!first) {
+      if (!fixed && !first) {
         v = _mm256_add_ps(partial ? _mm256_maskload_ps(cp, tail) : _mm256_loadu_ps(cp), v);
-      } else if (e.bias) {
-        const float* bp = e.bias + col + 8 * j;
-        v = _mm256_add_ps(partial ? _mm256_maskload_ps(bp, tail) : _mm256_loadu_ps(bp), v);
+      } else if (add_bias) {
+        v = _mm256_add_ps(bias[j], v);
       }
-      if (last && e.relu) v = _mm256_max_ps(v, zero);
-      if (last && e.mask) {
-        const float* mp = e.mask + (row + i) * e.ld_mask + col + 8 * j;
+      if (relu) v = _mm256_max_ps(v, zero);
+      if (mask) {
+        const float* mp = mask_row + i * ld_mask + 8 * j;
         const __m256 mv = partial ? _mm256_maskload_ps(mp, tail) : _mm256_loadu_ps(mp);
         v = _mm256_and_ps(v, _mm256_cmp_ps(mv, zero, _CMP_GT_OQ));
       }
@@ -376,9 +403,17 @@ template <int MR>
 constexpr TileFn kTilesOf[4] = {&tile_avx2<MR, 1, true>, &tile_avx2<MR, 1, false>, &tile_avx2<MR, 2, true>,
                                 &tile_avx2<MR, 2, false>};
 const TileFn* const kTiles[kTileRows] = {kTilesOf<1>, kTilesOf<2>, kTilesOf<3>, kTilesOf<4>, kTilesOf<5>, kTilesOf<6>};
+// Full 6 x 16 tiles of one-block products, [Finish].
+constexpr TileFn kFullTiles[] = {&tile_avx2<kTileRows, 2, false, Finish::kRuntime>,
+                                 &tile_avx2<kTileRows, 2, false, Finish::kStore>,
+                                 &tile_avx2<kTileRows, 2, false, Finish::kBias>,
+                                 &tile_avx2<kTileRows, 2, false, Finish::kBiasRelu>,
+                                 &tile_avx2<kTileRows, 2, false, Finish::kMask>};
 
 TENNIS_AVX2 void gemm_rows_avx2(int64_t m_begin, int64_t m_end, int64_t n, int64_t k, Strided a, const float* b,
                                 int64_t ldb, float* c, int64_t ldc, const Epilogue& e, bool split_k) {
+  const bool one_block = !split_k || k_block(k, 0) == k;
+  const TileFn full = kFullTiles[int(one_block ? finish_of(e) : Finish::kRuntime)];
   // Column panels outermost: a k x 16 panel of B stays in L1 while the row tiles stream past it.
   for (int64_t col = 0; col < n; col += kTileCols) {
     const int width = int(std::min<int64_t>(kTileCols, n - col));
@@ -394,9 +429,10 @@ TENNIS_AVX2 void gemm_rows_avx2(int64_t m_begin, int64_t m_end, int64_t n, int64
     }
     for (int64_t row = m_begin; row < m_end; row += kTileRows) {
       const int rows = int(std::min<int64_t>(kTileRows, m_end - row));
+      const TileFn tile = rows == kTileRows && shape == 3 ? full : kTiles[rows - 1][shape];
       for (int64_t k0 = 0; k0 < k || k0 == 0;) {
         const int64_t k1 = split_k ? k0 + k_block(k, k0) : k;
-        kTiles[rows - 1][shape](k1 - k0, a.data + row * a.row_stride + k0 * a.col_stride, a.row_stride,
+        tile(k1 - k0, a.data + row * a.row_stride + k0 * a.col_stride, a.row_stride,
                                 a.col_stride, b + k0 * ldb + col, ldb, c + row * ldc + col, ldc, e, row, col,
                                 tail_count, k0 == 0, k1 == k);
         k0 = k1;
@@ -418,17 +454,6 @@ TENNIS_AVX2 void gemm_rows_avx2(int64_t m_begin, int64_t m_end, int64_t n, int64
 template <int NV, bool kTail>
 TENNIS_AVX512 __attribute__((always_inline)) inline __m512 load_vector(int j, __mmask16 tail, const float* p) {
   return kTail && j == NV - 1 ? _mm512_maskz_loadu_ps(tail, p) : _mm512_loadu_ps(p);
-}
-
-// What a tile does with its sums when it computes the whole of C in one k block, fixed at compile
-// time for the full tiles (a run-time choice among them costs ~5% on short k here).
-enum class Finish { kRuntime, kStore, kBias, kBiasRelu, kMask };
-
-// The fixed finish that does what `e` asks of a product summed in one k block (kRuntime: none does).
-Finish finish_of(const Epilogue& e) {
-  if (e.mask) return e.bias || e.relu ? Finish::kRuntime : Finish::kMask;
-  if (e.bias) return e.relu ? Finish::kBiasRelu : Finish::kBias;
-  return e.relu ? Finish::kRuntime : Finish::kStore;
 }
 
 // One MR x (16 NV) tile of C over k. With kTail the last vector is partial: `tail` selects its valid
