@@ -323,7 +323,6 @@ Finish finish_of(const Epilogue& e) {
   return e.relu ? Finish::kRuntime : Finish::kStore;
 }
 
-
 // One MR x (8 NV) tile of C over k; the last vector is partial (kTail) at the right edge. F other
 // than kRuntime: the tile is C's only k block and finishes as F says.
 template <int MR, int NV, bool kTail, Finish F = Finish::kRuntime>
@@ -432,9 +431,8 @@ TENNIS_AVX2 void gemm_rows_avx2(int64_t m_begin, int64_t m_end, int64_t n, int64
       const TileFn tile = rows == kTileRows && shape == 3 ? full : kTiles[rows - 1][shape];
       for (int64_t k0 = 0; k0 < k || k0 == 0;) {
         const int64_t k1 = split_k ? k0 + k_block(k, k0) : k;
-        tile(k1 - k0, a.data + row * a.row_stride + k0 * a.col_stride, a.row_stride,
-                                a.col_stride, b + k0 * ldb + col, ldb, c + row * ldc + col, ldc, e, row, col,
-                                tail_count, k0 == 0, k1 == k);
+        tile(k1 - k0, a.data + row * a.row_stride + k0 * a.col_stride, a.row_stride, a.col_stride, b + k0 * ldb + col,
+             ldb, c + row * ldc + col, ldc, e, row, col, tail_count, k0 == 0, k1 == k);
         k0 = k1;
         if (k == 0) break;
       }
