@@ -97,17 +97,23 @@ void gemm_block_portable(int64_t m_begin, int64_t m_end, int64_t n, int64_t k0, 
   }
 }
 
+// block(k0, k1) for each k block of a k-long sum, in order: OpenBLAS's blocks with split_k, else one
+// (an empty one when k == 0, so that C still gets its start value and epilogue).
+template <typename Block>
+inline void for_each_k_block(int64_t k, bool split_k, const Block& block) {
+  int64_t k0 = 0;
+  do {
+    const int64_t k1 = split_k && k > 0 ? k0 + k_block(k, k0) : k;
+    block(k0, k1);
+    k0 = k1;
+  } while (k0 < k);
+}
+
 void gemm_rows_portable(int64_t m_begin, int64_t m_end, int64_t n, int64_t k, Strided a, const float* b,
                         int64_t ldb, float* c, int64_t ldc, const Epilogue& e, bool split_k) {
-  if (k == 0) {
-    gemm_block_portable(m_begin, m_end, n, 0, 0, a, b, ldb, c, ldc, e, true, true);
-    return;
-  }
-  for (int64_t k0 = 0; k0 < k;) {
-    const int64_t k1 = split_k ? k0 + k_block(k, k0) : k;
+  for_each_k_block(k, split_k, [&](int64_t k0, int64_t k1) {
     gemm_block_portable(m_begin, m_end, n, k0, k1, a, b, ldb, c, ldc, e, k0 == 0, k1 == k);
-    k0 = k1;
-  }
+  });
 }
 
 // The two folds of 16 partial sums in OpenBLAS's small kernels: REDUCE_4's unpack/shuffle tree adds
@@ -429,13 +435,10 @@ TENNIS_AVX2 void gemm_rows_avx2(int64_t m_begin, int64_t m_end, int64_t n, int64
     for (int64_t row = m_begin; row < m_end; row += kTileRows) {
       const int rows = int(std::min<int64_t>(kTileRows, m_end - row));
       const TileFn tile = rows == kTileRows && shape == 3 ? full : kTiles[rows - 1][shape];
-      for (int64_t k0 = 0; k0 < k || k0 == 0;) {
-        const int64_t k1 = split_k ? k0 + k_block(k, k0) : k;
+      for_each_k_block(k, split_k, [&](int64_t k0, int64_t k1) {
         tile(k1 - k0, a.data + row * a.row_stride + k0 * a.col_stride, a.row_stride, a.col_stride, b + k0 * ldb + col,
              ldb, c + row * ldc + col, ldc, e, row, col, tail_count, k0 == 0, k1 == k);
-        k0 = k1;
-        if (k == 0) break;
-      }
+      });
     }
   }
 }
@@ -677,13 +680,10 @@ TENNIS_AVX512 void gemm_rows_avx512(int64_t m_begin, int64_t m_end, int64_t n, i
   const TileFn512 full = kFullTiles512[int(one_block ? finish_of(e) : Finish::kRuntime)];
   // One tile over every k block.
   auto run = [&](TileFn512 tile, int64_t row, int64_t col, __mmask16 tail) {
-    for (int64_t k0 = 0; k0 < k || k0 == 0;) {
-      const int64_t k1 = split_k ? k0 + k_block(k, k0) : k;
+    for_each_k_block(k, split_k, [&](int64_t k0, int64_t k1) {
       tile(k1 - k0, a.data + row * a.row_stride + k0 * a.col_stride, a.row_stride, a.col_stride, b + k0 * ldb + col,
            ldb, c + row * ldc + col, ldc, e, row, col, tail, k0 == 0, k1 == k);
-      k0 = k1;
-      if (k == 0) break;
-    }
+    });
   };
   int64_t col = 0;
   if (m_end - m_begin <= kWideRows) {
