@@ -1,10 +1,20 @@
 #!/usr/bin/env bash
 # One-command set-up on a fresh Debian/Ubuntu machine: installs what is missing (build tools, LibTorch
-# with OpenBLAS when none is found and we are root with apt), the npm packages, and builds the addon
-# and C++ tests in Release. Safe to re-run.
+# with OpenBLAS when none is found and we are root with apt), the npm packages, builds the addon and
+# C++ tests in Release, then installs what only `npm test` needs (Python packages and Chromium; left
+# out with --no-test-deps). Safe to re-run.
+#   bash scripts/setup.sh [--no-test-deps]      (npm run setup [-- --no-test-deps])
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/find-libtorch.sh
+
+test_deps=1
+for arg in "$@"; do
+  case "$arg" in
+    --no-test-deps) test_deps=0 ;;
+    *) echo "tennis-train setup: unknown argument '$arg' (usage: setup.sh [--no-test-deps])" >&2; exit 2 ;;
+  esac
+done
 
 can_apt() { [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; }
 apt_updated=0
@@ -60,4 +70,43 @@ if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install 
 
 # 4. Build the addon, the core library and the C++ tests.
 Torch_DIR="$torch_dir" bash scripts/build.sh
+
+# 5. Test-only: what `npm test` runs beyond Node and the addon. Each Debian package, how to tell it is
+# there, and the tests that skip (saying why) without it.
+python=/usr/bin/python3
+chromium=${CHROMIUM_PATH:-/usr/bin/chromium}
+python_has() { [ -x "$python" ] && "$python" -c "import $1" >/dev/null 2>&1; }
+test_dep_present() {
+  case "$1" in
+    python3-torch) python_has torch ;;
+    python3-numpy) python_has numpy ;;
+    python3-zmq) python_has zmq ;;
+    python3-pil) python_has PIL ;;
+    chromium) [ -x "$chromium" ] ;;
+  esac
+}
+test_dep_users() {
+  case "$1" in
+    python3-torch) echo "test/maddpg/parity.test.ts (parity with the PyTorch reference): $python lacks torch" ;;
+    python3-numpy) echo "test/maddpg/parity.test.ts, test/bridge/python.test.ts: $python lacks numpy" ;;
+    python3-zmq) echo "test/bridge/python.test.ts (the bridge's Python side): $python lacks zmq" ;;
+    python3-pil) echo "test/watch/gif.test.ts (GIF read back by Pillow): $python lacks PIL" ;;
+    chromium) echo "test/e2e/dashboard.test.ts (dashboard in headless Chromium): no Chromium at $chromium" ;;
+  esac
+}
+test_missing=()
+for package in python3-torch python3-numpy python3-zmq python3-pil chromium; do
+  test_dep_present "$package" || test_missing+=("$package")
+done
+if [ ${#test_missing[@]} -eq 0 ]; then
+  echo "tennis-train setup: test dependencies present (Python torch, numpy, zmq, Pillow; Chromium)"
+elif [ $test_deps = 1 ] && can_apt; then
+  echo "tennis-train setup: installing what only npm test needs: ${test_missing[*]} (up to about 900 MB; --no-test-deps leaves them out)"
+  apt_install "${test_missing[@]}"
+else
+  if [ $test_deps = 0 ]; then why="--no-test-deps"; else why="not root or no apt-get"; fi
+  echo "tennis-train setup: test-only packages not installed ($why): ${test_missing[*]}. npm test will skip, saying why:"
+  for package in "${test_missing[@]}"; do echo "  - $(test_dep_users "$package")"; done
+  echo "  (as root: apt-get install ${test_missing[*]})"
+fi
 echo "tennis-train setup: done. Try: npx tennis-train info"
