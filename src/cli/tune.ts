@@ -2,6 +2,7 @@
 // best trials and writes the best config and the objective plot into the study folder.
 import { basename, join, resolve } from "node:path";
 
+import { kMaxConfigNameLength } from "../config/names.ts";
 import { ConfigError, didYouMean, readConfigFile, validateLayerObject } from "../config/resolve.ts";
 import { bestTrialsTable, plotObjective, rankTrials, writeBestConfig } from "../tune/report.ts";
 import type { TpeOptions } from "../tune/samplers.ts";
@@ -179,5 +180,5 @@ function parseSeeds(value: TuneOptions["seeds"], problems: string[]): number[] {
 
 /** A config name (the schema's pattern) for the best config of a study folder. */
 function configName(dir: string): string {
-  return `tuned-${basename(dir).replace(/[^A-Za-z0-9_.-]/g, "_")}`.slice(0, 64);
+  return `tuned-${basename(dir).replace(/[^A-Za-z0-9_.-]/g, "_").replace(/\.{2,}/g, ".")}`.slice(0, kMaxConfigNameLength);
 }

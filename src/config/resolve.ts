@@ -56,7 +56,7 @@ function valueAt(obj: unknown, path: string): unknown {
 }
 
 /** ajv errors -> one message per field, in the sharp shape. `source` says where the layer came from. */
-function describeErrors(errors: ErrorObject[], layer: unknown, source: string): string[] {
+function describeErrors(errors: ErrorObject[], layer: unknown, source: string): Map<string, string> {
   const messages = new Map<string, string>();
   for (const error of errors) {
     const path = error.instancePath.split("/").filter(Boolean).join(".");
@@ -74,7 +74,30 @@ function describeErrors(errors: ErrorObject[], layer: unknown, source: string): 
     const expected = node ? expectedText(node) : error.message ?? "a valid value";
     messages.set(fieldPath, `Expected ${expected} for \`${fieldPath}\` but received ${describe(valueAt(layer, fieldPath))} in ${source}`);
   }
-  return [...messages.values()];
+  return messages;
+}
+
+/** Dotted paths (array items counted as their array) of the NaN and ±Infinity numbers in `value`. */
+function nonFinitePaths(value: unknown, path = ""): string[] {
+  if (typeof value === "number") return Number.isFinite(value) ? [] : [path];
+  if (Array.isArray(value)) return [...new Set(value.flatMap((item) => nonFinitePaths(item, path)))];
+  if (typeof value !== "object" || value === null) return [];
+  return Object.entries(value).flatMap(([key, item]) => nonFinitePaths(item, path ? `${path}.${key}` : key));
+}
+
+/**
+ * One message per known field holding NaN or ±Infinity (JSON's 1e309 parses as Infinity): the schema's
+ * `number` type admits them, and JSON would write them back as null.
+ */
+function nonFiniteProblems(layer: unknown, source: string): Map<string, string> {
+  const messages = new Map<string, string>();
+  for (const path of nonFinitePaths(layer)) {
+    const node = nodeAt(path);
+    if (!node) continue;
+    const received = describe(valueAt(layer, path));
+    messages.set(path, `Expected finite ${expectedText(node)} for \`${path}\` but received ${received} in ${source}`);
+  }
+  return messages;
 }
 
 /** Validates one partial layer (a config file or the flags); returns its problems. */
@@ -82,7 +105,9 @@ export function validateLayerObject(layer: unknown, source: string): string[] {
   if (typeof layer !== "object" || layer === null || Array.isArray(layer)) {
     return [`Expected a JSON object in ${source} but received ${describe(layer)}`];
   }
-  return validateLayer(layer) ? [] : describeErrors(validateLayer.errors ?? [], layer, source);
+  const messages = validateLayer(layer) ? new Map<string, string>() : describeErrors(validateLayer.errors ?? [], layer, source);
+  for (const [path, message] of nonFiniteProblems(layer, source)) if (!messages.has(path)) messages.set(path, message);
+  return [...messages.values()];
 }
 
 /** Deep merge of plain objects; arrays and scalars from `over` replace those of `base`. */

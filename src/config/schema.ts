@@ -24,6 +24,8 @@ export interface SchemaNode {
   properties?: Record<string, SchemaNode>;
   additionalProperties?: boolean;
   "x-flag"?: string;
+  /** What the option accepts, in words, where its constraints read badly (a pattern). */
+  "x-expected"?: string;
 }
 
 /** A settable option: its dotted path in the config, its CLI flag and its schema node. */
@@ -56,6 +58,7 @@ export function nodeAt(path: string, root: SchemaNode = schema): SchemaNode | un
 
 /** "integer between 1 and 65536", `one of "cpu", "cuda"`, "array of integer >= 1"... */
 export function expectedText(node: SchemaNode): string {
+  if (node["x-expected"]) return node["x-expected"];
   if (node.enum) return `one of ${node.enum.map((v) => JSON.stringify(v)).join(", ")}`;
   if (node.type === "array") {
     const items = node.items ? expectedText(node.items) : "values";

@@ -70,23 +70,41 @@ export function hasToken(req: IncomingMessage, token: string): boolean {
   return timingSafeEqual(digest(match[1]), digest(token));
 }
 
-const kLoopbackNames = new Set(["localhost", "127.0.0.1", "::1", "[::1]"]);
+/** Host names that always mean this machine: the loopback literals and `localhost`. */
+const kLoopbackNames = new Set(["localhost", "127.0.0.1", "::1"]);
+/** Listen addresses that accept connections on every interface (no name to check the Host against). */
+const kWildcardHosts = new Set(["", "0.0.0.0", "::", "[::]"]);
 
-/** Whether `host` (a listen address) only accepts local connections. */
+/** A listen address or Host name without IPv6 brackets, lower-cased. */
+function bareHost(host: string): string {
+  return host.replace(/^\[(.*)\]$/, "$1").toLowerCase();
+}
+
+/** Whether `host` (a listen address) only accepts local connections: 127.0.0.0/8, ::1 or localhost. */
 export function isLoopback(host: string): boolean {
-  return kLoopbackNames.has(host) || host.startsWith("127.");
+  const bare = bareHost(host);
+  return kLoopbackNames.has(bare) || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(bare);
+}
+
+/** The name part of a Host header (`name`, `name:port`, `[v6]` or `[v6]:port`), or null when it has another shape. */
+export function hostHeaderName(header: string): string | null {
+  const match = /^(\[[0-9A-Fa-f:.]+\]|[^\s:[\]/@]+)(?::\d{1,5})?$/.exec(header);
+  return match ? bareHost(match[1]) : null;
 }
 
 /**
- * For a server bound to loopback, the Host header must name loopback too: a page on another site
- * whose DNS name is re-pointed at 127.0.0.1 (DNS rebinding) sends its own name and is refused.
+ * The Host header must name what the server is bound to: for a loopback server the exact loopback
+ * literals (127.0.0.1, [::1]), `localhost` or the bound address itself, each with an optional port;
+ * for a server bound to another specific address, that address. A page on another site whose DNS
+ * name is re-pointed at the server (DNS rebinding) sends its own name and is refused. A server bound
+ * to every interface (0.0.0.0, ::) has no name to check and takes any Host.
  */
 export function hostAllowed(req: IncomingMessage, listenHost: string): boolean {
-  if (!isLoopback(listenHost)) return true;
-  const host = req.headers.host;
-  if (!host) return false;
-  const name = host.startsWith("[") ? host.slice(0, host.indexOf("]") + 1) : host.split(":")[0];
-  return kLoopbackNames.has(name.toLowerCase()) || name.startsWith("127.");
+  const bound = bareHost(listenHost);
+  if (kWildcardHosts.has(bound)) return true;
+  const name = hostHeaderName(req.headers.host ?? "");
+  if (name === null) return false;
+  return name === bound || (isLoopback(bound) && kLoopbackNames.has(name));
 }
 
 export const apiHeaders = kApiHeaders;

@@ -1,13 +1,12 @@
 // The runs folder as the server sees it: run ids are plain directory names checked against a strict
 // pattern and resolved inside the runs folder (symlinks included), so no id or file name can escape it.
-import { existsSync, readFileSync, readdirSync, realpathSync, statSync } from "node:fs";
+import { existsSync, lstatSync, readFileSync, readdirSync, realpathSync, statSync, type Stats } from "node:fs";
 import { isAbsolute, join, relative, resolve, sep } from "node:path";
 
+import { isSafeName } from "../config/names.ts";
 import { kCheckpointsDir, latestCheckpoint } from "../trainer/checkpoint.ts";
 import { HttpError } from "./http.ts";
 
-/** Run ids and checkpoint names: what createRunDir and writeCheckpoint produce, nothing else. */
-const kNamePattern = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,199}$/;
 /** Files of a run directory the API serves as they are. */
 export const kRunFiles: Record<string, string> = {
   "config.json": "application/json; charset=utf-8",
@@ -17,16 +16,25 @@ export const kRunFiles: Record<string, string> = {
   "stderr.log": "text/plain; charset=utf-8",
 };
 
-/** Whether `name` is a valid run id or checkpoint name (no separators, no dot-only names). */
-export function isSafeName(name: string): boolean {
-  return kNamePattern.test(name) && !name.includes("..");
-}
-
 /** `child` resolved (through symlinks when it exists) lies strictly inside `root`. */
 export function isInside(root: string, child: string): boolean {
   const real = (p: string) => (existsSync(p) ? realpathSync(p) : resolve(p));
   const rel = relative(real(root), real(child));
   return rel !== "" && rel !== ".." && !rel.startsWith(`..${sep}`) && !isAbsolute(rel);
+}
+
+/** `path` is a regular file itself (not a symlink to one) inside `root`: the only files the API reads or serves. */
+export function isServableFile(root: string, path: string): boolean {
+  return lstatOrNull(path)?.isFile() === true && isInside(root, path);
+}
+
+/** lstat of `path`, or null when it cannot be read (absent, or a parent that is not a folder). */
+function lstatOrNull(path: string): Stats | null {
+  try {
+    return lstatSync(path);
+  } catch {
+    return null;
+  }
 }
 
 export class RunStore {
@@ -47,8 +55,13 @@ export class RunStore {
   /** The directory of an existing run; 404 when there is none. */
   existingDir(id: string): string {
     const dir = this.dirOf(id);
-    if (!existsSync(join(dir, "config.json"))) throw new HttpError(404, `No run ${id}`);
+    if (!this.isRunDir(dir)) throw new HttpError(404, `No run ${id}`);
     return dir;
+  }
+
+  /** A run directory holds a config.json of its own (a symlinked one does not count). */
+  private isRunDir(dir: string): boolean {
+    return isServableFile(this.root, join(dir, "config.json"));
   }
 
   /** Ids of every run directory (those holding a config.json), oldest first. */
@@ -56,13 +69,13 @@ export class RunStore {
     if (!existsSync(this.root)) return [];
     const created = (name: string) => statSync(join(this.root, name, "config.json")).mtimeMs;
     return readdirSync(this.root)
-      .filter((name) => isSafeName(name) && existsSync(join(this.root, name, "config.json")) && isInside(this.root, join(this.root, name)))
+      .filter((name) => isSafeName(name) && this.isRunDir(join(this.root, name)))
       .sort((a, b) => created(a) - created(b) || a.localeCompare(b));
   }
 
   readJson(id: string, file: string): unknown | null {
     const path = join(this.existingDir(id), file);
-    if (!existsSync(path)) return null;
+    if (!isServableFile(this.root, path)) return null;
     try {
       return JSON.parse(readFileSync(path, "utf8"));
     } catch {
@@ -70,11 +83,12 @@ export class RunStore {
     }
   }
 
-  /** Path of a whitelisted run file; 404 when absent. */
+  /** Path of a whitelisted run file; 404 when absent, 403 when it is a symlink or not a regular file. */
   filePath(id: string, file: string): string {
     if (!(file in kRunFiles)) throw new HttpError(404, `No file ${JSON.stringify(file)} is served for runs`);
     const path = join(this.existingDir(id), file);
-    if (!existsSync(path)) throw new HttpError(404, `Run ${id} has no ${file} yet`);
+    if (lstatOrNull(path) === null) throw new HttpError(404, `Run ${id} has no ${file} yet`);
+    if (!isServableFile(this.root, path)) throw new HttpError(403, `${file} of run ${id} is not a regular file: links are not followed`);
     return path;
   }
 
@@ -88,7 +102,7 @@ export class RunStore {
       .map((name) => ({
         name,
         files: readdirSync(join(root, name))
-          .filter((f) => isSafeName(f) && statSync(join(root, name, f)).isFile())
+          .filter((f) => isSafeName(f) && isServableFile(this.root, join(root, name, f)))
           .map((f) => ({ name: f, bytes: statSync(join(root, name, f)).size })),
       }));
   }
@@ -106,7 +120,7 @@ export class RunStore {
     const dir = join(this.existingDir(id), kCheckpointsDir, name);
     if (!existsSync(join(dir, "COMPLETE"))) throw new HttpError(404, `No complete checkpoint ${name} in run ${id}`);
     const path = join(dir, file);
-    if (!existsSync(path) || !statSync(path).isFile() || !isInside(this.root, path)) throw new HttpError(404, `No file ${file} in checkpoint ${name}`);
+    if (!isServableFile(this.root, path)) throw new HttpError(404, `No file ${file} in checkpoint ${name}`);
     return path;
   }
 }

@@ -2,7 +2,7 @@
 // start, stop and list runs, stream their metrics (Server-Sent Events), read summaries, download
 // checkpoints and replay a greedy episode of the latest checkpoint. Control endpoints need the token.
 import { randomBytes } from "node:crypto";
-import { createReadStream, existsSync, readFileSync, statSync } from "node:fs";
+import { closeSync, constants, createReadStream, fstatSync, openSync, statSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
@@ -13,7 +13,7 @@ import { schemaDefaults } from "../config/schema.ts";
 import { apiHeaders, HttpError, hasToken, hostAllowed, isLoopback, readJsonBody, sendError, sendJson } from "./http.ts";
 import { MetricsFeed, type MetricsRow } from "./metrics-feed.ts";
 import { kMaxReplaySteps, playGreedyEpisode, type Replay } from "./replay.ts";
-import { kRunFiles, RunStore } from "./run-store.ts";
+import { isServableFile, kRunFiles, RunStore } from "./run-store.ts";
 import { RunManager, type RunInfo } from "./runs.ts";
 import { sendPublic } from "./static.ts";
 
@@ -140,10 +140,10 @@ export async function serve(options: ServeOptions = {}): Promise<RunningServer> 
       const dir = store.existingDir(id);
       return sendJson(res, 200, {
         ...infoOf(id),
-        config: JSON.parse(readFileSync(join(dir, "config.json"), "utf8")),
+        config: store.readJson(id, "config.json"),
         latestCheckpoint: store.latestCheckpoint(id),
         checkpoints: store.checkpoints(id),
-        files: Object.keys(kRunFiles).filter((f) => existsSync(join(dir, f))),
+        files: Object.keys(kRunFiles).filter((f) => isServableFile(store.root, join(dir, f))),
       });
     }
     const action = rest[0];
@@ -194,14 +194,24 @@ export async function serve(options: ServeOptions = {}): Promise<RunningServer> 
   }
 
   function sendFile(res: ServerResponse, path: string, type: string, downloadName?: string): void {
-    const size = statSync(path).size;
+    // O_NOFOLLOW: a file swapped for a symlink after the checks is not opened through the link.
+    const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    const size = fstatSync(fd).size;
     res.writeHead(200, {
       ...apiHeaders,
       "Content-Type": type,
       "Content-Length": size,
       ...(downloadName ? { "Content-Disposition": `attachment; filename="${downloadName}"` } : {}),
     });
-    createReadStream(path).pipe(res);
+    if (size === 0) {
+      closeSync(fd);
+      res.end();
+      return;
+    }
+    // A file still being appended to (metrics.jsonl) is sent as it was when its length was taken.
+    const stream = createReadStream("", { fd, start: 0, end: size - 1 });
+    stream.on("error", () => res.destroy());
+    stream.pipe(res);
   }
 
   async function replay(id: string, params: URLSearchParams): Promise<Replay> {

@@ -7,7 +7,8 @@ import { join } from "node:path";
 import { checkConfig } from "../../src/config/check.ts";
 import { flagsToConfig } from "../../src/config/flags.ts";
 import { ConfigError, didYouMean, resolveConfig } from "../../src/config/resolve.ts";
-import { optionLeaves, schemaDefaults, schemaPath } from "../../src/config/schema.ts";
+import { isSafeName, kMaxConfigNameLength, namePattern } from "../../src/config/names.ts";
+import { nodeAt, optionLeaves, schemaDefaults, schemaPath } from "../../src/config/schema.ts";
 import type { Config } from "../../src/config/types.ts";
 import { resolveImpl } from "../../src/trainer/train.ts";
 
@@ -94,6 +95,18 @@ describe("config resolution", () => {
       "Expected a JSON object in the config but received Array of length 2",
     ]);
     expect(problemsOf(() => resolveConfig({ file: join(dir, "missing.json") }))[0]).to.match(/^Cannot read config file/);
+  });
+
+  it("rejects NaN and ±Infinity (JSON's 1e309) by field, in files and flags, even within a range", () => {
+    const path = join(dir, "huge.json");
+    writeFileSync(path, '{"train": {"targetScore": 1e309, "negSamplingRatio": -1e309}}');
+    expect(problemsOf(() => resolveConfig({ file: path }))).to.deep.equal([
+      `Expected number between -1 and 1 for \`train.negSamplingRatio\` but received -Infinity of type number in ${path}`,
+      `Expected finite number for \`train.targetScore\` but received Infinity of type number in ${path}`,
+    ]);
+    expect(problemsOf(() => resolveConfig({ flags: { noise: { sigma: NaN } } }))).to.deep.equal([
+      "Expected number between 0 and 10 for `noise.sigma` but received NaN of type number in the command-line flags",
+    ]);
   });
 
   it("reports flag errors as coming from the command line", () => {
@@ -186,5 +199,11 @@ describe("didYouMean", () => {
 describe("schema file", () => {
   it("is valid JSON with draft-07 $schema", () => {
     expect(JSON.parse(readFileSync(schemaPath, "utf8")).$schema).to.contain("draft-07");
+  });
+
+  it("states the one name rule of src/config/names.ts for `name`", () => {
+    expect(nodeAt("name")!.pattern).to.equal(namePattern(kMaxConfigNameLength).source);
+    for (const name of ["a..b", "..", ".", ".x", "a/b", "", "x".repeat(65)]) expect(isSafeName(name) && name.length <= 64, name).to.equal(false);
+    for (const name of ["a.b", "tuned-x_1", "x".repeat(64)]) expect(new RegExp(nodeAt("name")!.pattern!).test(name), name).to.equal(true);
   });
 });
