@@ -10,6 +10,14 @@ export type LogRecord = Record<string, number | string | boolean>;
 export interface LogSink {
   write(record: LogRecord, step: number): void;
   close?(): void;
+  /** The file the sink appends to, if any (a checkpoint records its length, see Logger.files). */
+  readonly path?: string;
+}
+
+/** What was recorded but not dumped yet, as plain JSON (checkpoints carry it across a resume). */
+export interface PendingRecord {
+  values: LogRecord;
+  sums: [string, { sum: number; count: number }][];
 }
 
 export class Logger {
@@ -48,11 +56,27 @@ export class Logger {
   close(): void {
     for (const sink of this.sinks) sink.close?.();
   }
+
+  /** The records since the last dump, for a checkpoint. */
+  pending(): PendingRecord {
+    return { values: { ...this.values }, sums: [...this.sums].map(([key, entry]) => [key, { ...entry }]) };
+  }
+
+  /** Puts back what pending() returned, so the next dump is the one an uninterrupted run would write. */
+  restorePending(pending: PendingRecord): void {
+    this.values = { ...pending.values };
+    this.sums = new Map(pending.sums.map(([key, entry]) => [key, { ...entry }]));
+  }
+
+  /** The files the sinks append to. */
+  files(): string[] {
+    return this.sinks.flatMap((sink) => (sink.path === undefined ? [] : [sink.path]));
+  }
 }
 
 /** One JSON object per line: {"step": n, ...record}. */
 export class JsonlSink implements LogSink {
-  constructor(private readonly path: string) {
+  constructor(readonly path: string) {
     mkdirSync(dirname(path), { recursive: true });
   }
 

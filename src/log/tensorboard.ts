@@ -1,6 +1,6 @@
 // A TensorBoard event-file sink: scalar summaries as TFRecords (length, masked CRC32C, Event proto),
 // written without any TensorFlow dependency. Readable by TensorBoard's event loader.
-import { appendFileSync, mkdirSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 
@@ -87,8 +87,13 @@ export function tfRecord(data: Uint8Array): Buffer {
 export class TensorBoardSink implements LogSink {
   readonly path: string;
 
-  constructor(dir: string) {
+  /** Starts a new event file in `dir`, or appends to the existing event file `continuePath` (a resumed run). */
+  constructor(dir: string, continuePath?: string) {
     mkdirSync(dir, { recursive: true });
+    if (continuePath !== undefined && existsSync(continuePath)) {
+      this.path = continuePath;
+      return;
+    }
     const now = Date.now() / 1000;
     this.path = join(dir, `events.out.tfevents.${Math.floor(now)}.${hostname()}`);
     writeFileSync(this.path, tfRecord(encodeEvent(now, 0, { fileVersion: "brain.Event:2" })));
