@@ -5,6 +5,7 @@ import { TennisEnv } from "../../binding/env.ts";
 import { Maddpg } from "../../binding/maddpg.ts";
 import type { Config } from "../config/types.ts";
 import { envVariant } from "../env/vec-env.ts";
+import { verifyCheckpoint } from "./checkpoint.ts";
 import { maddpgOptions } from "./train.ts";
 import { loadObsNorm, type RunningNorm } from "./normalize.ts";
 import { ScoreTracker } from "./scores.ts";
@@ -43,8 +44,10 @@ export function greedyEpisodes(agent: Maddpg, config: Config, episodes: number, 
   return { scores, mean_score: scores.reduce((a, s) => a + s, 0) / scores.length };
 }
 
-/** Loads the learner of a checkpoint folder and plays it greedily. */
+/** Loads the learner of a checkpoint folder (verified first: CheckpointError names a damaged file) and
+ * plays it greedily. */
 export async function evalCheckpoint(config: Config, checkpointDir: string, episodes: number, seed: number): Promise<GreedyResult> {
+  verifyCheckpoint(checkpointDir);
   const agent = new Maddpg(maddpgOptions(config));
   try {
     await agent.load(join(checkpointDir, "agent.pt"));

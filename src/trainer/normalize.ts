@@ -3,8 +3,10 @@
 // positions and velocities of several units drove the fresh actor's tanh into saturation within the
 // first updates (bench/RESULTS.md). JS-side: it touches 48 floats per env per step, small next to an update.
 
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
+
+import { kTrainerFile, readSavedState } from "./loop-state.ts";
 
 /** Clip of normalised values, in standard deviations. */
 const kClip = 5;
@@ -62,8 +64,7 @@ export class RunningNorm {
 
 /** The observation statistics saved in a checkpoint folder (null when the run did not normalise). */
 export function loadObsNorm(checkpointDir: string): RunningNorm | null {
-  const path = join(checkpointDir, "trainer.json");
-  if (!existsSync(path)) return null;
-  const saved = JSON.parse(readFileSync(path, "utf8")) as { norm?: ReturnType<RunningNorm["toJSON"]> };
+  if (!existsSync(join(checkpointDir, kTrainerFile))) return null;
+  const saved = readSavedState(checkpointDir);
   return saved.norm ? RunningNorm.fromJSON(saved.norm) : null;
 }

@@ -1,6 +1,6 @@
 // Run directories: runs/<env>__<config>__<seed>__<unixtime>/ holding config.json, metrics.jsonl,
 // TensorBoard events, checkpoints/, summary.json and scores.png.
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 
 import type { Config } from "../config/types.ts";
@@ -15,6 +15,9 @@ export function createRunDir(config: Config, now = Date.now()): string {
   return dir;
 }
 
+/** Writes `value` as indented JSON, whole or not at all: a kill midway leaves the file as it was. */
 export function writeJson(path: string, value: unknown): void {
-  writeFileSync(path, `${JSON.stringify(value, null, 2)}\n`);
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`);
+  renameSync(tmp, path);
 }

@@ -12,6 +12,7 @@ import { join } from "node:path";
 
 import type { Maddpg } from "../../binding/maddpg.ts";
 import type { Config } from "../config/types.ts";
+import { CheckpointError } from "./checkpoint.ts";
 import { evalConfig, greedyEpisodes } from "./evaluate.ts";
 import { RunningNorm } from "./normalize.ts";
 import { writeJson } from "./run-dir.ts";
@@ -112,12 +113,21 @@ export class PolicySelector {
     writeFileSync(join(dir, "select.bin"), new Uint8Array(params.buffer, params.byteOffset, params.byteLength));
   }
 
-  /** Reads what save() wrote (nothing kept when the folder has none). */
-  load(dir: string): void {
+  /** Reads what save() wrote (nothing kept when the folder has none); `parameterCount` is the learner's,
+   * which select.bin must hold (CheckpointError otherwise, so a damaged file is never carried on). */
+  load(dir: string, parameterCount: number): void {
     const path = join(dir, "select.json");
     if (!existsSync(path)) return;
-    const saved = JSON.parse(readFileSync(path, "utf8")) as Omit<Kept, "params"> & { last: Check | null };
+    let saved: Omit<Kept, "params"> & { last: Check | null };
+    try {
+      saved = JSON.parse(readFileSync(path, "utf8"));
+    } catch (err) {
+      throw new CheckpointError(dir, "select.json", `not valid JSON (${(err as Error).message})`);
+    }
     const bytes = readFileSync(join(dir, "select.bin"));
+    if (bytes.byteLength !== parameterCount * 4) {
+      throw new CheckpointError(dir, "select.bin", `${bytes.byteLength} bytes, expected ${parameterCount * 4} (${parameterCount} float32 parameters of the kept policy)`);
+    }
     const params = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
     // Checkpoints from before confirmation did not record a check's length: it was train.selectEpisodes.
     const episodes = saved.episodes ?? this.config.train.selectEpisodes;

@@ -1,7 +1,7 @@
 // The training loop: act -> step -> add -> K updates every trainEvery steps, every piece a batched
 // native call (envs, buffer, learner); JS only schedules, keeps the score and logs.
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, readFileSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import { join, relative } from "node:path";
 
 import { NStepAccumulator, ReplayBuffer } from "../../binding/buffer.ts";
 import { OBS_SIZE } from "../../binding/shapes.ts";
@@ -16,11 +16,14 @@ import { JsonlSink, Logger } from "../log/logger.ts";
 import { Rng } from "../util/rng.ts";
 import { plotScores } from "../log/plot.ts";
 import { TensorBoardSink } from "../log/tensorboard.ts";
-import { latestCheckpoint, writeCheckpoint } from "./checkpoint.ts";
+import { latestCheckpoint, removeStaleTemps, verifyCheckpoint, writeCheckpoint } from "./checkpoint.ts";
 import { episodeLine, ProgressBar } from "./console.ts";
 import { evalConfig, greedyEpisodes } from "./evaluate.ts";
+import { killPoint } from "./kill-point.ts";
+import { kTrainerFile, readSavedState, type LoopState, type RecentStats, type SavedState, type StopReason } from "./loop-state.ts";
 import { RunningNorm } from "./normalize.ts";
 import { createRunDir, writeJson } from "./run-dir.ts";
+import { lockRunDir } from "./run-lock.ts";
 import { ScoreTracker, type EpisodeResult } from "./scores.ts";
 import { PolicySelector, type Selection } from "./select.ts";
 import { shapeRewards } from "./shaping.ts";
@@ -37,7 +40,7 @@ export interface TrainSummary {
   best_avg100: number | null;
   env_steps: number;
   updates: number;
-  stopped: "solved" | "episodes" | "interrupted" | "nan" | "dead_gradients";
+  stopped: StopReason;
   final_eval: { episodes: number; mean: number; min: number; max: number } | null;
   /** The final policy's check (train.selectEvery): after which episode, its score, whether it was restored. */
   selection: Selection | null;
@@ -46,13 +49,13 @@ export interface TrainSummary {
 }
 
 export interface TrainOptions {
-  /** Continue this run directory from its latest checkpoint. */
+  /** Continue this run directory from its latest checkpoint (a finished run: only what its end left undone). */
   resume?: string;
   /** Write into this existing run directory (made by createRunDir, e.g. by the server) instead of a new one. */
   runDir?: string;
   /** Called for every finished episode (e.g. by the server's metric stream). */
   onEpisode?: (ep: EpisodeResult) => void;
-  /** Stops the run (with a checkpoint) when aborted; SIGINT is wired to it by the CLI. */
+  /** Stops the run (with a checkpoint) when aborted; SIGINT and SIGTERM are wired to it by the CLI. */
   signal?: AbortSignal;
   /** Console output (default true). */
   quiet?: boolean;
@@ -105,37 +108,42 @@ export function resolveImpl(config: Config): "fused" | "libtorch" | "graph" {
   return !config.agent.layerNorm && !config.agent.batchNorm ? "fused" : "libtorch";
 }
 
-/** The counters a checkpoint restores besides the native state. */
-interface LoopState {
-  envSteps: number;
-  updates: number;
-  /** Updates since the last episode end (train.maxUpdatesPerEpisode). */
-  episodeUpdates: number;
-  episodes: number;
-  wallBefore: number;
-  deadRun: number;
-  deadAlarms: number;
-  /** Learning episodes in a row without a point, and the actor restarts so far (train.stallEpisodes). */
-  stallRun: number;
-  actorResets: number;
-  scores: number[];
-  averages: number[];
-  warmupRng: number;
-  tracker: ReturnType<ScoreTracker["toJSON"]>;
-  norm?: ReturnType<RunningNorm["toJSON"]>;
-  atSolve?: TrainSummary["at_solve"];
-}
-
-/** Trains until solved (or the episode budget), writing logs, checkpoints and summary.json. */
+/**
+ * Trains until solved (or the episode budget), writing logs, checkpoints and summary.json. The run
+ * directory is locked for the run (RunDirBusyError when another live process writes to it).
+ */
 export async function train(config: Config, options: TrainOptions = {}): Promise<TrainSummary> {
   const problems = checkConfig(config, { cudaAvailable: runtimeInfo().cudaAvailable });
   if (problems.length > 0) throw new ConfigError(problems);
+  if (options.resume && !isRunDir(options.resume)) throw new Error(`no run directory at ${options.resume} (it has no config.json)`);
   setNumThreads(config.threads);
-  const say = (line: string) => options.quiet || console.log(line);
+  const runDir = options.resume ?? options.runDir ?? createRunDir(config);
+  const lock = lockRunDir(runDir);
+  try {
+    removeStaleTemps(runDir);
+    return await trainLocked(config, options, runDir);
+  } finally {
+    lock.release();
+  }
+}
 
+/** A finished run resumes only to go on to a larger train.episodes, from a checkpoint of its training state. */
+function extendsFinishedRun(final: NonNullable<SavedState["final"]>, episodes: number, config: Config): boolean {
+  return final.stopped === "episodes" && config.train.episodes > episodes && !final.selection?.restored;
+}
+
+async function trainLocked(config: Config, options: TrainOptions, runDir: string): Promise<TrainSummary> {
+  const say = (line: string) => options.quiet || console.log(line);
   const resumeFrom = options.resume ? latestCheckpoint(options.resume) : null;
   if (options.resume && !resumeFrom) throw new Error(`no complete checkpoint found in ${options.resume}`);
-  const runDir = options.resume ?? options.runDir ?? createRunDir(config);
+  let saved: SavedState | null = null;
+  if (resumeFrom) {
+    verifyCheckpoint(resumeFrom);
+    saved = readSavedState(resumeFrom);
+    saved.final ??= finalFromSummary(runDir, saved);
+    if (saved.final && !extendsFinishedRun(saved.final, saved.episodes, config)) return resumeFinishedRun(config, runDir, resumeFrom, saved, say);
+    truncateLogs(runDir, saved.log?.files ?? {});
+  }
   const { train: t, buffer: b } = config;
 
   const env = await openVecEnv(config);
@@ -144,25 +152,29 @@ export async function train(config: Config, options: TrainOptions = {}): Promise
   const accumulator = new NStepAccumulator(n, t.nStep, config.agent.gamma);
   const agent = new Maddpg(maddpgOptions(config));
   const logger = new Logger([new JsonlSink(join(runDir, "metrics.jsonl"))]);
-  if (config.log.tensorboard) logger.addSink(new TensorBoardSink(join(runDir, "tb")));
+  if (config.log.tensorboard) logger.addSink(new TensorBoardSink(join(runDir, "tb"), savedEventFile(runDir, saved)));
 
   let tracker = new ScoreTracker(n, t.window, t.targetScore);
   // Warm-up actions: uniform in [-1, 1), seeded apart from the other RNGs of the same seed.
   const warmup = new Rng((config.seed ^ 0x9e3779b9) >>> 0);
-  const state: LoopState = { envSteps: 0, updates: 0, episodeUpdates: 0, episodes: 0, wallBefore: 0, deadRun: 0, deadAlarms: 0, stallRun: 0, actorResets: 0, scores: [], averages: [], warmupRng: 0, tracker: tracker.toJSON() };
+  const state: LoopState = {
+    envSteps: 0, updates: 0, episodeUpdates: 0, episodes: 0, wallBefore: 0, deadRun: 0, deadAlarms: 0, stallRun: 0, actorResets: 0,
+    scores: [], averages: [], warmupRng: 0, tracker: tracker.toJSON(), saturationSum: 0, saturationCount: 0, lastQMean: null, recent: null,
+  };
   let norm = t.normalizeObs ? new RunningNorm(OBS_SIZE) : null;
   const selector = t.selectEvery > 0 ? new PolicySelector(config) : null;
   let selection: Selection | null = null;
   let obs = await env.reset();
-  if (resumeFrom) {
-    const saved = JSON.parse(readFileSync(join(resumeFrom, "trainer.json"), "utf8")) as LoopState;
-    Object.assign(state, saved);
+  if (resumeFrom && saved) {
+    const { log, final: _final, ...loop } = saved;
+    Object.assign(state, loop);
+    if (log) logger.restorePending(log.pending);
     tracker = ScoreTracker.fromJSON(saved.tracker, t.window, t.targetScore);
     warmup.state32 = saved.warmupRng;
     if (norm && saved.norm) norm = RunningNorm.fromJSON(saved.norm);
     await agent.load(join(resumeFrom, "agent.pt"));
     await buffer.load(join(resumeFrom, "buffer.bin"));
-    selector?.load(resumeFrom);
+    selector?.load(resumeFrom, agent.parameterCount);
     // A checkpoint from before n-step returns has no accumulator state: with train.nStep = 1 nothing is pending.
     const nStepState = join(resumeFrom, "n_step.bin");
     if (existsSync(nStepState)) accumulator.loadState(new Float32Array(new Uint8Array(readFileSync(nStepState)).buffer));
@@ -175,7 +187,6 @@ export async function train(config: Config, options: TrainOptions = {}): Promise
   const actions = new Float32Array(n * 4);
   const normObs = new Float32Array(n * 48);
   const normNextObs = new Float32Array(n * 48);
-  let recent: RecentStats | null = null;
   const shaped = new Float32Array(n * 2);
   const sampleOptions = { earlyTrainingSteps: t.earlyTrainingSteps, negSamplingRatio: t.negSamplingRatio };
   const progress = new ProgressBar(t.episodes, process.stderr, !options.quiet && config.log.progress && Boolean(process.stderr.isTTY));
@@ -183,20 +194,22 @@ export async function train(config: Config, options: TrainOptions = {}): Promise
   const wall = () => state.wallBefore + (Date.now() - started) / 1000;
   let stepsAtLastLine = state.envSteps;
   let timeAtLastLine = Date.now();
-  let stopped: TrainSummary["stopped"] = "episodes";
-  let lastStats: UpdateStats | null = null;
-  let saturationSum = 0;
-  let saturationCount = 0;
+  let stopped: StopReason = "episodes";
 
-  const checkpoint = async (label: string) => {
+  /** Writes a checkpoint of the run now; `final` marks the one a finished run ends with. */
+  const checkpoint = async (label: string, final?: SavedState["final"]) => {
     await writeCheckpoint(runDir, label, async (dir) => {
       await agent.save(join(dir, "agent.pt"));
+      killPoint("checkpoint-agent");
       await buffer.save(join(dir, "buffer.bin"));
       writeFileSync(join(dir, "n_step.bin"), accumulator.saveState());
       selector?.save(dir);
       if (env.saveState) writeFileSync(join(dir, "env.bin"), env.saveState());
-      const snapshot: LoopState = { ...state, wallBefore: wall(), warmupRng: warmup.state32, tracker: tracker.toJSON(), norm: norm?.toJSON() };
-      writeJson(join(dir, "trainer.json"), snapshot);
+      const snapshot: SavedState = {
+        ...state, wallBefore: wall(), warmupRng: warmup.state32, tracker: tracker.toJSON(), norm: norm?.toJSON(),
+        log: { pending: logger.pending(), files: logLengths(runDir, logger.files()) }, final,
+      };
+      writeJson(join(dir, kTrainerFile), snapshot);
     });
   };
 
@@ -206,8 +219,8 @@ export async function train(config: Config, options: TrainOptions = {}): Promise
     state.averages.push(ep.average);
     const line = ep.episode % config.log.every === 0;
     if (line) {
-      recent = recentStats(buffer);
-      if (recent) for (const [key, value] of Object.entries(recent)) logger.record(`diag/${key}`, value);
+      state.recent = recentStats(buffer);
+      if (state.recent) for (const [key, value] of Object.entries(state.recent)) logger.record(`diag/${key}`, value);
     }
     logger.record("rollout/score", ep.score);
     logger.record("rollout/score_mean100", ep.average);
@@ -232,7 +245,8 @@ export async function train(config: Config, options: TrainOptions = {}): Promise
 
   // Every iteration is one vectorized step plus its update round; checkpoints and stops happen only
   // at the end of an iteration, so a resumed run continues exactly where an uninterrupted one would.
-  let lastCheckpointAt = -1;
+  // A resumed run starts where its checkpoint was taken: stopped at once, it has nothing new to save.
+  let lastCheckpointAt = resumeFrom ? state.envSteps : -1;
   try {
     for (let finishedRun = false; !finishedRun; ) {
       if (options.signal?.aborted) {
@@ -268,7 +282,7 @@ export async function train(config: Config, options: TrainOptions = {}): Promise
         const stats = await agent.update(buffer, k, sampleOptions);
         state.episodeUpdates += stats.updates;
         state.updates += stats.updates;
-        lastStats = stats;
+        state.lastQMean = stats.qMean;
         if (!Number.isFinite(stats.criticLoss) || (stats.actorUpdates > 0 && !Number.isFinite(stats.actorLoss))) {
           stopped = "nan";
           say(`Stopping: the loss became ${stats.criticLoss} (critic) / ${stats.actorLoss} (actor) at update ${state.updates}; the last checkpoint is the last good state.`);
@@ -276,8 +290,8 @@ export async function train(config: Config, options: TrainOptions = {}): Promise
         }
         recordUpdate(logger, stats);
         if (Number.isFinite(stats.saturation)) {
-          saturationSum += stats.saturation;
-          saturationCount += 1;
+          state.saturationSum += stats.saturation;
+          state.saturationCount += 1;
         }
         const remedy = checkDeadGradients(config, stats, state);
         if (remedy === "stop") {
@@ -308,8 +322,9 @@ export async function train(config: Config, options: TrainOptions = {}): Promise
       }
     }
     let finalLabel = `ep${String(state.episodes).padStart(7, "0")}`;
-    if (selector && stopped !== "nan") {
-      // The final policy: the best checked one when it beat the last (its observation statistics with it).
+    // An interrupted run keeps its training state (it is resumed); a finished one gets its final policy:
+    // the best checked one when it beat the last (its observation statistics with it).
+    if (selector && stopped !== "nan" && stopped !== "interrupted") {
       const chosen = selector.finish(agent, norm, state.episodes);
       [selection, norm] = [chosen.selection, chosen.norm];
       if (selection?.restored) {
@@ -317,14 +332,43 @@ export async function train(config: Config, options: TrainOptions = {}): Promise
         [finalLabel, lastCheckpointAt] = [`${finalLabel}-selected`, -1];
       }
     }
-    if (stopped !== "nan" && lastCheckpointAt !== state.envSteps) await checkpoint(finalLabel);
+    if (stopped !== "nan" && lastCheckpointAt !== state.envSteps) {
+      await checkpoint(finalLabel, stopped === "interrupted" ? undefined : { stopped, selection });
+    }
   } finally {
     progress.clear();
     logger.close();
   }
+  try {
+    return finishRun({ config, runDir, agent, norm, state, tracker, stopped, selection, wallSeconds: wall, say });
+  } finally {
+    await env.close();
+    buffer.dispose();
+    agent.dispose();
+  }
+}
 
+/** What the end of a run needs: its final policy and bookkeeping. */
+interface RunEnd {
+  config: Config;
+  runDir: string;
+  agent: Maddpg;
+  norm: RunningNorm | null;
+  state: LoopState;
+  tracker: ScoreTracker;
+  stopped: StopReason;
+  selection: Selection | null;
+  wallSeconds: () => number;
+  say: (line: string) => void;
+}
+
+/** The end of a run after its last checkpoint: the final evaluation, scores.png, then summary.json
+ * (written last, so its presence means the run's end is complete). */
+function finishRun({ config, runDir, agent, norm, state, tracker, stopped, selection, wallSeconds, say }: RunEnd): TrainSummary {
+  const t = config.train;
   let finalEval: TrainSummary["final_eval"] = null;
   if (t.evalEpisodes > 0 && stopped !== "nan") {
+    killPoint("final-eval");
     const { scores, mean_score } = greedyEpisodes(agent, evalConfig(config), t.evalEpisodes, config.seed + 1_000_003, norm);
     finalEval = { episodes: scores.length, mean: mean_score, min: Math.min(...scores), max: Math.max(...scores) };
   }
@@ -332,7 +376,7 @@ export async function train(config: Config, options: TrainOptions = {}): Promise
     solved: tracker.solvedAt !== null,
     episodes_to_solve: tracker.solvedAt,
     episodes: state.episodes,
-    wall_s: Number(wall().toFixed(2)),
+    wall_s: Number(wallSeconds().toFixed(2)),
     at_solve: state.atSolve ?? null,
     best_avg100: Number.isFinite(tracker.bestAverage) ? tracker.bestAverage : null,
     env_steps: state.envSteps,
@@ -343,14 +387,15 @@ export async function train(config: Config, options: TrainOptions = {}): Promise
     diagnostics: {
       dead_gradient_alarms: state.deadAlarms,
       actor_resets: state.actorResets,
-      mean_saturation: saturationCount ? saturationSum / saturationCount : null,
-      last_q_mean: lastStats?.qMean ?? null,
-      recent,
+      mean_saturation: state.saturationCount ? state.saturationSum / state.saturationCount : null,
+      last_q_mean: state.lastQMean,
+      recent: state.recent,
     },
     run_dir: runDir,
   };
-  writeJson(join(runDir, "summary.json"), summary);
   plotScores(state.scores, state.averages, t.targetScore, join(runDir, "scores.png"));
+  killPoint("summary");
+  writeJson(join(runDir, kSummaryFile), summary);
   const solve = summary.at_solve;
   if (!solve) say(`Not solved after ${summary.episodes} episodes (best 100-episode average ${summary.best_avg100 ?? "n/a"}).`);
   else {
@@ -360,10 +405,76 @@ export async function train(config: Config, options: TrainOptions = {}): Promise
   if (finalEval) {
     say(`Greedy evaluation of the final policy: mean ${finalEval.mean.toFixed(3)} over ${finalEval.episodes} episodes (min ${finalEval.min.toFixed(2)}, max ${finalEval.max.toFixed(2)}).`);
   }
-  await env.close();
-  buffer.dispose();
-  agent.dispose();
   return summary;
+}
+
+const kSummaryFile = "summary.json";
+
+/**
+ * `--resume` of a run whose final checkpoint exists: nothing is trained and no checkpoint changes. When
+ * summary.json belongs to that checkpoint the run is complete and is left as it is; otherwise the run was
+ * stopped between its final checkpoint and its summary, and only the final evaluation, scores.png and
+ * summary.json are made, from the final checkpoint's policy, as the uninterrupted run made them.
+ */
+async function resumeFinishedRun(config: Config, runDir: string, checkpointDir: string, saved: SavedState, say: (line: string) => void): Promise<TrainSummary> {
+  const { stopped, selection } = saved.final!;
+  const done = readSummary(runDir);
+  if (done && done.env_steps === saved.envSteps && done.stopped === stopped) {
+    say(`${runDir} is finished (${stopped} after episode ${saved.episodes}); nothing to resume.`);
+    return done;
+  }
+  say(`${runDir} stopped after its final checkpoint (episode ${saved.episodes}): finishing its final evaluation and summary.`);
+  const started = Date.now();
+  const agent = new Maddpg(maddpgOptions(config));
+  try {
+    await agent.load(join(checkpointDir, "agent.pt"));
+    return finishRun({
+      config, runDir, agent, stopped, selection, say,
+      norm: config.train.normalizeObs && saved.norm ? RunningNorm.fromJSON(saved.norm) : null,
+      state: saved,
+      tracker: ScoreTracker.fromJSON(saved.tracker, config.train.window, config.train.targetScore),
+      wallSeconds: () => saved.wallBefore + (Date.now() - started) / 1000,
+    });
+  } finally {
+    agent.dispose();
+  }
+}
+
+/** For a checkpoint written before checkpoints marked the end of a run: the end its run's summary.json
+ * reports when the summary belongs to the checkpoint (same env steps) and the run was not interrupted. */
+function finalFromSummary(runDir: string, saved: LoopState): SavedState["final"] {
+  const summary = readSummary(runDir);
+  if (!summary || summary.env_steps !== saved.envSteps || summary.stopped === "interrupted") return undefined;
+  return { stopped: summary.stopped, selection: summary.selection };
+}
+
+/** summary.json of a run, or null when there is none or it cannot be read. */
+function readSummary(runDir: string): TrainSummary | null {
+  try {
+    return JSON.parse(readFileSync(join(runDir, kSummaryFile), "utf8")) as TrainSummary;
+  } catch {
+    return null;
+  }
+}
+
+/** The length of each log file now, keyed by its path relative to the run directory. */
+function logLengths(runDir: string, files: string[]): Record<string, number> {
+  return Object.fromEntries(files.map((path) => [relative(runDir, path), statSync(path, { throwIfNoEntry: false })?.size ?? 0]));
+}
+
+/** Cuts each log file back to its length at the checkpoint, so the resumed run appends what the
+ * uninterrupted run wrote after it instead of repeating rows. */
+function truncateLogs(runDir: string, lengths: Record<string, number>): void {
+  for (const [file, bytes] of Object.entries(lengths)) {
+    const path = join(runDir, file);
+    if ((statSync(path, { throwIfNoEntry: false })?.size ?? 0) > bytes) truncateSync(path, bytes);
+  }
+}
+
+/** The TensorBoard event file a checkpoint's log positions name, which a resumed run appends to. */
+function savedEventFile(runDir: string, saved: SavedState | null): string | undefined {
+  const file = Object.keys(saved?.log?.files ?? {}).find((f) => f.startsWith("tb/"));
+  return file === undefined ? undefined : join(runDir, file);
 }
 
 /** The built-in envs, or remote env servers over the ZeroMQ bridge, as the config says. */
@@ -376,9 +487,6 @@ async function openVecEnv(config: Config): Promise<VecEnv> {
 function keptDones(dones: Float32Array, lost: Float32Array): Float32Array {
   return dones.map((d, i) => (lost[i] !== 0 ? 0 : d));
 }
-
-/** Per-agent observation and reward statistics of the latest stored transitions. */
-export type RecentStats = Record<string, number>;
 
 /**
  * Reads up to 256 of the newest records (readSlot: no draw from the sampler's RNG, so logging never

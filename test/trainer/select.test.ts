@@ -105,7 +105,7 @@ describe("policy selection", function () {
     agent.setParameters(kept.map((x) => x * 0.5));
     norm.update(new Float32Array(48).fill(7));
     const second = new PolicySelector(cfg, scripted([0.2]));
-    second.load(dir);
+    second.load(dir, agent.parameterCount);
     const final = second.finish(agent, norm, 20);
     expect(final.selection).to.deep.equal({ episode: 10, check_score: 0.9, check_episodes: 20, restored: true });
     expect(Array.from(agent.getParameters())).to.deep.equal(Array.from(kept));
