@@ -9,9 +9,10 @@ import { resolveConfig } from "../config/resolve.ts";
 import { runServe } from "../server/server.ts";
 import { runEnvServer } from "./env-server.ts";
 import { runTune } from "./tune.ts";
+import { RunDirBusyError } from "../trainer/run-lock.ts";
 import { train } from "../trainer/train.ts";
 import { runWatch } from "../watch/watch.ts";
-import { configFromArgv, printJson, withConfigOptions, withJson } from "./common.ts";
+import { UsageError, configFromArgv, printJson, withConfigOptions, withJson } from "./common.ts";
 
 export const trainCommand: CommandModule = {
   command: ["train", "$0"],
@@ -22,19 +23,23 @@ export const trainCommand: CommandModule = {
     const config = resume
       ? resolveConfig({ file: join(resume, "config.json"), flags: flagsToConfig(argv) })
       : configFromArgv(argv);
+    // SIGTERM (systemd, Docker, Kubernetes) stops a run as Ctrl-C does; a second signal ends the process.
     const stop = new AbortController();
-    const onSigint = () => {
-      console.error("\nInterrupted: stopping after this step with a checkpoint (Ctrl-C again to abort)");
-      process.off("SIGINT", onSigint);
+    const onSignal = (signal: NodeJS.Signals) => {
+      console.error(`\nInterrupted (${signal}): stopping after this step with a checkpoint (Ctrl-C again to abort)`);
+      process.off("SIGINT", onSignal).off("SIGTERM", onSignal);
       stop.abort();
     };
-    process.on("SIGINT", onSigint);
+    process.on("SIGINT", onSignal).on("SIGTERM", onSignal);
     try {
       const summary = await train(config, { resume, signal: stop.signal, quiet: Boolean(argv.json) });
       if (argv.json) printJson(summary);
       if (summary.stopped === "nan" || summary.stopped === "dead_gradients") process.exitCode = 1;
+    } catch (err) {
+      // A second writer of one run directory is a usage error (exit 2).
+      throw err instanceof RunDirBusyError ? new UsageError(err.message) : err;
     } finally {
-      process.off("SIGINT", onSigint);
+      process.off("SIGINT", onSignal).off("SIGTERM", onSignal);
     }
   },
 };

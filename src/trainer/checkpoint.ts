@@ -2,8 +2,8 @@
 // of every file) and a COMPLETE marker, and renamed into place; then the `latest` pointer file is
 // replaced by rename. A checkpoint folder is never modified once it exists: a name already taken gets a
 // suffix, and pruning renames a folder out of sight before deleting it. A kill at any moment leaves every
-// complete checkpoint intact, and readers fall back to the newest complete one when `latest` points at
-// none. Loading verifies the manifest, so a file changed or cut short after it was written is named.
+// complete checkpoint intact, and readers take the newest complete one. Loading verifies the manifest, so
+// a file changed or cut short after it was written is named.
 import { createHash } from "node:crypto";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
@@ -77,18 +77,14 @@ function freeName(root: string, name: string): string {
 }
 
 /**
- * The folder of the latest complete checkpoint of a run (or a checkpoint folder itself), or null:
- * the one `latest` points at, or the newest complete one by name when that one is missing or incomplete.
+ * The folder of the latest complete checkpoint of a run (or a checkpoint folder itself), or null: the
+ * newest complete one by name. That is the one `latest` points at, except after a kill between a
+ * checkpoint's rename and the pointer's, or when the pointed one is gone; the folder decides, not the pointer.
  */
 export function latestCheckpoint(runOrCheckpointDir: string): string | null {
   if (isComplete(runOrCheckpointDir)) return runOrCheckpointDir;
   const root = join(runOrCheckpointDir, kCheckpointsDir);
   if (!existsSync(root)) return null;
-  const pointer = join(root, kLatestFile);
-  if (existsSync(pointer)) {
-    const dir = join(root, readFileSync(pointer, "utf8").trim());
-    if (isComplete(dir)) return dir;
-  }
   const newest = checkpointNames(root).reverse().find((name) => isComplete(join(root, name)));
   return newest === undefined ? null : join(root, newest);
 }
