@@ -1,5 +1,7 @@
 // Replay buffer benchmark for `tennis-train bench buffer`: transitions appended per second, batches of
 // 256 sampled per second, and the resident memory of 1e6 stored transitions against their raw bytes.
+// Its shm segment never outlives it: SIGINT and SIGTERM remove it before the process ends, and a
+// segment left by a SIGKILLed bench (its owner process gone) is removed when the next one starts.
 import { readFileSync } from "node:fs";
 
 import { RECORD_FLOATS, ReplayBuffer, createBatch } from "../binding/buffer.ts";
@@ -57,8 +59,22 @@ function syntheticStep(n: number) {
   };
 }
 
+/** Shm names of this bench start with it. */
+const kShmPrefix = "tennis-train-bench";
+
+/** Returns a pause for busy loops: every `intervalMs` it yields to the event loop, so signal handlers
+ * run within that time (a few microseconds per pause, next to the milliseconds measured between). */
+function eventBreaks(intervalMs = 50): () => Promise<void> {
+  let last = performance.now();
+  return async () => {
+    if (performance.now() - last < intervalMs) return;
+    await new Promise((resolve) => setImmediate(resolve));
+    last = performance.now();
+  };
+}
+
 /** Runs fn repeatedly for `seconds`; returns calls per second. */
-function rate(seconds: number, fn: () => void): number {
+async function rate(seconds: number, fn: () => void, pause: () => Promise<void>): Promise<number> {
   const deadline = performance.now() + seconds * 1000;
   let calls = 0;
   const start = performance.now();
@@ -66,12 +82,28 @@ function rate(seconds: number, fn: () => void): number {
   while (now < deadline) {
     for (let i = 0; i < 64; i++) fn();
     calls += 64;
+    await pause();
     now = performance.now();
   }
   return calls / ((now - start) / 1000);
 }
 
-export function benchBuffer(options: BufferBenchOptions = {}): BufferBenchResult {
+/** Until the returned release() is called, SIGINT and SIGTERM dispose `buffer` (removing its shm segment)
+ * and then end the process by the same signal, as they would have without this handler. */
+function disposeOnSignals(buffer: ReplayBuffer): () => void {
+  const release = () => {
+    process.off("SIGINT", onSignal).off("SIGTERM", onSignal);
+  };
+  const onSignal = (signal: NodeJS.Signals) => {
+    buffer.dispose();
+    release();
+    process.kill(process.pid, signal);
+  };
+  process.on("SIGINT", onSignal).on("SIGTERM", onSignal);
+  return release;
+}
+
+export async function benchBuffer(options: BufferBenchOptions = {}): Promise<BufferBenchResult> {
   const seconds = options.seconds ?? 2;
   const capacity = options.capacity ?? 1_000_000;
   const appendStep = options.appendStep ?? 16;
@@ -87,8 +119,9 @@ export function benchBuffer(options: BufferBenchOptions = {}): BufferBenchResult
   const step = syntheticStep(appendStep);
   const single = syntheticStep(1);
   const out = createBatch(batch);
-  // The name comes first: it loads the addon (and LibTorch with it) before the baseline is read.
-  const shmName = ReplayBuffer.uniqueShmName("tennis-train-bench");
+  // The sweep and the name come first: they load the addon (and LibTorch with it) before the baseline is read.
+  ReplayBuffer.sweepStaleSegments(kShmPrefix);
+  const shmName = ReplayBuffer.uniqueShmName(kShmPrefix);
   const before = residentBytes();
   let memory: "shm" | "private" = "shm";
   let buffer: ReplayBuffer;
@@ -100,8 +133,11 @@ export function benchBuffer(options: BufferBenchOptions = {}): BufferBenchResult
     memory = "private";
     buffer = new ReplayBuffer({ capacity, seed: 0 });
   }
+  const release = disposeOnSignals(buffer);
+  const pause = eventBreaks();
   try {
     for (let stored = 0; stored < capacity; stored += chunk) {
+      await pause();
       if (capacity - stored < chunk) {
         const tail = syntheticStep(capacity - stored);
         buffer.add(tail.obs, tail.actions, tail.rewards, tail.nextObs, tail.dones);
@@ -113,9 +149,9 @@ export function benchBuffer(options: BufferBenchOptions = {}): BufferBenchResult
     const rawBytes = capacity * RECORD_FLOATS * 4;
 
     // Timed rows on the full buffer (appends now overwrite the oldest records, as in a long run).
-    const appendCalls = rate(seconds, () => buffer.add(step.obs, step.actions, step.rewards, step.nextObs, step.dones));
-    const singleCalls = rate(seconds, () => buffer.add(single.obs, single.actions, single.rewards, single.nextObs, single.dones));
-    const sampleCalls = rate(seconds, () => buffer.sample(batch, undefined, out));
+    const appendCalls = await rate(seconds, () => buffer.add(step.obs, step.actions, step.rewards, step.nextObs, step.dones), pause);
+    const singleCalls = await rate(seconds, () => buffer.add(single.obs, single.actions, single.rewards, single.nextObs, single.dones), pause);
+    const sampleCalls = await rate(seconds, () => buffer.sample(batch, undefined, out), pause);
     return {
       append_per_s: Math.round(appendCalls * appendStep),
       append_step: appendStep,
@@ -131,6 +167,7 @@ export function benchBuffer(options: BufferBenchOptions = {}): BufferBenchResult
       seconds,
     };
   } finally {
+    release();
     buffer.dispose();
   }
 }

@@ -7,6 +7,29 @@ import { benchEnv } from "../../bench/env.ts";
 import { benchSolve, formatSolveRow, parseSeeds } from "../../bench/solve.ts";
 import { benchUpdate, formatBenchUpdate } from "../../bench/update.ts";
 import { UsageError, configFromArgv, printJson, withConfigOptions, withJson } from "./common.ts";
+import { intFlag, kMaxSeed, positiveNumberFlag, stringFlag } from "./options.ts";
+
+/** Longest measuring time per row. */
+const kMaxBenchSeconds = 3600;
+/** Most seeds one `bench solve` trains. */
+const kMaxBenchSeeds = 1000;
+
+/** --seeds of bench solve ("0-4", "0,1,2"): at most kMaxBenchSeeds seeds, each a valid seed. */
+function seedsFlag(argv: Record<string, unknown>): number[] {
+  const text = stringFlag(argv, "seeds") ?? "0-4";
+  const expected = `seeds like 0-4 or 0,1,2 (at most ${kMaxBenchSeeds}, each between 0 and ${kMaxSeed})`;
+  // Range ends are checked before parseSeeds expands them, so "0-4294967295" cannot fill memory.
+  const ends = [...text.matchAll(/(\d+)\s*-\s*(\d+)/g)];
+  if (ends.some(([, lo, hi]) => Number(hi) - Number(lo) >= kMaxBenchSeeds)) throw new UsageError(`Expected ${expected} for --seeds but received "${text}"`);
+  let seeds: number[];
+  try {
+    seeds = parseSeeds(text);
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message} for --seeds`);
+  }
+  if (seeds.length > kMaxBenchSeeds || seeds.some((s) => s > kMaxSeed)) throw new UsageError(`Expected ${expected} for --seeds but received "${text}"`);
+  return seeds;
+}
 
 export const benchCommand: CommandModule = {
   command: "bench <what>",
@@ -14,20 +37,16 @@ export const benchCommand: CommandModule = {
   builder: (y) =>
     withJson(withConfigOptions(y))
       .positional("what", { choices: ["env", "buffer", "update", "solve", "bridge"] as const, describe: "What to measure" })
-      .option("seconds", { type: "number", describe: "Measuring time per row (env, buffer, update) [default: 1-2]" })
+      .option("seconds", { describe: "Measuring time per row (env, buffer, update) [default: 1-2]" })
       .option("repeats", {
-        type: "number",
         describe: "bench update: rounds of native bench and reference, taking turns; ratios of the medians [default: 3]",
       })
       .option("seeds", { type: "string", describe: "Seeds for bench solve, e.g. 0-4 or 0,1,2 [default: 0-4]" }),
   handler: async (argv) => {
-    const seconds = argv.seconds as number | undefined;
-    const repeats = argv.repeats as number | undefined;
+    const seconds = positiveNumberFlag(argv, "seconds", kMaxBenchSeconds);
+    if (argv.repeats !== undefined && argv.what !== "update") throw new UsageError("--repeats applies to bench update only");
+    const repeats = intFlag(argv, "repeats", 1, 100);
     const json = Boolean(argv.json);
-    if (repeats !== undefined && argv.what !== "update") throw new UsageError("--repeats applies to bench update only");
-    if (repeats !== undefined && !(Number.isInteger(repeats) && repeats >= 1 && repeats <= 100)) {
-      throw new UsageError(`--repeats must be an integer from 1 to 100, got ${String(argv.repeats)}`);
-    }
     switch (argv.what as string) {
       case "env": {
         const result = benchEnv({ seconds });
@@ -36,7 +55,7 @@ export const benchCommand: CommandModule = {
         return console.log(`best ${Math.round(result.best_steps_per_s).toLocaleString("en-US")} env-steps/s`);
       }
       case "buffer": {
-        const result = benchBuffer({ seconds });
+        const result = await benchBuffer({ seconds });
         if (json) return printJson(result);
         console.log(`append  ${Math.round(result.append_per_s).toLocaleString("en-US")} transitions/s (${result.append_step} per call), ${Math.round(result.append_single_per_s).toLocaleString("en-US")}/s one per call`);
         console.log(`sample  ${Math.round(result.sample_per_s).toLocaleString("en-US")} batches/s at batch ${result.sample_batch}`);
@@ -49,7 +68,7 @@ export const benchCommand: CommandModule = {
       }
       case "solve": {
         const config = configFromArgv(argv);
-        const seeds = parseSeeds((argv.seeds as string | undefined) ?? "0-4");
+        const seeds = seedsFlag(argv);
         const result = await benchSolve(config, seeds, json ? undefined : (row) => console.log(formatSolveRow(row)));
         if (json) return printJson(result);
         return console.log(
