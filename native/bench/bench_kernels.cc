@@ -47,7 +47,7 @@ void report(const std::string& kernel, const std::string& shape, double flops, d
 }
 
 // C[m][n] = A B (+ epilogue) as the update runs it: "forward" (A row-major, bias + ReLU), "weight"
-// (A = dZ^T, one k block), "input" (masked input gradient).
+// (A = dZ^T), "input" (masked input gradient).
 void bench_gemm(const std::string& kind, int64_t m, int64_t n, int64_t k, double seconds, std::mt19937& gen) {
   const auto a = normal(m * k, gen), b = normal(k * n, gen), bias = normal(n, gen), mask = normal(m * n, gen);
   std::vector<float> c(size_t(m * n));
@@ -55,16 +55,16 @@ void bench_gemm(const std::string& kind, int64_t m, int64_t n, int64_t k, double
   Epilogue e;
   if (kind == "forward") e.bias = bias.data(), e.relu = true;
   if (kind == "input") e.mask = mask.data(), e.ld_mask = n;
-  const bool split_k = kind != "weight";
   const std::string shape = std::to_string(m) + "x" + std::to_string(n) + "x" + std::to_string(k);
   report("gemm " + kind, shape, 2.0 * double(m * n * k), seconds,
-         [&] { gemm(m, n, k, view, b.data(), n, c.data(), n, e, 1, split_k); });
+         [&] { gemm(m, n, k, view, b.data(), n, c.data(), n, e, 1); });
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   const double seconds = argc > 1 ? std::atof(argv[1]) : 0.3;
+  std::printf("{\"kernel_level\": \"%s\"}\n", kernel_level_name(kernel_level()));
   std::mt19937 gen(1);
   constexpr int64_t kRows = 256, kHidden = 128, kObs = 24, kCriticInput = 52, kAction = 2;
   // Layer products: first actor and critic layers, the hidden layer, and the output layers.
@@ -74,21 +74,15 @@ int main(int argc, char** argv) {
   for (int64_t out : {int64_t(1), kAction}) bench_gemm("weight", out, kHidden, kRows, seconds, gen);
   for (int64_t out : {kHidden, int64_t(1), kAction}) bench_gemm("input", kRows, kHidden, out, seconds, gen);
   {
-    // The actor step's gradient at the own action: two columns of dZ W.
-    const auto dz = normal(kRows * kHidden, gen), w = normal(kHidden * kCriticInput, gen);
-    std::vector<float> out(size_t(kRows * kAction));
-    report("gemm own action", "256x2x128", 2.0 * double(kRows * kAction * kHidden), seconds, [&] {
-      gemm(kRows, kAction, kHidden, Strided{dz.data(), kHidden, 1}, w.data() + 48, kCriticInput, out.data(), kAction);
-    });
-  }
-  {
     const auto x = normal(kRows * kHidden, gen), w = normal(kAction * kHidden, gen);
     std::vector<float> out(size_t(kRows * kHidden));
     report("column_sums", "256x128", double(kRows * kHidden), seconds,
            [&] { column_sums(kRows, kHidden, x.data(), kHidden, out.data()); });
+    // The output layers' forward pass and the actor step's gradient at the own action.
     report("dot_rows", "256x2x128", 2.0 * double(kRows * kAction * kHidden), seconds, [&] {
-      dot_rows(kRows, kAction, kHidden, x.data(), kHidden, w.data(), nullptr, out.data(), kAction, kRows, kAction);
+      dot_rows(kRows, kAction, kHidden, x.data(), kHidden, w.data(), nullptr, out.data(), kAction);
     });
+    report("tanh", "256x2", 0, seconds, [&] { tanh_inplace(kRows * kAction, out.data()); });
     report("transpose", "128x128", 0, seconds, [&] { transpose(kHidden, kHidden, x.data(), out.data()); });
   }
   {

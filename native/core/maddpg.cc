@@ -462,8 +462,6 @@ struct Maddpg::Impl {
         buffers.push_back(std::move(b));
       }
       auto settings = fused::Settings::from(config);
-      // LibTorch's own tanh (vectorised Sleef, scalar tail), so actions match the reference's bits.
-      settings.tanh = [](float* x, int64_t n) { torch::from_blob(x, {n}, torch::kFloat32).tanh_(); };
       fused = std::make_unique<fused::Updater>(std::move(settings), std::move(buffers));
       // Threads of the fused path: up to the configured count, else LibTorch's, whichever is faster.
       fused_threads = std::make_unique<fused::ThreadChooser>(config.threads > 0 ? config.threads

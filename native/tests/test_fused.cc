@@ -1,22 +1,19 @@
-// The fused update (impl "fused", native/core/fused/): its kernels against plain loops and against
-// the LibTorch ops they stand for, its hand-derived MLP gradients against autograd, and the whole
-// update against the LibTorch path (same init, batches and smoothing noise -> same parameters and
-// stats) for every option it supports; threads do not change its results; checkpoints cross between
-// the two implementations; and the "graph" update (CUDA) against the LibTorch path where a device is
-// present. Where LibTorch runs on the kernels the fused path copies its rounding
-// from (OpenBLAS 0.3.21 SkylakeX/Cooperlake sgemm, AVX2 ATen kernels), results must be bit-identical;
-// elsewhere they must agree to 1e-5 relative, and the test says which it checked.
+// The fused update (impl "fused", native/core/fused/): its hand-derived MLP gradients against
+// autograd, and the whole update against the LibTorch path (same init, batches and smoothing noise)
+// for every option it supports, within the tolerance below; the same bits on every kernel level and
+// thread count; checkpoints cross between the two implementations; and the "graph" update (CUDA)
+// against the LibTorch path where a device is present. The kernels alone: test_kernels.cc.
 #include <torch/torch.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <functional>
 #include <string>
 #include <vector>
 
-#include <dlfcn.h>
 #include <unistd.h>
 
 // LibTorch (c10) defines CHECK macros of its own; the harness's are the ones meant here.
@@ -25,6 +22,7 @@
 #include "check.h"
 #include "fused/kernels.h"
 #include "fused/mlp.h"
+#include "kernel_levels.h"
 #include "maddpg.h"
 #include "replay_source.h"
 
@@ -40,8 +38,15 @@ using tennis::MaddpgConfig;
 // Floats per row of the joint arrays.
 constexpr int64_t kJointObs = kAgents * kObsSize;
 constexpr int64_t kJointAction = kAgents * kActionSize;
-// Largest accepted difference between the implementations, relative to each tensor's largest
-// magnitude (the reference parity tolerance of issue 5).
+// Agreement of two implementations after some updates from the same parameters, per tensor:
+// max |a - b| <= kTolerance * max(max |b|, updates * lr). They round differently (the fused kernels'
+// summation orders are not BLAS's), so gradients differ by float rounding, ~1e-7 to 1e-6 relative
+// for sums of 37-256 terms; Adam turns a gradient's relative change into at most about that relative
+// change of its step (the step is m / sqrt(v)), so after n steps of size <= lr a parameter differs by
+// about n * lr * 1e-6. The floor n * lr keeps that in scale for a tensor of small values (an output
+// bias near 0). Across the OpenBLAS kernel sets of scripts/test-portable.sh the largest difference
+// is 2.2e-6, so kTolerance leaves a factor of 4.5; a wrong gradient moves a tensor by ~lr per update,
+// ~1e-1 of the floor.
 constexpr double kTolerance = 1e-5;
 
 std::vector<float> uniform(int64_t n, tennis::Rng& rng, double lo = -1, double hi = 1) {
@@ -87,12 +92,13 @@ MaddpgConfig base_config(const std::string& impl) {
   return c;
 }
 
-// Worst per-tensor max |a - b| relative to the tensor's largest |b|, and where.
-std::pair<double, std::string> worst_relative(const Maddpg& m, const std::vector<float>& a, const std::vector<float>& b) {
+// Worst per-tensor max |a - b| relative to max(the tensor's largest |b|, floor), and where.
+std::pair<double, std::string> worst_relative(const Maddpg& m, const std::vector<float>& a, const std::vector<float>& b,
+                                              double floor) {
   double worst = 0;
   std::string name;
   for (const auto& p : m.parameter_layout()) {
-    double scale = 0, diff = 0;
+    double scale = floor, diff = 0;
     for (int64_t k = p.offset; k < p.offset + p.numel; ++k) {
       scale = std::max(scale, std::fabs(double(b[size_t(k)])));
       diff = std::max(diff, std::fabs(double(a[size_t(k)]) - double(b[size_t(k)])));
@@ -101,6 +107,11 @@ std::pair<double, std::string> worst_relative(const Maddpg& m, const std::vector
     if (rel >= worst) worst = rel, name = p.name;
   }
   return {worst, name};
+}
+
+// The floor of worst_relative for `updates` updates of `c`.
+double update_floor(const MaddpgConfig& c, int64_t updates) {
+  return double(updates) * std::max(c.lr_actor, c.lr_critic);
 }
 
 bool close(double a, double b, double tol) {
@@ -122,209 +133,7 @@ std::string thrown_message(const std::function<void()>& fn) {
   return "";
 }
 
-// The OpenBLAS core in this process ("" when LibTorch does not run on OpenBLAS).
-std::string openblas_core() {
-  using CoreName = const char* (*)();
-  const auto core = reinterpret_cast<CoreName>(::dlsym(RTLD_DEFAULT, "openblas_get_corename"));
-  return core ? core() : "";
-}
-
-// True where LibTorch rounds as the fused kernels do (see the file comment): then the comparisons
-// below are exact.
-bool bitwise_platform() {
-  static const bool yes = [] {
-    const std::string core = openblas_core();
-    if (tennis::fused::kernel_level() == tennis::fused::KernelLevel::kPortable ||
-        (core != "Cooperlake" && core != "SkylakeX")) {
-      return false;
-    }
-    // ATen's vector width shows in the cascade sum of a row that is not a multiple of 16.
-    tennis::Rng rng(1);
-    auto x = uniform(37 * 40, rng);
-    const auto expected = torch::from_blob(x.data(), {37, 40}).sum(0).contiguous();
-    std::vector<float> got(40);
-    tennis::fused::column_sums(37, 40, x.data(), 40, got.data());
-    return std::equal(got.begin(), got.end(), expected.data_ptr<float>());
-  }();
-  return yes;
-}
-
-// Max |got - want| relative to max |want|, over n floats.
-double relative_difference(const float* got, const float* want, int64_t n) {
-  double scale = 0, diff = 0;
-  for (int64_t k = 0; k < n; ++k) {
-    scale = std::max(scale, std::fabs(double(want[k])));
-    diff = std::max(diff, std::fabs(double(got[k]) - double(want[k])));
-  }
-  return diff / std::max(scale, 1e-30);
-}
-
-// The kernel levels this CPU can run, widest last (each test hook call restores the widest after).
-std::vector<tennis::fused::KernelLevel> kernel_levels(bool with_portable) {
-  using tennis::fused::KernelLevel;
-  std::vector<KernelLevel> out;
-  for (KernelLevel level : {KernelLevel::kPortable, KernelLevel::kAvx2, KernelLevel::kAvx512}) {
-    if (level == KernelLevel::kPortable && !with_portable) continue;
-    tennis::fused::limit_kernels(level);
-    if (tennis::fused::kernel_level() == level) out.push_back(level);
-  }
-  tennis::fused::limit_kernels(KernelLevel::kAvx512);
-  return out;
-}
-
-// Exact on the bitwise platform, else within kTolerance.
-void expect_like_libtorch(const float* got, const torch::Tensor& want, const std::string& what) {
-  const auto w = want.contiguous();
-  const int64_t n = w.numel();
-  if (bitwise_platform()) {
-    int64_t differing = 0;
-    for (int64_t k = 0; k < n; ++k) differing += got[k] != w.data_ptr<float>()[k];
-    CHECK_MSG(differing == 0, what << ": " << differing << " of " << n << " floats differ from LibTorch's");
-  } else {
-    const double rel = relative_difference(got, w.data_ptr<float>(), n);
-    CHECK_MSG(rel <= kTolerance, what << ": relative difference " << rel << " from LibTorch's");
-  }
-}
-
 }  // namespace
-
-TEST(fused_gemm_matches_plain_loops) {
-  using namespace tennis::fused;
-  tennis::Rng rng(3);
-  // Includes 1-4 column products (rows in the vector lanes with AVX-512) with row counts off 16.
-  const int64_t shapes[][3] = {{1, 1, 1},   {5, 7, 3},   {6, 16, 9},  {7, 17, 24}, {13, 8, 52},
-                               {37, 33, 40}, {64, 52, 130}, {37, 2, 128}, {20, 4, 21}, {3, 3, 17}};
-  for (const auto& s : shapes) {
-    const int64_t m = s[0], n = s[1], k = s[2];
-    for (bool transposed_a : {false, true}) {
-      for (int variant = 0; variant < 3; ++variant) {
-        for (int threads : {1, 2}) {
-         for (auto level : kernel_levels(/*with_portable=*/true)) {
-          limit_kernels(level);
-          const auto a = uniform(m * k, rng), b = uniform(k * (n + 3), rng), bias = uniform(n, rng);
-          const auto mask = uniform(m * n, rng);
-          // A as stored [m][k], or as the transpose of a [k][m] matrix (the weight-gradient case).
-          const Strided view = transposed_a ? Strided{a.data(), 1, m} : Strided{a.data(), k, 1};
-          Epilogue e;
-          if (variant == 1) e.bias = bias.data(), e.relu = true;
-          if (variant == 2) e.mask = mask.data(), e.ld_mask = n;
-          const int64_t ldb = n + 3, ldc = n + 2;
-          std::vector<float> c(size_t(m * ldc), 7.f);
-          gemm(m, n, k, view, b.data(), ldb, c.data(), ldc, e, threads);
-          for (int64_t i = 0; i < m; ++i) {
-            for (int64_t j = 0; j < n; ++j) {
-              double expected = 0;
-              for (int64_t p = 0; p < k; ++p) {
-                expected += double(view.data[i * view.row_stride + p * view.col_stride]) * b[size_t(p * ldb + j)];
-              }
-              if (e.bias) expected = std::max(0.0, expected + bias[size_t(j)]);
-              if (e.mask && !(mask[size_t(i * n + j)] > 0)) expected = 0;
-              CHECK_MSG(std::fabs(c[size_t(i * ldc + j)] - expected) <= 1e-5 * (1 + std::sqrt(double(k))),
-                        "gemm " << m << "x" << n << "x" << k << " variant " << variant << " at " << i << "," << j
-                                << ": " << c[size_t(i * ldc + j)] << " vs " << expected);
-            }
-            // The padding between rows of C is left alone.
-            for (int64_t j = n; j < ldc; ++j) CHECK(c[size_t(i * ldc + j)] == 7.f);
-          }
-         }
-         limit_kernels(KernelLevel::kAvx512);
-        }
-      }
-    }
-  }
-}
-
-TEST(fused_kernels_round_like_libtorch) {
-  using namespace tennis::fused;
-  std::cout << "     " << (bitwise_platform() ? "bitwise" : "within 1e-5") << " (OpenBLAS core \"" << openblas_core()
-            << "\", kernel level " << int(kernel_level()) << ")\n";
-  // One thread: threaded OpenBLAS splits long k ranges differently ((k + 1) / 2 blocks); the fused
-  // path copies the single-threaded rounding, which is what the parity tests run.
-  torch::set_num_threads(1);
-  for (auto level : kernel_levels(/*with_portable=*/false)) {
-  limit_kernels(level);
-  torch::manual_seed(11);
-  for (int64_t rows : {37, 64, 256, 512, 701}) {
-    // One Linear layer [in] -> [out] through mlp_forward / mlp_backward against addmm and autograd's
-    // products (dz^T x, dz.sum(0), dz W): hidden, output and critic-input shapes, k past OpenBLAS's
-    // block of 320, widths that are not multiples of 16.
-    const int64_t shapes[][2] = {{24, 128}, {52, 128}, {128, 128}, {700, 128}, {64, 32}, {52, 21},
-                                 {128, 2}, {128, 1}, {40, 1}, {17, 2}, {300, 2}, {44, 40}};
-    for (const auto& shape : shapes) {
-      const int64_t in = shape[0], out = shape[1];
-      const std::string what = std::to_string(rows) + "x" + std::to_string(in) + "->" + std::to_string(out);
-      const MlpLayout linear(in, {}, out, 0);
-      const auto x = torch::randn({rows, in}), w = torch::randn({out, in}), b = torch::randn({out});
-      std::vector<float> flat(size_t(linear.numel)), packed(flat.size());
-      std::copy(w.data_ptr<float>(), w.data_ptr<float>() + w.numel(), flat.begin() + linear.layers[0].weight);
-      std::copy(b.data_ptr<float>(), b.data_ptr<float>() + b.numel(), flat.begin() + linear.layers[0].bias);
-      pack_transposed(linear, flat.data(), packed.data());
-      std::vector<float> y(size_t(rows * out));
-      MlpActivations kept;
-      mlp_forward(linear, flat.data(), packed.data(), rows, x.data_ptr<float>(), in, y.data(), out, kept, 1);
-      expect_like_libtorch(y.data(), torch::addmm(b, x, w.t()), "forward " + what);
-      const auto dz = torch::randn({rows, out});
-      std::vector<float> grad(flat.size()), d_x(size_t(rows * in));
-      MlpScratch scratch;
-      mlp_backward(linear, flat.data(), rows, x.data_ptr<float>(), in, kept, dz.data_ptr<float>(), grad.data(),
-                   d_x.data(), in, 0, in, scratch, 1);
-      expect_like_libtorch(grad.data() + linear.layers[0].weight, dz.t().mm(x), "weight gradient " + what);
-      expect_like_libtorch(grad.data() + linear.layers[0].bias, dz.sum(0), "bias gradient " + what);
-      expect_like_libtorch(d_x.data(), dz.mm(w), "input gradient " + what);
-      if (in == 52) {
-        // Only the own-action columns 48, 49, as the actor step asks for them.
-        std::vector<float> own(size_t(rows * 2));
-        mlp_backward(linear, flat.data(), rows, x.data_ptr<float>(), in, kept, dz.data_ptr<float>(), nullptr,
-                     own.data(), 2, 48, 50, scratch, 1);
-        expect_like_libtorch(own.data(), dz.mm(w).narrow(1, 48, 2), "own-action input gradient " + what);
-      }
-    }
-  }
-  }
-  limit_kernels(KernelLevel::kAvx512);
-  // Gradient norms, tanh backward.
-  for (int64_t n : {1, 7, 52, 129, 16384}) {
-    const auto g = torch::randn({n});
-    const float norm = vector_norm(n, g.data_ptr<float>());
-    expect_like_libtorch(&norm, g.norm(2).reshape({1}), "norm of " + std::to_string(n));
-    const auto y = torch::tanh(torch::randn({n}));
-    std::vector<float> grad(g.data_ptr<float>(), g.data_ptr<float>() + n);
-    tanh_backward(n, grad.data(), y.data_ptr<float>());
-    expect_like_libtorch(grad.data(), torch::tanh_backward(g, y), "tanh backward of " + std::to_string(n));
-  }
-  // Adam over one flat buffer against torch::optim::Adam over tensors of awkward sizes.
-  {
-    const std::vector<int64_t> sizes{1, 2, 7, 33, 128, 1000, 3};
-    std::vector<torch::Tensor> params;
-    for (int64_t n : sizes) params.push_back((torch::randn({n}) * 0.1).requires_grad_(true));
-    torch::optim::Adam adam(params, torch::optim::AdamOptions(3e-3).weight_decay(1e-4));
-    std::vector<float> p, m, v;
-    for (const auto& t : params) p.insert(p.end(), t.data_ptr<float>(), t.data_ptr<float>() + t.numel());
-    m.assign(p.size(), 0.f);
-    v.assign(p.size(), 0.f);
-    AdamParams ap;
-    ap.lr = 3e-3;
-    ap.weight_decay = 1e-4;
-    for (int step = 1; step <= 6; ++step) {
-      std::vector<float> g;
-      for (auto& t : params) {
-        auto grad = torch::randn({t.numel()}) * (step % 2 ? 1e-3 : 1.0);  // small and large gradients
-        t.mutable_grad() = grad;
-        g.insert(g.end(), grad.data_ptr<float>(), grad.data_ptr<float>() + grad.numel());
-      }
-      adam.step();
-      adam_step(int64_t(p.size()), p.data(), g.data(), m.data(), v.data(), ap, step);
-    }
-    std::vector<torch::Tensor> flat_params;
-    for (const auto& t : params) flat_params.push_back(t.detach().reshape({-1}));
-    expect_like_libtorch(p.data(), torch::cat(flat_params), "Adam (6 steps)");
-    // Soft update: mul_(1 - tau).add_(online, tau).
-    auto target = torch::randn({1001}), online = torch::randn({1001});
-    std::vector<float> t(target.data_ptr<float>(), target.data_ptr<float>() + 1001);
-    soft_update(1001, t.data(), online.data_ptr<float>(), 0.01);
-    expect_like_libtorch(t.data(), target.mul_(1.0 - 0.01).add_(online, 0.01), "soft update");
-  }
-}
 
 TEST(fused_mlp_gradients_match_autograd) {
   using namespace tennis::fused;
@@ -435,14 +244,18 @@ static void expect_same_as_libtorch(MaddpgConfig c, bool with_weights, const cha
     const auto a = plain.update_batch(batch.view(with_weights), noise);
     const auto b = fused.update_batch(batch.view(with_weights), noise);
     expect_close_stats(b, a, 1e-4, label);
-    CHECK_MSG(close(b.saturation, a.saturation, 1e-12), label << " saturation " << b.saturation << " vs " << a.saturation);
+    // Saturation counts |action| > 0.99: an action within rounding of the threshold may count in one only.
+    const double one_action = 1.0 / double(c.batch_size * kJointAction);
+    CHECK_MSG(std::isnan(b.saturation) == std::isnan(a.saturation) &&
+                  (std::isnan(a.saturation) || std::fabs(b.saturation - a.saturation) <= one_action * 1.5),
+              label << " saturation " << b.saturation << " vs " << a.saturation);
     for (size_t r = 0; r < a.td_errors.size(); ++r) CHECK_NEAR(b.td_errors[r], a.td_errors[r], 1e-4);
   }
-  const auto [worst, name] = worst_relative(plain, fused.get_parameters(), plain.get_parameters());
-  const bool exact = bitwise_platform();
-  std::cout << "     " << label << ": max relative difference fused vs libtorch " << worst << " (" << name << "; "
-            << (exact ? "bit equality required" : "1e-5 required") << ")\n";
-  CHECK_MSG(worst <= (exact ? 0.0 : kTolerance), label << ": max relative difference " << worst << " at " << name);
+  const auto [worst, name] =
+      worst_relative(plain, fused.get_parameters(), plain.get_parameters(), update_floor(c, fused.update_count()));
+  std::cout << "     " << label << ": fused vs libtorch differ by " << worst << " of scale at " << name << " ("
+            << kTolerance << " allowed)\n";
+  CHECK_MSG(worst <= kTolerance, label << ": fused and libtorch differ by " << worst << " of scale at " << name);
   CHECK(fused.update_count() == 10);
 
   // Greedy actions agree too.
@@ -453,16 +266,7 @@ static void expect_same_as_libtorch(MaddpgConfig c, bool with_weights, const cha
   for (size_t k = 0; k < act_a.size(); ++k) CHECK_NEAR(act_b[k], act_a[k], 1e-4);
 }
 
-TEST(fused_matches_libtorch_maddpg) {
-  expect_same_as_libtorch(base_config(""), false, "maddpg");
-  // Again with the AVX2 product kernels where the CPU would pick wider ones.
-  const auto levels = kernel_levels(/*with_portable=*/false);
-  if (levels.size() > 1) {
-    tennis::fused::limit_kernels(tennis::fused::KernelLevel::kAvx2);
-    expect_same_as_libtorch(base_config(""), false, "maddpg, AVX2 kernels");
-    tennis::fused::limit_kernels(tennis::fused::KernelLevel::kAvx512);
-  }
-}
+TEST(fused_matches_libtorch_maddpg) { expect_same_as_libtorch(base_config(""), false, "maddpg"); }
 
 TEST(fused_matches_libtorch_matd3) {
   MaddpgConfig c = base_config("");
@@ -516,6 +320,46 @@ TEST(fused_threads_do_not_change_results) {
   }
 }
 
+// A short training run (MATD3 and shared MADDPG, 2 threads, batch 64) has the same parameters, bit for
+// bit, on every kernel level; its checksum is printed so that runs on other CPUs can be compared.
+TEST(fused_training_has_the_same_bits_on_every_kernel_level) {
+  using tennis::fused::KernelLevel;
+  for (bool shared : {false, true}) {
+    std::vector<float> portable;
+    for (KernelLevel level : tennis::fused::kernel_levels()) {
+      tennis::fused::limit_kernels(level);
+      MaddpgConfig c = base_config("fused");
+      c.shared_parameters = shared;
+      c.twin_critics = !shared;
+      c.target_noise = shared ? 0 : 0.2;
+      c.threads = 2;
+      c.batch_size = 64;
+      Maddpg m(c);
+      tennis::Rng rng(12);
+      for (int u = 0; u < 6; ++u) {
+        Batch batch(c.batch_size, rng);
+        m.update_batch(batch.view(true), shared ? nullptr : batch.noise.data());
+      }
+      const auto params = m.get_parameters();
+      tennis::fused::limit_kernels(KernelLevel::kAvx512);
+      uint64_t checksum = 1469598103934665603ull;  // FNV-1a over the parameters' bytes
+      const auto* bytes = reinterpret_cast<const unsigned char*>(params.data());
+      for (size_t i = 0; i < params.size() * sizeof(float); ++i) checksum = (checksum ^ bytes[i]) * 1099511628211ull;
+      std::cout << "     " << (shared ? "shared maddpg" : "matd3") << ", level " << tennis::fused::kernel_level_name(level)
+                << ": parameter checksum " << std::hex << checksum << std::dec << "\n";
+      if (level == KernelLevel::kPortable) {
+        portable = params;
+      } else {
+        size_t differing = 0;
+        for (size_t i = 0; i < params.size(); ++i) differing += std::memcmp(&params[i], &portable[i], sizeof(float)) != 0;
+        CHECK_MSG(differing == 0, (shared ? "shared maddpg" : "matd3")
+                                      << ": " << differing << " of " << params.size() << " parameters at level "
+                                      << tennis::fused::kernel_level_name(level) << " differ from the portable code's");
+      }
+    }
+  }
+}
+
 TEST(fused_checkpoints_cross_implementations) {
   for (bool matd3 : {false, true}) {
     MaddpgConfig c = base_config("");
@@ -549,8 +393,9 @@ TEST(fused_checkpoints_cross_implementations) {
       // Both continue the same way, each in its own implementation.
       batches(writer, 2, 3);
       batches(reader, 2, 3);
-      const auto [worst, name] = worst_relative(writer, reader.get_parameters(), writer.get_parameters());
-      CHECK_MSG(worst <= (bitwise_platform() ? 0.0 : kTolerance),
+      const auto [worst, name] = worst_relative(writer, reader.get_parameters(), writer.get_parameters(),
+                                                update_floor(c, writer.update_count()));
+      CHECK_MSG(worst <= kTolerance,
                 first << " -> " << second << ": resumed run differs by " << worst << " at " << name);
       std::vector<float> a(2 * kJointAction), b(2 * kJointAction);
       writer.act(obs.data(), 2, a.data(), true);
@@ -582,8 +427,9 @@ TEST(fused_outside_changes_reach_the_packed_weights) {
       }
     };
     auto expect_same = [&](const std::string& after) {
-      const auto [worst, name] = worst_relative(plain, fused.get_parameters(), plain.get_parameters());
-      CHECK_MSG(worst <= (bitwise_platform() ? 0.0 : kTolerance),
+      const auto [worst, name] = worst_relative(plain, fused.get_parameters(), plain.get_parameters(),
+                                                update_floor(c, fused.update_count()));
+      CHECK_MSG(worst <= kTolerance,
                 (shared ? "shared" : "separate") << ", " << after << ": differs by " << worst << " at " << name);
     };
     both(3);
@@ -693,7 +539,8 @@ static void expect_graph_like_libtorch(MaddpgConfig c, bool with_weights, const 
     const auto a = plain.update_batch(batch.view(with_weights), noise);
     expect_close_stats(graphed.update_batch(batch.view(with_weights), noise), a, 1e-3, label);
   }
-  const auto [worst, name] = worst_relative(plain, graphed.get_parameters(), plain.get_parameters());
+  const auto [worst, name] =
+      worst_relative(plain, graphed.get_parameters(), plain.get_parameters(), update_floor(c, graphed.update_count()));
   std::cout << "     " << label << ": max relative difference graph (CUDA) vs libtorch (CPU) " << worst << " (" << name
             << ")\n";
   CHECK_MSG(worst <= kTolerance, label << ": max relative difference " << worst << " at " << name);
@@ -772,7 +619,8 @@ TEST(graph_checkpoints_cross_to_fused) {
     reader.update_batch(batches[size_t(u)].view(false));
   }
   // Adam resumed at step 3 on both: the continuations agree.
-  const auto [worst, name] = worst_relative(writer, reader.get_parameters(), writer.get_parameters());
+  const auto [worst, name] =
+      worst_relative(writer, reader.get_parameters(), writer.get_parameters(), update_floor(c, writer.update_count()));
   std::cout << "     fused -> graph resume: max relative difference " << worst << " (" << name << ")\n";
   CHECK_MSG(worst <= kTolerance, "resumed graph run differs by " << worst << " at " << name);
 }

@@ -1,11 +1,10 @@
-// The fused update, step for step the maths of maddpg.cc's LibTorch path (which the parity tests pin
-// to the PyTorch reference): target joint action once from all target actors; per group, the critic
-// (and twin) towards y = r_i + gamma (1 - done_i) Q'_i on the stacked agent views, then the actor
-// along -Q_i(o, a with a_i = mu_i(o_i)) through the just-stepped critic, without critic weight
-// gradients; then the soft update. Rows are ordered as the LibTorch path orders them, because sums
-// over rows round in that order: critic rows agent by agent (row k * B + r is agent k's view of
-// transition r), actor rows of a shared actor interleaved (row r * agents + k), as the joint
-// observations lie in memory.
+// The fused update, step for step the maths of maddpg.cc's LibTorch path (which the parity tests hold
+// to the PyTorch reference within float rounding): target joint action once from all target actors;
+// per group, the critic (and twin) towards y = r_i + gamma (1 - done_i) Q'_i on the stacked agent
+// views, then the actor along -Q_i(o, a with a_i = mu_i(o_i)) through the just-stepped critic,
+// without critic weight gradients; then the soft update. Rows are ordered as the LibTorch path
+// orders them: critic rows agent by agent (row k * B + r is agent k's view of transition r), actor
+// rows of a shared actor interleaved (row r * agents + k), as the joint observations lie in memory.
 #include "engine.h"
 
 #include <algorithm>
@@ -71,10 +70,6 @@ void optimizer_step(const NetBuffers& net, const float* grad, double lr, double 
   adam.weight_decay = weight_decay;
   const int64_t step = ++*net.step;
   adam_step(net.numel, net.params, grad, net.exp_avg, net.exp_avg_sq, adam, step);
-}
-
-void std_tanh(float* x, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) x[i] = std::tanh(x[i]);
 }
 
 }  // namespace
@@ -197,7 +192,6 @@ struct Updater::Group {
 };
 
 Updater::Updater(Settings settings, std::vector<GroupBuffers> groups) : settings_(std::move(settings)) {
-  if (!settings_.tanh) settings_.tanh = std_tanh;
   for (auto& buffers : groups) {
     auto g = std::make_unique<Group>();
     g->buffers = std::move(buffers);
@@ -238,12 +232,11 @@ void Updater::target_actions(Group& g, const BatchView& batch, const float* nois
   g.ensure_packed();
   int64_t ld_x;
   const float* x = g.actor_input(batch.next_obs, ld_x);
-  // Into the group's own contiguous [rows][2] (tanh runs over the same block as in LibTorch), then
-  // into the joint next actions.
+  // Into the group's own contiguous [rows][2], then into the joint next actions.
   float* out = g.mu.data();
   mlp_forward(g.actor, g.buffers.actor.target, g.packed_actor_target.data(), rows, x, ld_x, out, kActionSize,
               g.actor_kept, threads);
-  settings_.tanh(out, rows * kActionSize);
+  tanh_inplace(rows * kActionSize, out);
   for (int64_t r = 0; r < batch.size; ++r) {
     for (int64_t k = 0; k < n; ++k) {
       const int i = g.buffers.agents[size_t(k)];
@@ -285,7 +278,7 @@ void Updater::learn(Group& g, const BatchView& batch, bool actor_step, int threa
       const int64_t q = k * batch_rows + r;
       float q_next = g.q_next[0][size_t(q)];
       if (n_critics > 1) q_next = std::min(q_next, g.q_next[1][size_t(q)]);
-      // LibTorch's order: ((1 - done) * gamma) * Q', then + r (this TU has no FMA contraction).
+      // ((1 - done) * gamma) * Q', then + r, each rounded (the core is built without FMA contraction).
       g.y[size_t(q)] = batch.rewards[r * kAgents + i] + (1.f - batch.dones[r * kAgents + i]) * gamma * q_next;
     }
   }
@@ -293,8 +286,7 @@ void Updater::learn(Group& g, const BatchView& batch, bool actor_step, int threa
   // ---- critic step: (importance-weighted) MSE towards y, for the critic and its twin -------------
   g.build_input(g.x.data(), batch.obs, batch.actions, batch_rows);
   double critic_loss = 0, q_sum = 0;
-  // dLoss/dq as autograd forms it: mse_loss_backward's (2 / rows) * (q - y), or, with weights,
-  // ((1 / rows) * w) * (2 * (q - y)) through mean, mul and pow.
+  // dLoss/dq: (2 / rows) * (q - y), or, with importance weights, ((1 / rows) * w) * (2 * (q - y)).
   const float two_over_rows = float(2.0 / double(rows));
   const float one_over_rows = 1.f / float(rows);
   for (int c = 0; c < n_critics; ++c) {
@@ -335,7 +327,7 @@ void Updater::learn(Group& g, const BatchView& batch, bool actor_step, int threa
   const float* obs = g.actor_input(batch.obs, ld_obs);
   float* mu = g.mu.data();
   mlp_forward(g.actor, actor.params, g.packed_actor.data(), rows, obs, ld_obs, mu, kActionSize, g.actor_kept, threads);
-  settings_.tanh(mu, rows * kActionSize);
+  tanh_inplace(rows * kActionSize, mu);
   std::memcpy(g.x_actor.data(), g.x.data(), sizeof(float) * size_t(rows * kCriticInput));
   for (int64_t k = 0; k < n; ++k) {
     for (int64_t r = 0; r < batch_rows; ++r) {
@@ -437,7 +429,7 @@ void Updater::act(const float* obs, int64_t n, float* actions) {
     float* out = g->mu.data();
     mlp_forward(g->actor, g->buffers.actor.params, g->packed_actor.data(), rows, x, ld_x, out, kActionSize, g->act_kept,
                 1);
-    settings_.tanh(out, rows * kActionSize);
+    tanh_inplace(rows * kActionSize, out);
     for (int64_t e = 0; e < n; ++e) {
       for (int64_t k = 0; k < g->agents(); ++k) {
         const int i = g->buffers.agents[size_t(k)];

@@ -4,7 +4,6 @@
 // and with separate agents' networks updated on separate threads (pair.h).
 #pragma once
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <vector>
 
@@ -37,9 +36,6 @@ struct Settings {
   double gamma = 0.99, tau = 1e-3;
   double lr_actor = 1e-4, lr_critic = 1e-3, weight_decay = 0, grad_clip = 1;
   double target_noise = 0, target_noise_clip = 0.5;
-  // tanh in place over n contiguous floats; the learner passes LibTorch's own kernel so that actions
-  // match the reference bit for bit (default: std::tanh).
-  std::function<void(float*, int64_t)> tanh;
 
   static Settings from(const MaddpgConfig& config);
 };

@@ -1,6 +1,7 @@
 // Forward and backward passes of a fixed MLP on flat buffers. With z_l = a_{l-1} W_l^T + b_l and
 // a_l = ReLU(z_l): dW_l = dz_l^T a_{l-1}, db_l = sum over rows of dz_l, and
 // dz_{l-1} = (dz_l W_l) * [a_{l-1} > 0]; the mask is applied inside the product's epilogue.
+// Which kernel computes a product depends on its shape alone (never on the CPU), so its bits do too.
 #include "mlp.h"
 
 #include <algorithm>
@@ -36,64 +37,32 @@ int64_t MlpLayout::widest_hidden() const {
 
 namespace {
 
-// Which OpenBLAS 0.3.21 kernel sums LibTorch's products here, by the BLAS dimensions LibTorch passes
-// (sgemm_small_kernel_permit_skylakex.c): the small-matrix kernels when M * N * K <= 1e6 (one FMA
-// chain per element, no k blocks), the TN one only when also M * N <= 1200 and K >= 32; else the
-// regular kernel (FMA chains in k blocks).
-constexpr double kSmallMatrixMnk = 1e6;
-constexpr int64_t kSmallTnMaxMn = 1200;
-// Below this k the small kernels never switch to dot products.
-constexpr int64_t kSmallDotMinK = 32;
-// The NN small kernel handles a last block of at most this many M rows as dot products.
-constexpr int64_t kSmallNnDotTail = 8;
+// Products with at most this many output columns are dot products (dot_rows), others tiles (gemm).
+constexpr int64_t kDotColumns = 4;
 
-bool small_matrix(int64_t m, int64_t n, int64_t k) { return double(m) * double(n) * double(k) <= kSmallMatrixMnk; }
-
-// Forward, addmm(b, x, W^T) -> [rows][out]: BLAS TN with M = out, N = rows, K = in (for out == 1
-// M and N swap, with the same result), a dot product per element in the small kernel.
-bool forward_uses_dots(int64_t rows, const Dense& d) {
-  return small_matrix(d.out, rows, d.in) && d.out * rows <= kSmallTnMaxMn && d.in >= kSmallDotMinK;
-}
-
-// Input gradient dz.mm(W) [rows][in]: BLAS NN with M = in, N = rows, K = out. The small kernel
-// sums the last in % 16 columns as dot products when there are at most 8 of them and K >= 32:
-// returns the first such column (in when none).
-int64_t input_gradient_dot_columns(int64_t rows, const Dense& d) {
-  const int64_t tail_begin = d.in & ~int64_t(15);
-  const bool dots = small_matrix(d.in, rows, d.out) && d.in - tail_begin <= kSmallNnDotTail && d.out >= kSmallDotMinK;
-  return dots ? tail_begin : d.in;
-}
-
-// Columns [begin, end) of dz W_l (W_l [out][in]) into out_cols (row stride ld), times mask (where given):
-// LibTorch's dz.mm(W) with OpenBLAS's order column by column.
+// Columns [begin, end) of dz W (W [out][in] at d.weight) into out_cols (row stride ld), times mask
+// where given: a tiled product, or dot products with W's columns gathered contiguous.
 void input_gradient(const Dense& d, const float* flat, int64_t rows, const float* dz, int64_t begin, int64_t end,
                     float* out_cols, int64_t ld, const float* mask, int64_t ld_mask, MlpScratch& scratch,
                     int threads) {
-  const int64_t dot_begin = std::min(end, std::max(begin, input_gradient_dot_columns(rows, d)));
-  const bool split_k = !small_matrix(d.in, rows, d.out);
-  if (dot_begin > begin) {
+  const int64_t width = end - begin;
+  if (width > kDotColumns) {
     Epilogue e;
     e.mask = mask;
     e.ld_mask = ld_mask;
-    gemm(rows, dot_begin - begin, d.out, Strided{dz, d.out, 1}, flat + d.weight + begin, d.in, out_cols, ld, e,
-         threads, split_k);
+    gemm(rows, width, d.out, Strided{dz, d.out, 1}, flat + d.weight + begin, d.in, out_cols, ld, e, threads);
+    return;
   }
-  if (dot_begin >= end) return;
-  // The dot columns: W's columns gathered contiguous; rows of the tail in blocks of 4 fold pairwise
-  // (REDUCE_M4), the rest by halves.
-  const int64_t tail_begin = d.in & ~int64_t(15), pairwise_end = tail_begin + ((d.in - tail_begin) & ~int64_t(3));
   auto& columns = scratch.columns;
-  columns.resize(size_t((end - dot_begin) * d.out));
-  for (int64_t c = dot_begin; c < end; ++c) {
-    for (int64_t o = 0; o < d.out; ++o) columns[size_t((c - dot_begin) * d.out + o)] = flat[d.weight + o * d.in + c];
+  columns.resize(size_t(width * d.out));
+  for (int64_t c = begin; c < end; ++c) {
+    for (int64_t o = 0; o < d.out; ++o) columns[size_t((c - begin) * d.out + o)] = flat[d.weight + o * d.in + c];
   }
-  float* dst = out_cols + (dot_begin - begin);
-  dot_rows(rows, end - dot_begin, d.out, dz, d.out, columns.data(), nullptr, dst, ld, 0, pairwise_end - dot_begin);
-  if (mask) {
-    for (int64_t r = 0; r < rows; ++r) {
-      for (int64_t c = dot_begin; c < end; ++c) {
-        if (!(mask[r * ld_mask + (c - begin)] > 0)) dst[r * ld + (c - dot_begin)] = 0;
-      }
+  dot_rows(rows, width, d.out, dz, d.out, columns.data(), nullptr, out_cols, ld);
+  if (!mask) return;
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t c = 0; c < width; ++c) {
+      if (!(mask[r * ld_mask + c] > 0)) out_cols[r * ld + c] = 0;
     }
   }
 }
@@ -122,12 +91,10 @@ void mlp_forward(const MlpLayout& net, const float* flat, const float* packed, i
       dst = h.data();
       ld_dst = d.out;
     }
-    if (forward_uses_dots(rows, d)) {
-      // TN small kernel: rows and outputs in blocks of 4 fold pairwise, the corner by halves.
-      dot_rows(rows, d.out, d.in, input, ld, flat + d.weight, flat + d.bias, dst, ld_dst, rows & ~int64_t(3),
-               d.out & ~int64_t(3));
+    if (d.out <= kDotColumns) {
+      dot_rows(rows, d.out, d.in, input, ld, flat + d.weight, flat + d.bias, dst, ld_dst);
       if (!last) {
-        for (int64_t e = 0; e < rows * d.out; ++e) dst[e] = std::max(dst[e], 0.f);
+        for (int64_t e = 0; e < rows * d.out; ++e) dst[e] = dst[e] > 0 ? dst[e] : 0.f;  // as gemm's ReLU
       }
     } else {
       Epilogue e;
@@ -150,18 +117,16 @@ void mlp_backward(const MlpLayout& net, const float* flat, int64_t rows, const f
     const float* input = l == 0 ? x : kept.hidden[l - 1].data();
     const int64_t ld_input = l == 0 ? ldx : d.in;
     if (grad) {
-      // dW [out][in] = dz^T [out][rows] . input [rows][in] (BLAS NT, M = in, N = out, K = rows: one FMA
-      // chain per element, cut into k blocks by the regular kernel only).
-      const bool split_k = !small_matrix(d.in, d.out, rows);
+      // dW [out][in] = dz^T [out][rows] . input [rows][in].
       if (d.in < d.out) {
         // A narrow input (the first layer): dW^T = input^T . dz fills whole vectors of out columns, then
-        // is transposed into place; the same chains, so the same bits.
+        // is transposed into place (the same chains as dz^T . input, so the same bits).
         auto& product = scratch.transposed;
         if (int64_t(product.size()) < d.in * d.out) product.resize(size_t(d.in * d.out));
-        gemm(d.in, d.out, rows, Strided{input, 1, ld_input}, dz, d.out, product.data(), d.out, {}, threads, split_k);
+        gemm(d.in, d.out, rows, Strided{input, 1, ld_input}, dz, d.out, product.data(), d.out, {}, threads);
         transpose(d.in, d.out, product.data(), grad + d.weight);
       } else {
-        gemm(d.out, d.in, rows, Strided{dz, 1, d.out}, input, ld_input, grad + d.weight, d.in, {}, threads, split_k);
+        gemm(d.out, d.in, rows, Strided{dz, 1, d.out}, input, ld_input, grad + d.weight, d.in, {}, threads);
       }
       column_sums(rows, d.out, dz, d.out, grad + d.bias);
     }

@@ -1,7 +1,8 @@
 // A fixed MLP over a flat parameter buffer (the layout of networks.h: fc.<i>.weight [out][in],
 // fc.<i>.bias, ..., out.weight, out.bias), with a forward pass that keeps what its backward pass
 // needs and a hand-derived backward pass (no autograd tape) that computes only what is asked for.
-// Each product picks the summation order OpenBLAS would use for LibTorch's version of it (kernels.h).
+// Products with at most 4 output columns are dot products (dot_rows), others register tiles (gemm);
+// kernels.h states the summation order of each.
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -14,7 +15,7 @@ struct Dense {
 };
 
 // [Linear -> ReLU] x hidden -> Linear, starting at `offset` in a flat buffer (the caller applies
-// the output activation, e.g. tanh, so that it can use the reference's own kernel for it).
+// the output activation, e.g. tanh).
 struct MlpLayout {
   MlpLayout() = default;
   MlpLayout(int64_t input, const std::vector<int64_t>& hidden, int64_t output, int64_t offset);
