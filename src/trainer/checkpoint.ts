@@ -56,6 +56,14 @@ export async function writeCheckpoint(runDir: string, name: string, write: (dir:
     throw err;
   }
   killPoint("checkpoint-renamed");
+  pointLatest(root, label);
+  killPoint("checkpoint-pointed");
+  prune(root, label, keep);
+  return final;
+}
+
+/** Replaces the `latest` pointer file by rename. */
+function pointLatest(root: string, label: string): void {
   const pointerTmp = join(root, `.${kLatestFile}.tmp-${process.pid}`);
   try {
     writeFileSync(pointerTmp, `${label}\n`);
@@ -64,9 +72,17 @@ export async function writeCheckpoint(runDir: string, name: string, write: (dir:
     rmSync(pointerTmp, { force: true });
     throw err;
   }
-  killPoint("checkpoint-pointed");
-  prune(root, label, keep);
-  return final;
+}
+
+/** Finishes what a writer killed after a checkpoint's rename left undone: points `latest` at the newest
+ * complete checkpoint and prunes all but the newest `keep`. Only the run's writer may call it. */
+export function settleCheckpoints(runDir: string, keep = 3): void {
+  const newest = latestCheckpoint(runDir);
+  if (newest === null) return;
+  const root = join(runDir, kCheckpointsDir);
+  const pointer = join(root, kLatestFile);
+  if (!existsSync(pointer) || readFileSync(pointer, "utf8").trim() !== basename(newest)) pointLatest(root, basename(newest));
+  prune(root, basename(newest), keep);
 }
 
 /** `name`, or the first of `name-2`, `name-3`, ... that no folder (complete or not) holds yet. */

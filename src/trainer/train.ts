@@ -16,7 +16,7 @@ import { JsonlSink, Logger } from "../log/logger.ts";
 import { Rng } from "../util/rng.ts";
 import { plotScores } from "../log/plot.ts";
 import { TensorBoardSink } from "../log/tensorboard.ts";
-import { latestCheckpoint, removeStaleTemps, verifyCheckpoint, writeCheckpoint } from "./checkpoint.ts";
+import { latestCheckpoint, removeStaleTemps, settleCheckpoints, verifyCheckpoint, writeCheckpoint } from "./checkpoint.ts";
 import { episodeLine, ProgressBar } from "./console.ts";
 import { evalConfig, greedyEpisodes } from "./evaluate.ts";
 import { killPoint } from "./kill-point.ts";
@@ -121,6 +121,7 @@ export async function train(config: Config, options: TrainOptions = {}): Promise
   const lock = lockRunDir(runDir);
   try {
     removeStaleTemps(runDir);
+    settleCheckpoints(runDir);
     return await trainLocked(config, options, runDir);
   } finally {
     lock.release();

@@ -12,7 +12,7 @@ import { crc32c, maskedCrc32c, TensorBoardSink } from "../../src/log/tensorboard
 const dir = mkdtempSync(join(tmpdir(), "tt-log-"));
 
 /** Reads TFRecords back, checking both CRCs of each. */
-function readTfRecords(path: string): Buffer[] {
+export function readTfRecords(path: string): Buffer[] {
   const data = readFileSync(path);
   const records: Buffer[] = [];
   for (let off = 0; off < data.length; ) {
