@@ -277,3 +277,19 @@ export function isLocalEndpoint(endpoint: string): boolean {
   const host = match[1].replace(/^\[|\]$/g, "");
   return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
+
+/**
+ * What is wrong with a ZeroMQ endpoint a server binds, as the expectation it misses, or null: tcp://
+ * needs a host and a port of 0-65535 or `*` (ZeroMQ would take a larger number as an ephemeral
+ * port), and ipc:// and inproc:// need a path or a name.
+ */
+export function endpointProblem(endpoint: string): string | null {
+  const tcp = /^tcp:\/\/(.+):([^:\]]*)$/.exec(endpoint);
+  if (tcp) {
+    const port = tcp[2];
+    if (port === "*" || (/^\d{1,5}$/.test(port) && Number(port) <= 65535)) return null;
+    return "a tcp://HOST:PORT endpoint with a port of 0-65535 or *";
+  }
+  if (/^(ipc|inproc):\/\/.+$/.test(endpoint)) return null;
+  return "an endpoint tcp://HOST:PORT, ipc://PATH or inproc://NAME";
+}

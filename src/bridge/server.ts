@@ -15,6 +15,7 @@ import {
   decodeRequest,
   encodeError,
   encodeReply,
+  endpointProblem,
   floatsFromFrame,
   isLocalEndpoint,
   kMaxHeaderBytes,
@@ -26,6 +27,8 @@ import {
 
 /** Default bind address: loopback only. */
 export const DEFAULT_BIND = "tcp://127.0.0.1:5555";
+/** Most built-in envs one server steps. */
+export const kMaxServedEnvs = 65536;
 /** Frames stacked per observation in the Udacity build (8 variables x 3). */
 const kStacking = 3;
 /** Clients whose last reply is kept for retries; the oldest is forgotten beyond this. */
@@ -149,6 +152,8 @@ export class EnvServer {
     if (typeof options !== "object" || options === null) throw invalidParameter("options", "an object", options);
     const bind = options.bind ?? DEFAULT_BIND;
     assertString("bind", bind);
+    const bindProblem = endpointProblem(bind);
+    if (bindProblem) throw invalidParameter("bind", bindProblem, bind);
     if (options.token !== undefined) {
       assertString("token", options.token);
       if (options.token.length === 0 || options.token.length > kMaxIdLength) {
@@ -165,7 +170,7 @@ export class EnvServer {
       ({ env, info } = options.backend);
     } else {
       const envs = options.envs ?? 1;
-      assertInt("envs", envs, 1, 65536);
+      assertInt("envs", envs, 1, kMaxServedEnvs);
       const seed = options.seed ?? 0;
       assertInt("seed", seed, 0, 2 ** 32 - 1);
       env = new TennisEnv({ ...options.env, numEnvs: envs, seed, autoReset: true });

@@ -6,23 +6,29 @@ import { join } from "node:path";
 
 import { flagsToConfig } from "../config/flags.ts";
 import { resolveConfig } from "../config/resolve.ts";
-import { runServe } from "../server/server.ts";
+import { endpointProblem, kMaxIdLength } from "../bridge/protocol.ts";
+import { kMaxServedEnvs } from "../bridge/server.ts";
+import { kDefaultRunsDir, kMaxConcurrentRuns, kMinServeTokenLength, runServe } from "../server/server.ts";
 import { runEnvServer } from "./env-server.ts";
 import { runTune } from "./tune.ts";
 import { RunDirBusyError } from "../trainer/run-lock.ts";
 import { train } from "../trainer/train.ts";
 import { runWatch } from "../watch/watch.ts";
-import { UsageError, configFromArgv, printJson, withConfigOptions, withJson } from "./common.ts";
+import { TennisTrainError } from "../../binding/errors.ts";
+import { invalidParameter } from "../../binding/validate.ts";
+import { UsageError, checkpointFlag, configFromArgv, printJson, requireRunsDir, withConfigOptions, withJson } from "./common.ts";
+import { intFlag, kMaxPort, kMaxSeed, listening, stringFlag, writableDirFlag } from "./options.ts";
 
 export const trainCommand: CommandModule = {
   command: ["train", "$0"],
   describe: "Train MADDPG on Tennis until solved (the default command)",
   builder: (y) => withJson(withConfigOptions(y)).option("resume", { type: "string", describe: "Run directory to resume from" }),
   handler: async (argv) => {
-    const resume = argv.resume as string | undefined;
+    const resume = stringFlag(argv, "resume");
     const config = resume
       ? resolveConfig({ file: join(resume, "config.json"), flags: flagsToConfig(argv) })
       : configFromArgv(argv);
+    if (!resume) requireRunsDir(config);
     // SIGTERM (systemd, Docker, Kubernetes) stops a run as Ctrl-C does; a second signal ends the process.
     const stop = new AbortController();
     const onSignal = (signal: NodeJS.Signals) => {
@@ -51,15 +57,16 @@ export const watchCommand: CommandModule = {
     y
       .option("checkpoint", { type: "string", demandOption: true, describe: "Run directory or checkpoint folder" })
       .option("out", { type: "string", describe: "Write an animated GIF instead of serving the replay" })
-      .option("port", { type: "number", describe: "Port of the replay page [default: 8081]" })
-      .option("seed", { type: "number", describe: "Env seed of the episode" }),
+      .option("port", { describe: "Port of the replay page [default: 8081]" })
+      .option("seed", { describe: "Env seed of the episode" }),
   handler: async (argv) => {
-    const result = await runWatch({
-      checkpoint: argv.checkpoint as string,
-      out: argv.out as string | undefined,
-      port: argv.port as number | undefined,
-      seed: argv.seed as number | undefined,
-    });
+    const options = {
+      checkpoint: checkpointFlag(argv),
+      out: stringFlag(argv, "out"),
+      port: intFlag(argv, "port", 0, kMaxPort),
+      seed: intFlag(argv, "seed", 0, kMaxSeed),
+    };
+    const result = await listening(`port ${options.port ?? 8081}`, () => runWatch(options));
     if ("frames" in result) console.log(`Wrote ${result.out}: ${result.frames} frames, score ${result.score.toFixed(2)}`);
   },
 };
@@ -70,16 +77,25 @@ export const envServerCommand: CommandModule = {
   builder: (y) =>
     y
       .option("bind", { type: "string", describe: "ZeroMQ endpoint [default: tcp://127.0.0.1:5555]; a non-loopback bind needs --token" })
-      .option("envs", { type: "number", describe: "Envs served [default: 1]" })
-      .option("seed", { type: "number", describe: "Seed of env 0; env i gets seed + i [default: 0]" })
+      .option("envs", { describe: "Envs served [default: 1]" })
+      .option("seed", { describe: "Seed of env 0; env i gets seed + i [default: 0]" })
       .option("token", { type: "string", describe: "Shared secret every request must carry" }),
   handler: async (argv) => {
-    await runEnvServer({
-      bind: argv.bind as string | undefined,
-      envs: argv.envs as number | undefined,
-      seed: argv.seed as number | undefined,
-      token: argv.token as string | undefined,
-    });
+    const bind = stringFlag(argv, "bind");
+    const problem = bind === undefined ? null : endpointProblem(bind);
+    if (problem) throw new UsageError(invalidParameter("--bind", problem, bind).message);
+    const options = {
+      bind,
+      envs: intFlag(argv, "envs", 1, kMaxServedEnvs),
+      seed: intFlag(argv, "seed", 0, kMaxSeed),
+      token: stringFlag(argv, "token", 1, kMaxIdLength),
+    };
+    try {
+      await runEnvServer(options);
+    } catch (err) {
+      if ((err as TennisTrainError).code === "ERR_BRIDGE_BIND") throw new UsageError(`${(err as Error).message} (choose another --bind)`);
+      throw err;
+    }
   },
 };
 
@@ -89,18 +105,20 @@ export const serveCommand: CommandModule = {
   builder: (y) =>
     y
       .option("host", { type: "string", describe: "Host to bind [default: 127.0.0.1]" })
-      .option("port", { type: "number", describe: "Port [default: 8080]" })
+      .option("port", { describe: "Port [default: 8080]" })
       .option("token", { type: "string", describe: "Token for control endpoints [default: $TENNIS_TRAIN_TOKEN, else random and printed]" })
       .option("runs-dir", { type: "string", describe: "Folder of the run directories [default: runs]" })
-      .option("max-concurrent", { type: "number", describe: "Runs training at once; more wait in a queue [default: 1]" }),
+      .option("max-concurrent", { describe: "Runs training at once; more wait in a queue [default: 1]" }),
   handler: async (argv) => {
-    await runServe({
-      host: argv.host as string | undefined,
-      port: argv.port as number | undefined,
-      token: argv.token as string | undefined,
-      runsDir: argv.runsDir as string | undefined,
-      maxConcurrent: argv.maxConcurrent as number | undefined,
-    });
+    const options = {
+      host: stringFlag(argv, "host"),
+      port: intFlag(argv, "port", 0, kMaxPort),
+      token: stringFlag(argv, "token", kMinServeTokenLength),
+      maxConcurrent: intFlag(argv, "max-concurrent", 1, kMaxConcurrentRuns),
+      // Last: the check creates the folder, which no other bad flag should leave behind.
+      runsDir: writableDirFlag(argv, "runs-dir", kDefaultRunsDir),
+    };
+    await listening(`${options.host ?? "127.0.0.1"} port ${options.port ?? 8080}`, () => runServe(options));
   },
 };
 
@@ -110,13 +128,13 @@ export const tuneCommand: CommandModule = {
   builder: (y) =>
     withJson(y)
       .option("space", { type: "string", demandOption: true, describe: "Search space JSON (see configs/tune-space.example.json)" })
-      .option("trials", { type: "number", demandOption: true, describe: "Trials in the study (a resumed study counts those it has)" })
-      .option("parallel", { type: "number", describe: "Trials at once, each a child process with its share of the cores [default: 1]" })
+      .option("trials", { demandOption: true, describe: "Trials in the study (a resumed study counts those it has)" })
+      .option("parallel", { describe: "Trials at once, each a child process with its share of the cores [default: 1]" })
       .option("seeds", { type: "string", describe: "Seeds each trial trains on, objective averaged [default: 0]" })
       .option("objective", { choices: ["episodes", "wall"] as const, describe: "Minimise episodes to solve or wall time to solve [default: episodes]" })
       .option("study", { type: "string", describe: "Study folder; an existing one is resumed [default: studies/<space name>]" })
       .option("sampler", { choices: ["tpe", "random"] as const, describe: "Sampler [default: tpe]" })
-      .option("sampler-seed", { type: "number", describe: "Sampler seed [default: 0]" })
+      .option("sampler-seed", { describe: "Sampler seed [default: 0]" })
       .option("config", { type: "string", describe: "Base config file under the space's own base" }),
   handler: async (argv) => {
     const result = await runTune({

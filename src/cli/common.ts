@@ -2,9 +2,14 @@
 // error shapes the top-level handler knows how to print.
 import type { Argv } from "yargs";
 
+import { resolve } from "node:path";
+
+import { invalidParameter } from "../../binding/validate.ts";
 import { configFlagOptions, flagsToConfig } from "../config/flags.ts";
-import { resolveConfig } from "../config/resolve.ts";
+import { ConfigError, resolveConfig } from "../config/resolve.ts";
 import type { Config } from "../config/types.ts";
+import { writableDirProblem } from "../config/writable-dir.ts";
+import { latestCheckpoint } from "../trainer/checkpoint.ts";
 
 /** An error whose message is for the user as is (no stack unless --verbose). */
 export class UsageError extends Error {
@@ -30,6 +35,20 @@ export function withJson<T>(y: Argv<T>): Argv<T & { json: boolean | undefined }>
 /** Resolves the config of a command from its parsed argv. */
 export function configFromArgv(argv: Record<string, unknown>): Config {
   return resolveConfig({ file: argv.config as string | undefined, flags: flagsToConfig(argv) });
+}
+
+/** Creates the config's runs folder where missing; a ConfigError naming `log.runsDir` when it cannot hold runs. */
+export function requireRunsDir(config: Config): void {
+  const problem = writableDirProblem(config.log.runsDir, "`log.runsDir`");
+  if (problem) throw new ConfigError([problem]);
+}
+
+/** The latest complete checkpoint folder of --checkpoint (a run directory or a checkpoint folder). */
+export function checkpointFlag(argv: Record<string, unknown>): string {
+  const value = argv.checkpoint;
+  const dir = typeof value === "string" && value !== "" ? latestCheckpoint(resolve(value)) : null;
+  if (!dir) throw new UsageError(invalidParameter("--checkpoint", "a run directory or checkpoint folder holding a complete checkpoint", value).message);
+  return dir;
 }
 
 /** Prints the result object as the last line of stdout (for --json). */

@@ -2,7 +2,9 @@
 import type { CommandModule } from "yargs";
 
 import { packageVersion, runtimeInfo, setNumThreads } from "../../binding/index.ts";
+import { nodeAt } from "../config/schema.ts";
 import { printJson, withJson } from "./common.ts";
+import { intFlag } from "./options.ts";
 
 export interface InfoResult {
   package: string;
@@ -38,9 +40,10 @@ export function gatherInfo(threads?: number): InfoResult {
 export const infoCommand: CommandModule = {
   command: "info",
   describe: "Print package, addon and LibTorch versions, CUDA, threads and BLAS",
-  builder: (y) => withJson(y).option("threads", { type: "number", describe: "LibTorch threads to report with (default: LibTorch's own)" }),
+  builder: (y) => withJson(y).option("threads", { describe: "LibTorch threads to report with (default: LibTorch's own)" }),
   handler: (argv) => {
-    const info = gatherInfo(argv.threads as number | undefined);
+    const threads = nodeAt("threads")!;
+    const info = gatherInfo(intFlag(argv, "threads", threads.minimum!, threads.maximum!));
     if (argv.json) return printJson(info);
     const rows: [string, string][] = [
       ["tennis-train", info.package],

@@ -82,6 +82,10 @@ export async function main(args: string[]): Promise<void> {
     if (error instanceof ConfigError || error instanceof UsageError) {
       console.error(error.message);
       process.exitCode = kExitCodes.usage;
+    } else if (error instanceof TennisTrainError && error.code === "ERR_INVALID_ARG") {
+      // The native core refused a value the command passed on (e.g. a replay buffer larger than RAM).
+      console.error(`tennis-train: ${error.message}`);
+      process.exitCode = kExitCodes.usage;
     } else {
       const code = error instanceof TennisTrainError ? ` [${error.code}]` : "";
       console.error(`tennis-train: ${error.message}${code}`);

@@ -4,27 +4,27 @@ import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { CommandModule } from "yargs";
 
-import { assertInt } from "../../binding/validate.ts";
 import { randomPlay } from "../env/random-play.ts";
 import { evalScripted } from "../env/scripted-eval.ts";
 import { resolveConfig } from "../config/resolve.ts";
 import type { Config } from "../config/types.ts";
-import { latestCheckpoint } from "../trainer/checkpoint.ts";
 import { evalCheckpoint, evalConfig } from "../trainer/evaluate.ts";
-import { UsageError, printJson, withJson } from "./common.ts";
+import { UsageError, checkpointFlag, printJson, withJson } from "./common.ts";
+import { intFlag, kMaxSeed } from "./options.ts";
+
+/** Most episodes `random` and `eval` play. */
+const kMaxPlayEpisodes = 1_000_000;
 
 export const randomCommand: CommandModule = {
   command: "random",
   describe: "Play random actions like the notebook's random-agent cell",
   builder: (y) =>
     withJson(y)
-      .option("episodes", { type: "number", describe: "Episodes [default: 5]" })
-      .option("seed", { type: "number", describe: "Env and action seed [default: 0]" }),
+      .option("episodes", { describe: "Episodes [default: 5]" })
+      .option("seed", { describe: "Env and action seed [default: 0]" }),
   handler: (argv) => {
-    const episodes = (argv.episodes as number | undefined) ?? 5;
-    const seed = (argv.seed as number | undefined) ?? 0;
-    assertInt("--episodes", episodes, 1, 1_000_000);
-    assertInt("--seed", seed, 0, 2 ** 32 - 1);
+    const episodes = intFlag(argv, "episodes", 1, kMaxPlayEpisodes, 5);
+    const seed = intFlag(argv, "seed", 0, kMaxSeed, 0);
     const result = randomPlay({ episodes, seed });
     if (argv.json) {
       const { episodes: list, ...stats } = result;
@@ -41,22 +41,19 @@ export const evalCommand: CommandModule = {
     withJson(y)
       .option("checkpoint", { type: "string", describe: "Run directory or checkpoint folder (for --policy checkpoint)" })
       .option("policy", { choices: ["checkpoint", "scripted"] as const, describe: "What plays [default: checkpoint]" })
-      .option("episodes", { type: "number", describe: "Episodes [default: 100]" })
-      .option("seed", { type: "number", describe: "Env seed [default: 1]" })
+      .option("episodes", { describe: "Episodes [default: 100]" })
+      .option("seed", { describe: "Env seed [default: 1]" })
       .option("clean-reset", { type: "boolean", describe: "Re-serve on every reset [default: as the run's own evaluation played (train.evalCleanReset); true for scripted]" }),
   handler: async (argv) => {
-    const episodes = (argv.episodes as number | undefined) ?? 100;
-    const seed = (argv.seed as number | undefined) ?? 1;
-    assertInt("--episodes", episodes, 1, 1_000_000);
-    assertInt("--seed", seed, 0, 2 ** 32 - 1);
+    const episodes = intFlag(argv, "episodes", 1, kMaxPlayEpisodes, 100);
+    const seed = intFlag(argv, "seed", 0, kMaxSeed, 1);
     const policy = (argv.policy as string | undefined) ?? "checkpoint";
     let result: { scores: number[]; mean_score: number; capped?: number };
     if (policy === "scripted") {
       result = evalScripted({ episodes, seed, cleanReset: (argv.cleanReset as boolean | undefined) ?? true });
     } else {
       if (!argv.checkpoint) throw new UsageError("eval needs --checkpoint DIR (a run directory or a checkpoint folder), or --policy scripted");
-      const dir = latestCheckpoint(resolve(argv.checkpoint as string));
-      if (!dir) throw new UsageError(`no complete checkpoint in ${argv.checkpoint as string}`);
+      const dir = checkpointFlag(argv);
       result = await evalCheckpoint(checkpointEvalConfig(dir, argv.cleanReset as boolean | undefined), dir, episodes, seed);
     }
     const sorted = [...result.scores].sort((a, b) => a - b);

@@ -3,6 +3,7 @@
 import { basename, join, resolve } from "node:path";
 
 import { kMaxConfigNameLength } from "../config/names.ts";
+import { writableDirProblem } from "../config/writable-dir.ts";
 import { ConfigError, didYouMean, readConfigFile, validateLayerObject } from "../config/resolve.ts";
 import { bestTrialsTable, plotObjective, rankTrials, writeBestConfig } from "../tune/report.ts";
 import type { TpeOptions } from "../tune/samplers.ts";
@@ -97,6 +98,8 @@ export async function runTune(options: TuneOptions): Promise<TuneResult> {
     config = layer as Record<string, unknown>;
   }
   const dir = resolve(options.study ?? join("studies", basename(options.space).replace(/\.json$/i, "")));
+  const studyProblem = writableDirProblem(dir, "--study");
+  if (studyProblem) throw new UsageError(studyProblem);
   const print = options.print ?? (options.json ? (line: string) => console.error(line) : (line: string) => console.log(line));
 
   // Ctrl-C stops the running trials and keeps the study resumable; a second one is Node's default.

@@ -8,6 +8,7 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 
 import { packageVersion } from "../../binding/load.ts";
+import { assertInt } from "../../binding/validate.ts";
 import { ConfigError, resolveConfig } from "../config/resolve.ts";
 import { schemaDefaults } from "../config/schema.ts";
 import { apiHeaders, HttpError, hasToken, hostAllowed, isLoopback, readJsonBody, sendError, sendJson } from "./http.ts";
@@ -57,14 +58,22 @@ const kHeartbeatMs = 15_000;
 /** Replays kept per server (a few dashboards asking for the same checkpoint get one play). */
 const kReplayCacheSize = 16;
 
+/** Shortest token accepted. */
+export const kMinServeTokenLength = 8;
+/** Most runs training at once. */
+export const kMaxConcurrentRuns = 1024;
+/** Runs folder unless told otherwise. */
+export const kDefaultRunsDir = "runs";
+
 /** Starts the server; resolves once it listens. */
 export async function serve(options: ServeOptions = {}): Promise<RunningServer> {
   const host = options.host ?? "127.0.0.1";
   const token = options.token ?? process.env.TENNIS_TRAIN_TOKEN ?? randomBytes(18).toString("base64url");
-  if (token.length < 8) throw new Error("The token must have at least 8 characters");
+  if (token.length < kMinServeTokenLength) throw new Error(`The token must have at least ${kMinServeTokenLength} characters`);
+  assertInt("maxConcurrent", options.maxConcurrent ?? 1, 1, kMaxConcurrentRuns);
   const maxBodyBytes = options.maxBodyBytes ?? 64 * 1024;
   const maxStreams = options.maxStreams ?? 64;
-  const store = new RunStore(options.runsDir ?? "runs");
+  const store = new RunStore(options.runsDir ?? kDefaultRunsDir);
   const manager = new RunManager({ store, maxConcurrent: options.maxConcurrent ?? 1, runner: options.runner, stopGraceMs: options.stopGraceMs });
   const feeds = new Map<string, MetricsFeed>();
   const streams = new Set<ServerResponse>();
