@@ -11,6 +11,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
+#include <iterator>
 
 #include "tiles.h"
 
@@ -28,12 +30,14 @@ constexpr int64_t kPortableTileRows = 8;
 // Products below this many multiply-adds run on one thread: a fork/join costs more than it saves.
 constexpr int64_t kMinThreadedWork = int64_t(1) << 16;
 
-// tanh: |x| at and above this gives +-1 in float (tanh(10) = 1 - 4e-9).
-constexpr double kTanhSaturation = 10.0;
-// expm1(2|x|) as expm1(2|x| / 2^kTanhHalvings), from its Taylor series up to r^kTanhTerms / kTanhTerms!
-// (|r| <= 20 / 64: the next term is below 1e-17 relative), doubled back kTanhHalvings times.
+// tanh: expm1(2|x|) as expm1(2|x| / 2^kTanhHalvings), from its Taylor series up to r^13 / 13! (for
+// |x| <= 10, where tanh leaves 1 in float, |r| <= 0.3125 and the next term is below 1e-17 relative),
+// doubled back kTanhHalvings times. Coefficients 1/13! .. 1/1! for Horner's rule.
 constexpr int kTanhHalvings = 6;
-constexpr int kTanhTerms = 13;
+constexpr double kTanhSeries[] = {1.0 / 6227020800.0, 1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0,
+                                  1.0 / 362880.0,     1.0 / 40320.0,     1.0 / 5040.0,     1.0 / 720.0,
+                                  1.0 / 120.0,        1.0 / 24.0,        1.0 / 6.0,        1.0 / 2.0,
+                                  1.0};
 
 KernelLevel initial_limit() {
   if (std::getenv("TENNIS_FUSED_PORTABLE")) return KernelLevel::kPortable;
@@ -121,20 +125,26 @@ void column_sums_portable(int64_t rows, int64_t cols, const float* x, int64_t ld
 
 // Loop bodies shared by the portable and the AVX2 builds: the compiler vectorises each copy for its
 // target, with the same operations per element.
+// magnitude with the sign bit of x.
+__attribute__((always_inline)) inline float with_sign_of(float magnitude, float x) {
+  uint32_t m, s;
+  std::memcpy(&m, &magnitude, sizeof m);
+  std::memcpy(&s, &x, sizeof s);
+  m |= s & 0x80000000u;
+  std::memcpy(&magnitude, &m, sizeof m);
+  return magnitude;
+}
+
+// tanh|x| = 1 / (1 + 2 / e) with e = expm1(2|x|), in double, then the sign of x. Branch-free, so it
+// vectorises: e = 0 gives 0, e = inf (|x| > ~350) gives 1, and past |x| = 10 the truncated series
+// still grows with |x| and gives 1 in float.
 __attribute__((always_inline)) inline float tanh_of(float x) {
-  // tanh|x| = e / (e + 2) with e = expm1(2|x|), in double; the sign restored last.
-  const double y = std::min(std::fabs(double(x)), kTanhSaturation);  // NaN stays NaN
-  const double r = y * (2.0 / double(1 << kTanhHalvings));
-  double series = 1.0 / 6227020800.0;  // 1 / 13!, then Horner's rule down to 1 / 1!
-  static_assert(kTanhTerms == 13, "the coefficients below are 1/13! .. 1/1!");
-  constexpr double kInverseFactorials[kTanhTerms - 1] = {1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0,
-                                                         1.0 / 362880.0,    1.0 / 40320.0,    1.0 / 5040.0,
-                                                         1.0 / 720.0,       1.0 / 120.0,      1.0 / 24.0,
-                                                         1.0 / 6.0,         1.0 / 2.0,        1.0};
-  for (double coefficient : kInverseFactorials) series = series * r + coefficient;
+  const double r = std::fabs(double(x)) * (2.0 / double(1 << kTanhHalvings));
+  double series = kTanhSeries[0];  // not 0 * r + ...: 0 * inf would be NaN
+  for (size_t c = 1; c < std::size(kTanhSeries); ++c) series = series * r + kTanhSeries[c];
   double e = series * r;                                      // expm1(r)
   for (int h = 0; h < kTanhHalvings; ++h) e = e * (e + 2.0);  // expm1(2a) = expm1(a) (expm1(a) + 2)
-  return float(std::copysign(e / (e + 2.0), double(x)));
+  return with_sign_of(float(1.0 / (1.0 + 2.0 / e)), x);
 }
 
 __attribute__((always_inline)) inline void tanh_body(int64_t n, float* __restrict x) {
