@@ -333,6 +333,7 @@ async function trainLocked(config: Config, options: TrainOptions, runDir: string
         [finalLabel, lastCheckpointAt] = [`${finalLabel}-selected`, -1];
       }
     }
+    if (stopped === "interrupted") finalLabel = `${finalLabel}-interrupted`;
     if (stopped !== "nan" && lastCheckpointAt !== state.envSteps) {
       await checkpoint(finalLabel, stopped === "interrupted" ? undefined : { stopped, selection });
     }
