@@ -135,7 +135,8 @@ export class BridgeConnection {
     try {
       reply = await this.request("step", [actions]);
     } catch (err) {
-      if ((err as TennisTrainError).code !== ErrorCodes.session) throw err;
+      if (!mustHelloAgain(err)) throw err;
+      // The step may or may not have run before the server lost track: the episodes in flight are lost.
       await this.rehello();
       return { kind: "restarted", obs: await this.reset() };
     }
@@ -179,12 +180,13 @@ export class BridgeConnection {
     this.onEvent({ type: "reconnect", address: this.address, session: this.info!.session });
   }
 
-  // Runs fn; if the server says our session is unknown (it restarted), says hello and runs fn again.
+  // Runs fn; if the server says our session or client is unknown (it restarted, or forgot us), says
+  // hello and runs fn again.
   private async withSession<T>(fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
     } catch (err) {
-      if ((err as TennisTrainError).code !== ErrorCodes.session) throw err;
+      if (!mustHelloAgain(err)) throw err;
       await this.rehello();
       return fn();
     }
@@ -286,6 +288,12 @@ export class BridgeConnection {
       throw new TennisTrainError(`env server ${this.address} sent a bad reply: ${(err as Error).message}`, (err as ProtocolError).code);
     }
   }
+}
+
+/** An error reply that a new hello recovers from: the server restarted, or forgot this client. */
+function mustHelloAgain(err: unknown): boolean {
+  const code = (err as TennisTrainError).code;
+  return code === ErrorCodes.session || code === ErrorCodes.client;
 }
 
 function parseHello(header: ReplyHeader, address: string): HelloInfo {

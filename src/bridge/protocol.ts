@@ -44,6 +44,8 @@ export const ErrorCodes = {
   state: "ERR_BRIDGE_STATE",
   /** A request id older than the last one this client sent (a late duplicate): not executed. */
   stale: "ERR_BRIDGE_STALE",
+  /** The server has no record of the client (no hello, closed, or forgotten): not executed; hello again. */
+  client: "ERR_BRIDGE_CLIENT",
   /** The env failed while serving the request. */
   internal: "ERR_BRIDGE_INTERNAL",
   // Raised by the client only:

@@ -31,7 +31,10 @@ export const DEFAULT_BIND = "tcp://127.0.0.1:5555";
 export const kMaxServedEnvs = 65536;
 /** Frames stacked per observation in the Udacity build (8 variables x 3). */
 const kStacking = 3;
-/** Clients whose last reply is kept for retries; the oldest is forgotten beyond this. */
+/**
+ * Clients whose last reply is kept for retries; the least recently served is forgotten beyond this,
+ * and its later requests other than hello get ERR_BRIDGE_CLIENT.
+ */
 const kMaxClients = 64;
 /** ZeroMQ drops (without a reply) any single frame this many times over the soft limit, to bound memory. */
 const kHardLimitFactor = 16;
@@ -284,6 +287,16 @@ export class EnvServer {
         return state.reply;
       }
       throw new ProtocolError(ErrorCodes.stale, `Request ${id} is older than this client's last request ${state.lastId}`, id, op);
+    }
+    // Without the client's record the server cannot tell a retry of an executed request from a new
+    // one: only hello (which changes nothing) opens a record, so nothing runs twice.
+    if (!state && op !== "hello") {
+      throw new ProtocolError(
+        ErrorCodes.client,
+        `Unknown client ${JSON.stringify(client)} (never said hello, closed, or forgotten after ${kMaxClients} newer clients): ${op} not executed; hello again`,
+        id,
+        op,
+      );
     }
     if (op === "close") {
       this.clients.delete(client);

@@ -135,8 +135,9 @@ describe("bridge EnvServer", function () {
     expect(server.stats).to.include({ steps: 1, replays: 1 });
     const stale = await raw.call({ v: 1, id: id - 1, op: "step", client: "t", session }, actions);
     expect(stale!.header.error.code).to.equal("ERR_BRIDGE_STALE");
-    // Another client id has its own sequence.
-    const other = await raw.call({ v: 1, id: 1, op: "step", client: "u", session }, actions);
+    // Another client id has its own sequence, from its hello on.
+    expect((await raw.call({ v: 1, id: 1, op: "hello", client: "u" }))!.header.ok).to.equal(true);
+    const other = await raw.call({ v: 1, id: 2, op: "step", client: "u", session }, actions);
     expect(other!.header).to.include({ ok: true, step: 2 });
     expect(server.stats.steps).to.equal(2);
   });

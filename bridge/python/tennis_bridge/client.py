@@ -19,6 +19,8 @@ DEFAULT_TIMEOUT_MS = 5000
 # Retries after the first attempt and the pause between them, as the notebook's BootstrappedEnvironment.
 DEFAULT_RETRIES = 5
 DEFAULT_RETRY_DELAY_MS = 2000
+# Error replies a new hello recovers from: the server restarted, or forgot this client.
+HELLO_AGAIN = (p.ERR_SESSION, p.ERR_CLIENT)
 
 
 class TennisEnvClient:
@@ -70,7 +72,7 @@ class TennisEnvClient:
         try:
             header, payload = self._request("reset")
         except p.BridgeError as err:
-            if err.code != p.ERR_SESSION:
+            if err.code not in HELLO_AGAIN:
                 raise
             self._rehello()
             header, payload = self._request("reset")
@@ -82,7 +84,7 @@ class TennisEnvClient:
 
         Returns (obs, rewards, dones, info): obs (num_envs, agents, obs_size) to act on next; rewards
         and dones (num_envs, agents); info = {"next_obs", "max_reached", "lost"} where lost marks envs
-        whose episode was dropped because the server restarted (their dones are True, rewards 0)."""
+        whose episode was dropped because the server restarted or forgot this client (their dones are True, rewards 0)."""
         actions = np.asarray(actions, dtype=np.float32)
         if actions.size != int(np.prod(self.action_shape)):
             raise ValueError(f"Expected actions of shape {self.action_shape} but received {actions.shape}")
@@ -92,8 +94,9 @@ class TennisEnvClient:
         try:
             header, payload = self._request("step", [actions.reshape(-1)])
         except p.BridgeError as err:
-            if err.code != p.ERR_SESSION:
+            if err.code not in HELLO_AGAIN:
                 raise
+            # The step may or may not have run before the server lost track: the episodes are lost.
             self._rehello()
             obs = self.reset()
             self.lost_episodes += self.num_envs

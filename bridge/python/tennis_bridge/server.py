@@ -9,7 +9,8 @@ import zmq
 
 from . import protocol as p
 
-# Clients whose last reply is kept for retries; the oldest is forgotten beyond this.
+# Clients whose last reply is kept for retries; the least recently served is forgotten beyond this,
+# and its later requests other than hello get ERR_BRIDGE_CLIENT.
 MAX_CLIENTS = 64
 # ZeroMQ drops (without a reply) any frame this many times over the soft limit, to bound memory.
 HARD_LIMIT_FACTOR = 16
@@ -145,6 +146,15 @@ class EnvServer:
                 return state["reply"]
             raise p.BridgeError(
                 p.ERR_STALE, f"Request {request_id} is older than this client's last request {state['id']}", request_id, op
+            )
+        # Without the client's record the server cannot tell a retry of an executed request from a
+        # new one: only hello (which changes nothing) opens a record, so nothing runs twice.
+        if state is None and op != "hello":
+            raise p.BridgeError(
+                p.ERR_CLIENT,
+                f"Unknown client {json.dumps(client)} (never said hello, closed, or forgotten after {MAX_CLIENTS} newer clients): {op} not executed; hello again",
+                request_id,
+                op,
             )
         if op == "close":
             self.clients.pop(client, None)
