@@ -7,9 +7,11 @@ import { Dealer } from "zeromq";
 
 import { spawnAnnouncingServer, spawnEnvServer, type SpawnedServer } from "../../src/bridge/spawn.ts";
 import { Rng } from "../../src/util/rng.ts";
+import { PYTHON, pythonModulesMissing } from "../test-deps.ts";
+
+export { PYTHON };
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
-export const PYTHON = "/usr/bin/python3";
 /** Python children leave no __pycache__ folders in the tree. */
 const kPythonEnv = { ...process.env, PYTHONDONTWRITEBYTECODE: "1" };
 
@@ -33,10 +35,7 @@ export function killChild(server: ChildServer, signal: NodeJS.Signals = "SIGKILL
 
 /** Why /usr/bin/python3 cannot run the Python side (null when it can). */
 export function pythonMissing(): string | null {
-  const r = spawnSync(PYTHON, ["-c", "import zmq, numpy"], { encoding: "utf8", env: kPythonEnv });
-  if (r.error) return `${PYTHON} not found`;
-  if (r.status !== 0) return `${PYTHON} lacks pyzmq or numpy (apt-get install python3-zmq python3-numpy)`;
-  return null;
+  return pythonModulesMissing(["zmq", "numpy"]);
 }
 
 /**

@@ -10,6 +10,7 @@ import { TennisEnv } from "../../binding/env.ts";
 import { RemoteVecEnv } from "../../src/bridge/remote-vec-env.ts";
 import { EnvServer } from "../../src/bridge/server.ts";
 import { PYTHON, RawClient, firstDifference, killChild, pythonMissing, runPython, seededActions, startChild, type ChildServer } from "./helpers.ts";
+import { skipBecause } from "../test-deps.ts";
 
 type Trajectory = { reset: number[]; steps: Record<string, number[]>[] };
 const kFields = ["obs", "nextObs", "rewards", "dones", "maxReached"] as const;
@@ -19,10 +20,7 @@ describe("bridge from and to Python", function () {
 
   before(function () {
     const missing = pythonMissing();
-    if (missing) {
-      console.log(`      skipped: ${missing}`);
-      this.skip();
-    }
+    if (missing) skipBecause(this, missing);
     folder = mkdtempSync(join(tmpdir(), "bridge-py-"));
   });
 

@@ -8,9 +8,8 @@ import { join } from "node:path";
 import { chromium, type Browser } from "playwright-core";
 
 import { serve, type RunningServer } from "../../src/server/server.ts";
+import { CHROMIUM, chromiumMissing, skipBecause } from "../test-deps.ts";
 
-/** Where Debian's chromium package puts the browser; CHROMIUM_PATH overrides it. */
-const kChromium = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 /** The screenshot lands here (override with TENNIS_TRAIN_E2E_OUT) for a person to look at. */
 const kOutDir = process.env.TENNIS_TRAIN_E2E_OUT ?? join(tmpdir(), "tennis-train-e2e");
 
@@ -21,10 +20,11 @@ describe("e2e: dashboard in headless Chromium", function () {
   let browser: Browser;
 
   before(async function () {
-    if (!existsSync(kChromium)) throw new Error(`No Chromium at ${kChromium}: apt-get install chromium (or set CHROMIUM_PATH)`);
+    const missing = chromiumMissing();
+    if (missing) skipBecause(this, missing);
     runsDir = mkdtempSync(join(tmpdir(), "tennis-e2e-"));
     srv = await serve({ port: 0, token: "e2e-token-0123456789", runsDir, maxConcurrent: 1 });
-    browser = await chromium.launch({ executablePath: kChromium, args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"] });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"] });
   });
 
   after(async function () {

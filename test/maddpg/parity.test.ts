@@ -11,18 +11,11 @@ import { join } from "node:path";
 
 import { packageRoot } from "../../binding/load.ts";
 import { ACTION_SIZE, AGENTS, JOINT_ACTION, JOINT_OBS, Maddpg, type MaddpgOptions } from "../../binding/maddpg.ts";
+import { PYTHON, pythonModulesMissing, skipBecause } from "../test-deps.ts";
 
-const PYTHON = "/usr/bin/python3";
 const REFERENCE = join(packageRoot, "bench", "reference", "maddpg_ref.py");
 // Largest accepted max-abs difference per tensor, relative to the tensor's largest magnitude.
 const TOLERANCE = 1e-5;
-
-function pythonTorchMissing(): string | undefined {
-  const probe = spawnSync(PYTHON, ["-c", "import torch, numpy"], { encoding: "utf8" });
-  if (probe.error) return `${PYTHON} cannot run (${probe.error.message})`;
-  if (probe.status !== 0) return `${PYTHON} has no torch/numpy (${probe.stderr.trim().split("\n").pop()})`;
-  return undefined;
-}
 
 function runPython(args: string[]): void {
   const run = spawnSync(PYTHON, [REFERENCE, ...args], { encoding: "utf8" });
@@ -82,11 +75,8 @@ describe("maddpg parity with the PyTorch reference", function () {
   let dir = "";
 
   before(function () {
-    const missing = pythonTorchMissing();
-    if (missing) {
-      console.log(`    skipped: ${missing}; install python3-torch (Debian) to run the parity tests`);
-      this.skip();
-    }
+    const missing = pythonModulesMissing(["torch", "numpy"]);
+    if (missing) skipBecause(this, missing);
     dir = mkdtempSync(join(tmpdir(), "tt-parity-"));
   });
 

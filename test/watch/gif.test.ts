@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 import { ExactPalette, GifWriter, lzwEncode, type Rgb } from "../../src/watch/gif.ts";
+import { pythonModulesMissing, skipBecause } from "../test-deps.ts";
 import { decodeGif } from "./gif-decode.ts";
 
 /** Deterministic pseudo-random bytes (xorshift32). */
@@ -60,8 +61,8 @@ describe("watch/gif", function () {
   });
 
   it("is read by Pillow as the same animation", function () {
-    const probe = spawnSync("/usr/bin/python3", ["-c", "import PIL"]);
-    if (probe.status !== 0) this.skip();
+    const missing = pythonModulesMissing(["PIL"]);
+    if (missing) skipBecause(this, missing);
     const dir = mkdtempSync(join(tmpdir(), "tennis-gif-"));
     try {
       const width = 64;
