@@ -1,6 +1,6 @@
 // The training loop: act -> step -> add -> K updates every trainEvery steps, every piece a batched
 // native call (envs, buffer, learner); JS only schedules, keeps the score and logs.
-import { existsSync, readFileSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync, statfsSync, truncateSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 
 import { NStepAccumulator, ReplayBuffer } from "../../binding/buffer.ts";
@@ -200,9 +200,10 @@ async function trainLocked(config: Config, options: TrainOptions, runDir: string
   /** Writes a checkpoint of the run now; `final` marks the one a finished run ends with. */
   const checkpoint = async (label: string, final?: SavedState["final"]) => {
     await writeCheckpoint(runDir, label, async (dir) => {
+      await buffer.save(join(dir, "buffer.bin"));
+      ensureRoomForAgent(dir, agent.parameterCount);
       await agent.save(join(dir, "agent.pt"));
       killPoint("checkpoint-agent");
-      await buffer.save(join(dir, "buffer.bin"));
       writeFileSync(join(dir, "n_step.bin"), accumulator.saveState());
       selector?.save(dir);
       if (env.saveState) writeFileSync(join(dir, "env.bin"), env.saveState());
@@ -457,6 +458,23 @@ function readSummary(runDir: string): TrainSummary | null {
   } catch {
     return null;
   }
+}
+
+/** agent.pt takes about 8.3 bytes per parameter plus 50 KB; twice that and 1 MiB more is asked for. */
+const kAgentBytesPerParameter = 16;
+const kAgentSlackBytes = 1 << 20;
+
+/**
+ * Throws ENOSPC unless `dir`'s disk has room for agent.pt: LibTorch's save aborts the whole process when
+ * the disk fills up mid-write (it throws from a destructor), where every other write fails cleanly.
+ */
+function ensureRoomForAgent(dir: string, parameterCount: number): void {
+  const needed = kAgentBytesPerParameter * parameterCount + kAgentSlackBytes;
+  const { bavail, bsize } = statfsSync(dir);
+  if (bavail * bsize >= needed) return;
+  const error: NodeJS.ErrnoException = new Error(`ENOSPC: no space left on device: agent.pt needs about ${needed} bytes, ${bavail * bsize} free in ${dir}`);
+  error.code = "ENOSPC";
+  throw error;
 }
 
 /** The length of each log file now, keyed by its path relative to the run directory. */
