@@ -12,7 +12,7 @@ import { assertInt } from "../../binding/validate.ts";
 import { ConfigError, resolveConfig } from "../config/resolve.ts";
 import { schemaDefaults } from "../config/schema.ts";
 import { apiHeaders, HttpError, hasToken, hostAllowed, isLoopback, readJsonBody, sendError, sendJson } from "./http.ts";
-import { MetricsFeed, type MetricsRow } from "./metrics-feed.ts";
+import { MetricsFeed } from "./metrics-feed.ts";
 import { kMaxReplaySteps, playGreedyEpisode, type Replay } from "./replay.ts";
 import { isServableFile, kRunFiles, RunStore } from "./run-store.ts";
 import { RunManager, type RunInfo } from "./runs.ts";
@@ -51,8 +51,18 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** Rows per `metrics` event when a stream sends a run's backlog. */
-const kBacklogChunk = 500;
+/** Rows and bytes of row text per `metrics` event of a stream. */
+const kEventRows = 500;
+const kEventBytes = 256 << 10;
+/** Rows per GET /api/runs/RUN/metrics page unless `limit` says fewer, and the most `limit` may ask. */
+const kDefaultPageRows = 1000;
+const kMaxPageRows = 5000;
+/** Bytes a stream may have waiting for a slow client; past this the client is dropped. */
+const kMaxStreamBufferBytes = 1 << 20;
+/** A stream whose client reads nothing for this long is dropped. */
+const kStreamStallMs = 30_000;
+/** Feeds kept for runs nobody streams (their row index makes the next page request cheap). */
+const kIdleFeeds = 16;
 /** Comment lines keep idle streams open through proxies. */
 const kHeartbeatMs = 15_000;
 /** Replays kept per server (a few dashboards asking for the same checkpoint get one play). */
@@ -85,12 +95,15 @@ export async function serve(options: ServeOptions = {}): Promise<RunningServer> 
     if (!hasToken(req, token)) throw new HttpError(401, "Missing or wrong token: send `Authorization: Bearer <token>` (printed when the server started)");
   };
 
+  /** The run's shared feed, caught up with its file; idle feeds beyond kIdleFeeds are dropped, oldest first. */
   const feedOf = (id: string): MetricsFeed => {
     let feed = feeds.get(id);
-    if (!feed) {
-      feed = new MetricsFeed(join(store.existingDir(id), "metrics.jsonl"));
-      feeds.set(id, feed);
-    }
+    if (!feed) feed = new MetricsFeed(join(store.existingDir(id), "metrics.jsonl"));
+    feeds.delete(id);
+    feeds.set(id, feed);
+    const idle = [...feeds].filter(([, f]) => f.subscribers === 0);
+    for (const [old] of idle.slice(0, Math.max(0, idle.length - kIdleFeeds))) feeds.delete(old);
+    feed.catchUp();
     return feed;
   };
 
@@ -171,10 +184,7 @@ export async function serve(options: ServeOptions = {}): Promise<RunningServer> 
     }
     if (action === "metrics" && rest.length === 1) {
       only("GET");
-      const feed = new MetricsFeed(join(store.existingDir(id), "metrics.jsonl"));
-      feed.catchUp();
-      const from = Math.max(0, Number(url.searchParams.get("from") ?? 0) || 0);
-      return sendJson(res, 200, { rows: feed.rows.slice(from), next: feed.rows.length });
+      return sendMetricsPage(res, feedOf(id), url.searchParams);
     }
     if (action === "summary" && rest.length === 1) {
       only("GET");
@@ -253,6 +263,39 @@ export async function serve(options: ServeOptions = {}): Promise<RunningServer> 
     }
   }
 
+  /**
+   * One page of a run's metrics rows: from row `from` (default 0), or the rows after step `after`, or
+   * the last `tail` rows; at most `limit` rows (default kDefaultPageRows, at most kMaxPageRows).
+   * `next` is the row to ask for next, `total` the rows so far.
+   */
+  function sendMetricsPage(res: ServerResponse, feed: MetricsFeed, params: URLSearchParams): void {
+    const integer = (name: string, min: number, max: number): number | undefined => {
+      const text = params.get(name);
+      if (text === null || text === "") return undefined;
+      const value = Number(text);
+      if (!Number.isSafeInteger(value) || value < min || value > max) throw new HttpError(400, `Expected integer in [${min}, ${max}] for ${name} but received ${JSON.stringify(text)}`);
+      return value;
+    };
+    const from = integer("from", 0, Number.MAX_SAFE_INTEGER);
+    const after = integer("after", -Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+    const tail = integer("tail", 0, kMaxPageRows);
+    if ([from, after, tail].filter((v) => v !== undefined).length > 1) throw new HttpError(400, "Give at most one of from, after and tail");
+    const limit = integer("limit", 0, kMaxPageRows) ?? kDefaultPageRows;
+    const total = feed.count;
+    const first = Math.min(total, tail !== undefined ? Math.max(0, total - tail) : after !== undefined ? feed.firstAfterStep(after) : from ?? 0);
+    const end = Math.min(total, first + (tail ?? limit));
+    // The rows go out as the JSON text the trainer wrote: no parse and re-serialise of a large page.
+    const body = Buffer.concat([Buffer.from('{"rows":'), feed.rowsJson(first, end), Buffer.from(`,"first":${first},"next":${end},"total":${total}}`)]);
+    res.writeHead(200, { ...apiHeaders, "Content-Type": "application/json; charset=utf-8", "Content-Length": body.length });
+    res.end(body);
+  }
+
+  /**
+   * A run's Server-Sent Events: its status, its metrics rows from row `from` (the backlog, then new
+   * rows as they arrive) and its episodes. Rows go out a page at a time, each once the client has
+   * taken the last (backpressure), so a slow reader holds one page, not the log; a client with more
+   * than kMaxStreamBufferBytes waiting, or that reads nothing for kStreamStallMs, is dropped.
+   */
   function openStream(id: string, from: number, req: IncomingMessage, res: ServerResponse): void {
     res.writeHead(200, {
       ...apiHeaders,
@@ -261,39 +304,64 @@ export async function serve(options: ServeOptions = {}): Promise<RunningServer> 
       "X-Accel-Buffering": "no",
     });
     streams.add(res);
-    const send = (event: string, data: unknown, eventId?: number) => {
-      res.write(`${eventId !== undefined ? `id: ${eventId}\n` : ""}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    const write = (text: string | Buffer): boolean => {
+      if (res.destroyed) return false;
+      if (res.writableLength > kMaxStreamBufferBytes) {
+        res.destroy();
+        return false;
+      }
+      return res.write(text);
     };
-    res.write("retry: 2000\n\n");
+    const send = (event: string, data: unknown) => write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    const drained = () =>
+      new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          res.off("drain", done);
+          res.off("close", done);
+          resolve();
+        };
+        const timer = setTimeout(() => {
+          res.destroy();
+          done();
+        }, kStreamStallMs);
+        res.once("drain", done);
+        res.once("close", done);
+      });
+    write("retry: 2000\n\n");
     send("status", infoOf(id));
     const feed = feedOf(id);
-    feed.catchUp();
     let next = from;
-    const sendRows = (rows: MetricsRow[], first: number) => {
-      const fresh = rows.slice(Math.max(0, next - first));
-      for (let i = 0; i < fresh.length; i += kBacklogChunk) {
-        const chunk = fresh.slice(i, i + kBacklogChunk);
-        next = Math.max(next, first) + chunk.length;
-        send("metrics", { first: next - chunk.length, rows: chunk }, next);
+    const sendRows = async () => {
+      while (!res.destroyed && next < feed.count) {
+        const end = feed.pageEnd(next, kEventRows, kEventBytes);
+        const ok = write(Buffer.concat([Buffer.from(`id: ${end}\nevent: metrics\ndata: {"first":${next},"rows":`), feed.rowsJson(next, end), Buffer.from("}\n\n")]));
+        next = end;
+        if (!ok) await drained();
+        // Other requests get their turn between pages, however fast this client reads.
+        else await new Promise((resolve) => setImmediate(resolve));
       }
     };
-    sendRows(feed.rows.slice(from), from);
-    const unsubscribe = feed.subscribe(sendRows);
+    let sending: Promise<void> | null = null;
+    const pump = (): Promise<void> => (sending ??= sendRows().finally(() => (sending = null)));
+    void pump();
+    const unsubscribe = feed.subscribe(() => void pump());
     const onStatus = (info: RunInfo) => {
       if (info.id !== id) return;
       // Rows written just before the run ended go out before the status that says it ended.
       feed.catchUp();
-      send("status", info);
+      void pump()
+        .then(pump)
+        .then(() => send("status", info));
     };
     const onEpisode = (runId: string, message: unknown) => runId === id && send("episode", message);
     manager.on("status", onStatus);
     manager.on("episode", onEpisode);
-    const heartbeat = setInterval(() => res.write(": ping\n\n"), kHeartbeatMs);
+    const heartbeat = setInterval(() => write(": ping\n\n"), kHeartbeatMs);
     heartbeat.unref();
     const cleanup = () => {
       clearInterval(heartbeat);
       unsubscribe();
-      if (feed.subscribers === 0) feeds.delete(id);
       manager.off("status", onStatus);
       manager.off("episode", onEpisode);
       streams.delete(res);

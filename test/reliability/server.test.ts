@@ -2,8 +2,10 @@
 // their folder, non-finite numbers, symlinked run files, and clients that hold memory (non-reading
 // metric streams, parallel reads of a large metrics.jsonl).
 import { expect } from "chai";
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
+import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -11,7 +13,9 @@ import { fileURLToPath } from "node:url";
 import { serve, type RunningServer } from "../../src/server/server.ts";
 import type { RunInfo } from "../../src/server/runs.ts";
 
-const kFakeRunner = join(dirname(fileURLToPath(import.meta.url)), "..", "server", "fake-runner.ts");
+const kHere = dirname(fileURLToPath(import.meta.url));
+const kFakeRunner = join(kHere, "..", "server", "fake-runner.ts");
+const kServeChild = join(kHere, "serve-child.ts");
 const kToken = "reliability-token-0123456789";
 
 /** Status of a raw request to the server with the given headers (fetch cannot set Host). */
@@ -32,6 +36,34 @@ function fakeRunDir(runsDir: string, id: string): string {
   mkdirSync(dir);
   writeFileSync(join(dir, "config.json"), JSON.stringify({ name: "disk" }));
   return dir;
+}
+
+/** A metrics.jsonl of `rows` rows of about 250 bytes each, as the trainer writes them. */
+function writeMetrics(path: string, rows: number): void {
+  const lines: string[] = [];
+  for (let step = 1; step <= rows; step++) {
+    lines.push(JSON.stringify({ step, "rollout/score": (step % 7) / 10, "rollout/score_mean100": step / rows, "train/critic_loss": 1 / step, "train/actor_loss": -1 / step, "time/sps": 1234.5, note: "x".repeat(120) }));
+  }
+  writeFileSync(path, `${lines.join("\n")}\n`);
+}
+
+/** Resident memory of a process, in bytes (Linux /proc). */
+function rssOf(pid: number): number {
+  const match = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return Number(match![1]) * 1024;
+}
+
+/** A client of the run's event stream that sends its request and then never reads. */
+function stalledStream(url: string, path: string): Promise<Socket> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => {
+      socket.write(`GET ${path} HTTP/1.1\r\nHost: ${hostname}:${port}\r\n\r\n`);
+      socket.pause();
+      resolve(socket);
+    });
+    socket.on("error", reject);
+  });
 }
 
 describe("reliability: server", function () {
@@ -135,6 +167,72 @@ describe("reliability: server", function () {
       expect((await get("/api/runs/tennis__linked__0__1700000000")).status).to.equal(404);
     } finally {
       rmSync(outside, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("reliability: server memory under clients that hold it", function () {
+  this.timeout(120_000);
+  /** Rows of the generated metrics.jsonl: about 30 MB. */
+  const kRows = 120_000;
+  const id = "tennis__big__0__1700000000";
+  let runsDir: string;
+  let child: ChildProcess;
+  let url: string;
+
+  before(async function () {
+    runsDir = mkdtempSync(join(tmpdir(), "tennis-reliability-big-"));
+    writeMetrics(join(fakeRunDir(runsDir, id), "metrics.jsonl"), kRows);
+    child = spawn(process.execPath, ["--import", "tsx", kServeChild, runsDir], { stdio: ["ignore", "pipe", "inherit"] });
+    url = await new Promise<string>((resolve, reject) => {
+      child.stdout!.once("data", (chunk: Buffer) => resolve((JSON.parse(chunk.toString()) as { url: string }).url));
+      child.once("exit", (code) => reject(new Error(`the server exited with ${code}`)));
+    });
+  });
+
+  after(async function () {
+    child.kill("SIGTERM");
+    await new Promise((resolve) => child.once("exit", resolve));
+    rmSync(runsDir, { recursive: true, force: true });
+  });
+
+  it("pages large metrics: from, after a step, the tail, with a capped default", async function () {
+    const page = async (query: string) => (await (await fetch(`${url}/api/runs/${id}/metrics${query}`)).json()) as { rows: { step: number }[]; first: number; next: number; total: number };
+    const first = await page("");
+    expect(first.rows).to.have.length(1000);
+    expect([first.rows[0].step, first.rows[999].step, first.first, first.next, first.total]).to.deep.equal([1, 1000, 0, 1000, kRows]);
+    const from = await page("?from=1000&limit=2");
+    expect(from.rows.map((r) => r.step)).to.deep.equal([1001, 1002]);
+    expect(from.next).to.equal(1002);
+    const after = await page("?after=5000&limit=3");
+    expect(after.rows.map((r) => r.step)).to.deep.equal([5001, 5002, 5003]);
+    const tail = await page("?tail=2");
+    expect(tail.rows.map((r) => r.step)).to.deep.equal([kRows - 1, kRows]);
+    expect(tail.next).to.equal(kRows);
+    const res = await fetch(`${url}/api/runs/${id}/metrics?limit=100000`);
+    expect(res.status).to.equal(400);
+    expect(await res.json()).to.deep.equal({ error: 'Expected integer in [0, 5000] for limit but received "100000"' });
+  });
+
+  it("stays within bounded memory with non-reading streams and parallel metric reads, and answers health promptly", async function () {
+    await fetch(`${url}/api/runs/${id}/metrics?limit=1`);
+    const before = rssOf(child.pid!);
+    const sockets = await Promise.all(Array.from({ length: 10 }, () => stalledStream(url, `/api/runs/${id}/events`)));
+    try {
+      const reads = Array.from({ length: 20 }, (_, i) => fetch(`${url}/api/runs/${id}/metrics${i % 2 ? "?tail=5000" : ""}`).then((r) => r.arrayBuffer()));
+      const started = Date.now();
+      const health = await fetch(`${url}/api/health`);
+      const healthMs = Date.now() - started;
+      expect(health.status).to.equal(200);
+      const pages = await Promise.all(reads);
+      expect(pages.every((p) => p.byteLength > 0)).to.equal(true);
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      const grown = rssOf(child.pid!) - before;
+      expect(grown, `RSS grew by ${Math.round(grown / 2 ** 20)} MiB`).to.be.below(100 * 2 ** 20);
+      // Generous for a loaded 2-core machine; before paging and backpressure it took over 8 s.
+      expect(healthMs, "ms for /api/health").to.be.below(3000);
+    } finally {
+      for (const socket of sockets) socket.destroy();
     }
   });
 });
