@@ -32,7 +32,7 @@ function editTrainerState(edit: (state: Record<string, unknown>) => unknown): (d
   return (dir) => {
     const path = join(dir, "trainer.json");
     writeFileSync(path, JSON.stringify(edit(JSON.parse(readFileSync(path, "utf8")))));
-    rmSync(join(dir, kManifestFile));
+    rmSync(join(dir, kManifestFile), { force: true });
   };
 }
 
@@ -62,7 +62,7 @@ describe("reliability: damaged checkpoints", function () {
     ["a changed trainer.json", (dir) => writeFileSync(join(dir, "trainer.json"), "{}"), (c) => `checkpoint ${c}: trainer.json: 2 bytes, ${readFileSync(join(finished, kCheckpointsDir, c, "trainer.json")).length} when written (cut short or changed after it was written)`],
     ["a manifest that is not JSON", (dir) => writeFileSync(join(dir, kManifestFile), "{\"files"), (c) => `checkpoint ${c}: manifest.json: not valid JSON (Unterminated string in JSON at position 7)`],
     // Checkpoints from before manifests: the loader's own checks name the field.
-    ["trainer.json (no manifest) that is not JSON", (dir) => { writeFileSync(join(dir, "trainer.json"), "{\"sco"); rmSync(join(dir, kManifestFile)); }, (c) => `checkpoint ${c}: trainer.json: not valid JSON (Unterminated string in JSON at position 5)`],
+    ["trainer.json (no manifest) that is not JSON", (dir) => { writeFileSync(join(dir, "trainer.json"), "{\"sco"); rmSync(join(dir, kManifestFile), { force: true }); }, (c) => `checkpoint ${c}: trainer.json: not valid JSON (Unterminated string in JSON at position 5)`],
     ["trainer.json (no manifest) with scores not an array", editTrainerState((s) => ({ ...s, scores: 5 })), (c) => `checkpoint ${c}: trainer.json: \`scores\` is not an array of numbers`],
     ["trainer.json (no manifest) without envSteps", editTrainerState(({ envSteps: _gone, ...s }) => s), (c) => `checkpoint ${c}: trainer.json: \`envSteps\` is missing`],
     // A finished run's resume reads no select.bin, so the final checkpoint goes and the one before is damaged.
@@ -70,7 +70,7 @@ describe("reliability: damaged checkpoints", function () {
       rmSync(final, { recursive: true });
       const dir = join(dirname(final), "ep0000009");
       truncateSync(join(dir, "select.bin"), 100);
-      rmSync(join(dir, kManifestFile));
+      rmSync(join(dir, kManifestFile), { force: true });
     }, (c) => `checkpoint ${c}: select.bin: 100 bytes, expected 14744 (3686 float32 parameters of the kept policy)`],
   ];
   for (const [what, damage, message] of cases) {

@@ -109,7 +109,7 @@ export async function runRecord(runDir: string) {
     latest: basename(latest),
     checkpointFiles,
     learner: await learnerOf(runDir, latest),
-    trainerState: { ...trainerState, log: { pending: log.pending, fileLengths: Object.values(log.files) } },
+    trainerState: { ...trainerState, log: { pending: log?.pending, fileLengths: Object.values(log?.files ?? {}) } },
     scoresPng: existsSync(join(runDir, "scores.png")),
   };
 }
