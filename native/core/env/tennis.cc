@@ -1,7 +1,8 @@
-// Vectorized Tennis physics, rewards and resets (spec ../shared/docs/tennis-env-spec.md, prototype
-// ../shared/reference/tennis_proto.py). Arithmetic mirrors the prototype operation by operation: state
-// is float32, products with dt and the contact solver run in double and are rounded back, so
-// trajectories agree with it to float precision up to the first ball-racket contact.
+// Vectorized Tennis physics, rewards and resets (rules in docs/tennis-env.md; "section N" below refers
+// to it). Arithmetic mirrors the numpy prototype those rules were checked with, operation by operation:
+// state is float32, products with dt and the contact solver run in double and are rounded back, so
+// trajectories agree with it to float precision up to the first ball-racket contact (the golden
+// trajectories of test/fixtures/env, section 11).
 //
 // Speed: each tick runs as two vectorizable passes over a block of envs (racket scripts, clamp,
 // gravity, floor support; then integration) and sends only the envs where something can happen
@@ -107,7 +108,7 @@ const float kReachPost = static_cast<float>(kBallRadius + std::sqrt(kHalfU * kHa
 // ... and cannot get a contact this tick unless closer than this plus dt * |relative velocity|_1.
 const float kReachPre = kReachPost + static_cast<float>(kContactDist);
 
-// Colliders that end a rally, in the order their events are processed (spec section 6 #4).
+// Colliders that end a rally, in the order their events are processed (section 5).
 enum StaticId { kFloorA, kFloorB, kWallA, kWallB, kNet, kNumStatics };
 struct Box {
   double x0, x1, y0, y1;
@@ -124,7 +125,7 @@ constexpr float kTermNetY = -0.5f + kBroadMargin;
 
 inline float clampf(float v, float lo, float hi) { return std::min(std::max(v, lo), hi); }
 
-// Whether the ball is inside the zero-thickness `over` trigger at x = 0 (spec section 6 #3).
+// Whether the ball is inside the zero-thickness `over` trigger at x = 0 (section 2).
 inline bool in_over(float x, float y) { return (std::fabs(x) < 0.5f) & (-1.5f < y) & (y < 9.5f); }
 
 // Contact normal (racket -> ball) and signed separation of the ball sphere and racket box.
@@ -352,7 +353,7 @@ inline F4 floor_support(F4 y, F4 vy) {
   return sel(r > vy, r, vy);
 }
 
-// Racket scripts (spec section 3), ball clamp, gravity, and the broad phase that decides whether the
+// Racket scripts (section 4), ball clamp, gravity, and the broad phase that decides whether the
 // contact solver must run; envs that need no solver get their racket-floor support here.
 template <bool Masked>
 inline void pass_forces(const Lanes& l, size_t e, I4 keep) {
@@ -387,7 +388,7 @@ inline void pass_forces(const Lanes& l, size_t e, I4 keep) {
   puti<false>(l.impulse + e, splati(0), keep);
 }
 
-// Integration, floor projection, wall stop (spec section 6 #5); then flags the envs whose events need
+// Integration, floor projection, wall stop (section 5); then flags the envs whose events need
 // the scalar pass: ball near a racket (touch / push-out), leaving the trigger, or near a terminal
 // collider. The others cannot touch anything this tick: their touching flags clear, inside updates.
 template <bool Masked>
@@ -481,8 +482,8 @@ void TennisBatch::solve_contacts(int e) {
   }
 }
 
-// Ball-racket projection and touches, the `over` trigger, and the first terminal event (spec
-// section 4, order of section 6 #4), for one env after integration.
+// Ball-racket projection and touches, the `over` trigger, and the first terminal event (sections 5
+// and 7), for one env after integration.
 void TennisBatch::resolve_events(int e) {
   const size_t n = stride_;
   bool touch[2];
@@ -613,7 +614,7 @@ void TennisBatch::step_block(int begin, int end, const float* actions, float* ob
     if (steps_[e] * kTicksPerStep >= kAgentMaxTicks) done_[e] = max_reached_[e] = 1;
     ++steps_[e];
     academy_ticks_[e] += kTicksPerStep;
-    // Academy cap (spec section 6 #13): everything done, no re-serve. Unity's academy then resets
+    // Academy cap (section 7): everything done, no re-serve. Unity's academy then resets
     // itself, so its counter restarts here (the prototype keeps counting, which would end every
     // later step; no test of it ever gets there).
     if (academy_ticks_[e] >= kAcademyMaxTicks) {

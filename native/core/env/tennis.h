@@ -1,6 +1,6 @@
 // The built-in Tennis environment: a vectorized float32 re-implementation of the Udacity Tennis build
-// (Unity ML-Agents 0.4) following ../shared/docs/tennis-env-spec.md sections 1-5 and 7, and the
-// choices of its reference prototype (section 6b). Plain C++17, no LibTorch.
+// (Unity ML-Agents 0.4) with the rules and choices described in docs/tennis-env.md (section numbers
+// below refer to it). Plain C++17, no LibTorch.
 //
 // Conventions (as in the Udacity build, seen from Python):
 // - agent index 0 is the right-hand racket (Unity "AgentB", mirror m = -1), index 1 the left one
@@ -32,17 +32,17 @@ constexpr int kMaxEpisodeSteps = 1001;
 
 enum class TennisMode {
   kCooperative,  // the Udacity rewards: +0.1 per crossing, -0.01 for a miss, with the erase rule
-  kCompetitive,  // spec section 7: one point per episode, winner +1, loser -1, time-out 0 / 0
+  kCompetitive,  // section 9: one point per episode, winner +1, loser -1, time-out 0 / 0
 };
 
 struct TennisOptions {
   // Re-serve the ball (and forget the last hitter) on every reset(), without the extra physics tick:
-  // i.i.d. episode starts (spec section 6 #10). Off = the build's quirks.
+  // i.i.d. episode starts (section 8). Off = the build's quirks.
   bool clean_reset = false;
   // Observation slots 6-7 hold the true ball velocity (mirrored) instead of the build's copy of the
-  // racket velocity (spec section 6 #11).
+  // racket velocity (section 6).
   bool observe_ball_velocity = false;
-  // A net crossing no longer makes AgentA (index 1) the last hitter (spec section 6 #11).
+  // A net crossing no longer makes AgentA (index 1) the last hitter (section 7).
   bool fix_last_hitter = false;
   TennisMode mode = TennisMode::kCooperative;
 };
@@ -161,7 +161,7 @@ class TennisBatch {
   std::unique_ptr<BlockTeam> team_;
 };
 
-// Hand-written controller (a port of the prototype's): each racket waits on its floor, meets the
+// Hand-written controller (a port of the numpy prototype's, section 11): each racket waits on its floor, meets the
 // falling ball with its face centre and moves so that the ball is lobbed to about x = 6 on the other
 // side. Writes actions [n][2][2] for every env from its current state.
 void scripted_actions(const TennisBatch& envs, float* actions);
