@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# GPU-machine check for the native update (issue 8; see ../shared/docs/gpu.md): builds the core, the C++
-# tests and the benches against the CUDA LibTorch of the machine's Python torch (no node needed), runs
+# GPU-machine check for the native update: builds the core, the C++ tests and the benches against the
+# CUDA LibTorch of the machine's Python torch (no node needed), runs
 # the C++ tests (the graph update's included) and the reference parity there, then the update bench --
 # LibTorch and CUDA graphs of k updates on the card, LibTorch and fused on the CPU -- and the PyTorch
 # reference on the same card and CPU, and prints the ratios.

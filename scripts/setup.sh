@@ -101,7 +101,7 @@ done
 if [ ${#test_missing[@]} -eq 0 ]; then
   echo "tennis-train setup: test dependencies present (Python torch, numpy, zmq, Pillow; Chromium)"
 elif [ $test_deps = 1 ] && can_apt; then
-  echo "tennis-train setup: installing what only npm test needs: ${test_missing[*]} (up to about 900 MB; --no-test-deps leaves them out)"
+  echo "tennis-train setup: installing what only npm test needs: ${test_missing[*]} (about 600 MB; --no-test-deps leaves them out)"
   apt_install "${test_missing[@]}"
 else
   if [ $test_deps = 0 ]; then why="--no-test-deps"; else why="not root or no apt-get"; fi
