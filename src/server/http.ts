@@ -60,6 +60,15 @@ export async function readJsonBody(req: IncomingMessage, limit: number): Promise
   }
 }
 
+/** Query parameter `name` as an integer in [min, max]; undefined when absent or empty; HttpError 400 otherwise. */
+export function integerParam(params: URLSearchParams, name: string, min: number, max: number): number | undefined {
+  const text = params.get(name);
+  if (text === null || text === "") return undefined;
+  const value = Number(text);
+  if (!Number.isSafeInteger(value) || value < min || value > max) throw new HttpError(400, `Expected integer in [${min}, ${max}] for ${name} but received ${JSON.stringify(text)}`);
+  return value;
+}
+
 /** Constant-time comparison of the request's bearer token with the server's. */
 export function hasToken(req: IncomingMessage, token: string): boolean {
   const header = req.headers.authorization ?? "";

@@ -11,7 +11,7 @@ import { packageVersion } from "../../binding/load.ts";
 import { assertInt } from "../../binding/validate.ts";
 import { ConfigError, resolveConfig } from "../config/resolve.ts";
 import { schemaDefaults } from "../config/schema.ts";
-import { apiHeaders, HttpError, hasToken, hostAllowed, isLoopback, readJsonBody, sendError, sendJson } from "./http.ts";
+import { apiHeaders, HttpError, hasToken, hostAllowed, integerParam, isLoopback, readJsonBody, sendError, sendJson } from "./http.ts";
 import { MetricsFeed } from "./metrics-feed.ts";
 import { kMaxReplaySteps, playGreedyEpisode, type Replay } from "./replay.ts";
 import { isServableFile, kRunFiles, RunStore } from "./run-store.ts";
@@ -237,13 +237,7 @@ export async function serve(options: ServeOptions = {}): Promise<RunningServer> 
     const dir = store.existingDir(id);
     const latest = store.latestCheckpoint(id);
     if (!latest) throw new HttpError(404, `Run ${id} has no checkpoint yet`);
-    const integer = (name: string, min: number, max: number): number | undefined => {
-      const text = params.get(name);
-      if (text === null || text === "") return undefined;
-      const value = Number(text);
-      if (!Number.isInteger(value) || value < min || value > max) throw new HttpError(400, `Expected integer in [${min}, ${max}] for ${name} but received ${JSON.stringify(text)}`);
-      return value;
-    };
+    const integer = (name: string, min: number, max: number) => integerParam(params, name, min, max);
     const seed = integer("seed", 0, 2 ** 32 - 1);
     const maxSteps = integer("maxSteps", 1, kMaxReplaySteps);
     const key = `${id}/${latest}/${seed}/${maxSteps}`;
@@ -269,13 +263,7 @@ export async function serve(options: ServeOptions = {}): Promise<RunningServer> 
    * `next` is the row to ask for next, `total` the rows so far.
    */
   function sendMetricsPage(res: ServerResponse, feed: MetricsFeed, params: URLSearchParams): void {
-    const integer = (name: string, min: number, max: number): number | undefined => {
-      const text = params.get(name);
-      if (text === null || text === "") return undefined;
-      const value = Number(text);
-      if (!Number.isSafeInteger(value) || value < min || value > max) throw new HttpError(400, `Expected integer in [${min}, ${max}] for ${name} but received ${JSON.stringify(text)}`);
-      return value;
-    };
+    const integer = (name: string, min: number, max: number) => integerParam(params, name, min, max);
     const from = integer("from", 0, Number.MAX_SAFE_INTEGER);
     const after = integer("after", -Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
     const tail = integer("tail", 0, kMaxPageRows);
