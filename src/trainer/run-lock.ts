@@ -1,7 +1,7 @@
 // One writer per run directory: the writer holds RUN/lock, a file created exclusively that names its
 // process. A second writer (a second `--resume` of the same run) is refused while that process lives;
 // a lock whose process has died on this host (a SIGKILL, a power cut) is stale and taken over.
-import { linkSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { linkSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 
@@ -36,7 +36,10 @@ export function lockRunDir(runDir: string): RunDirLock {
   writeFileSync(written, `${JSON.stringify(me)}\n`);
   try {
     for (;;) {
-      if (tryLink(written, path)) return { release: () => releaseIfOwned(path, me) };
+      if (tryLink(written, path)) {
+        removeDeadAsides(runDir);
+        return { release: () => releaseIfOwned(path, me) };
+      }
       const owner = readOwner(path);
       if (owner === null) continue;
       if (!isStale(owner)) throw new RunDirBusyError(runDir, owner);
@@ -44,6 +47,14 @@ export function lockRunDir(runDir: string): RunDirLock {
     }
   } finally {
     rmSync(written, { force: true });
+  }
+}
+
+/** Removes the lock files written aside by processes that died before removing theirs. */
+function removeDeadAsides(runDir: string): void {
+  for (const entry of readdirSync(runDir)) {
+    const pid = new RegExp(`^\\.${kLockFile}-(\\d+)$`).exec(entry)?.[1];
+    if (pid !== undefined && isStale({ pid: Number(pid), host: hostname() })) rmSync(join(runDir, entry), { force: true });
   }
 }
 
