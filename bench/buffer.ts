@@ -2,10 +2,12 @@
 // 256 sampled per second, and the resident memory of 1e6 stored transitions against their raw bytes.
 // Its shm segment never outlives it: SIGINT and SIGTERM remove it before the process ends, and a
 // segment left by a SIGKILLed bench (its owner process gone) is removed when the next one starts.
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
 
 import { RECORD_FLOATS, ReplayBuffer, createBatch } from "../binding/buffer.ts";
 import { assertInt, assertNumber } from "../binding/validate.ts";
+import { processAlive } from "../src/util/process.ts";
 
 export interface BufferBenchOptions {
   /** Seconds each timed row runs (default 2). */
@@ -61,6 +63,8 @@ function syntheticStep(n: number) {
 
 /** Shm names of this bench start with it. */
 const kShmPrefix = "tennis-train-bench";
+/** Where Linux keeps POSIX shm segments as files. */
+const kShmDir = "/dev/shm";
 
 /** Returns a pause for busy loops: every `intervalMs` it yields to the event loop, so signal handlers
  * run within that time (a few microseconds per pause, next to the milliseconds measured between). */
@@ -88,19 +92,43 @@ async function rate(seconds: number, fn: () => void, pause: () => Promise<void>)
   return calls / ((now - start) / 1000);
 }
 
-/** Until the returned release() is called, SIGINT and SIGTERM dispose `buffer` (removing its shm segment)
- * and then end the process by the same signal, as they would have without this handler. */
-function disposeOnSignals(buffer: ReplayBuffer): () => void {
+/** Until the returned release() is called, SIGINT and SIGTERM dispose the buffer `owned()` returns (removing
+ * its shm segment) and then end the process by the same signal, as they would have without this handler.
+ * Installed before the buffer exists, so a signal while the segment is being created waits for it. */
+function disposeOnSignals(owned: () => ReplayBuffer | null): () => void {
   const release = () => {
     process.off("SIGINT", onSignal).off("SIGTERM", onSignal);
   };
   const onSignal = (signal: NodeJS.Signals) => {
-    buffer.dispose();
+    owned()?.dispose();
     release();
     process.kill(process.pid, signal);
   };
   process.on("SIGINT", onSignal).on("SIGTERM", onSignal);
   return release;
+}
+
+/** Removes the segments of benches that have exited: the native sweep finds the owner in a segment's
+ * header, and this one in its name ("/<prefix>-<pid>-..."), which also covers a bench killed before it
+ * wrote the header. */
+function sweepStaleBenchSegments(): void {
+  ReplayBuffer.sweepStaleSegments(kShmPrefix);
+  if (!existsSync(kShmDir)) return;
+  for (const entry of readdirSync(kShmDir)) {
+    const pid = new RegExp(`^${kShmPrefix}-(\\d+)-`).exec(entry)?.[1];
+    if (pid !== undefined && !processAlive(Number(pid))) rmSync(join(kShmDir, entry), { force: true });
+  }
+}
+
+/** The bench's buffer: in a POSIX shm segment, or in private memory where /dev/shm is too small. */
+function openBenchBuffer(capacity: number, shmName: string): { buffer: ReplayBuffer; memory: "shm" | "private" } {
+  try {
+    return { buffer: new ReplayBuffer({ capacity, shmName, seed: 0 }), memory: "shm" };
+  } catch (err) {
+    // A container's small /dev/shm (often 64 MiB): same layout in private shared memory instead.
+    if (!/not enough shared memory/.test((err as Error).message)) throw err;
+    return { buffer: new ReplayBuffer({ capacity, seed: 0 }), memory: "private" };
+  }
 }
 
 export async function benchBuffer(options: BufferBenchOptions = {}): Promise<BufferBenchResult> {
@@ -120,22 +148,15 @@ export async function benchBuffer(options: BufferBenchOptions = {}): Promise<Buf
   const single = syntheticStep(1);
   const out = createBatch(batch);
   // The sweep and the name come first: they load the addon (and LibTorch with it) before the baseline is read.
-  ReplayBuffer.sweepStaleSegments(kShmPrefix);
+  sweepStaleBenchSegments();
   const shmName = ReplayBuffer.uniqueShmName(kShmPrefix);
   const before = residentBytes();
-  let memory: "shm" | "private" = "shm";
-  let buffer: ReplayBuffer;
-  try {
-    buffer = new ReplayBuffer({ capacity, shmName, seed: 0 });
-  } catch (err) {
-    // A container's small /dev/shm (often 64 MiB): same layout in private shared memory instead.
-    if (!/not enough shared memory/.test((err as Error).message)) throw err;
-    memory = "private";
-    buffer = new ReplayBuffer({ capacity, seed: 0 });
-  }
-  const release = disposeOnSignals(buffer);
+  let owned: ReplayBuffer | null = null;
+  const release = disposeOnSignals(() => owned);
   const pause = eventBreaks();
   try {
+    const { buffer, memory } = openBenchBuffer(capacity, shmName);
+    owned = buffer;
     for (let stored = 0; stored < capacity; stored += chunk) {
       await pause();
       if (capacity - stored < chunk) {
@@ -168,6 +189,6 @@ export async function benchBuffer(options: BufferBenchOptions = {}): Promise<Buf
     };
   } finally {
     release();
-    buffer.dispose();
+    owned?.dispose();
   }
 }

@@ -5,6 +5,8 @@ import { linkSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node
 import { hostname } from "node:os";
 import { join } from "node:path";
 
+import { processAlive } from "../util/process.ts";
+
 export const kLockFile = "lock";
 
 /** Another live process writes to the run directory. */
@@ -89,13 +91,7 @@ function readOwner(path: string): LockOwner | null {
 /** A lock of this host whose process is gone (pid 0: an unreadable lock file). */
 function isStale(owner: LockOwner): boolean {
   if (owner.host !== hostname()) return false;
-  if (owner.pid === 0) return true;
-  try {
-    process.kill(owner.pid, 0);
-    return false;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "ESRCH";
-  }
+  return owner.pid === 0 || !processAlive(owner.pid);
 }
 
 function releaseIfOwned(path: string, me: LockOwner): void {

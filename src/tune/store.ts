@@ -6,6 +6,7 @@ import Database from "better-sqlite3";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 
+import { processAlive } from "../util/process.ts";
 import type { SearchSpace } from "./space.ts";
 
 export type TrialState = "waiting" | "running" | "complete" | "pruned" | "failed";
@@ -85,16 +86,6 @@ function toRow(r: TrialRecord): TrialRow {
     endedAt: r.ended_at,
     reached: r.reached,
   };
-}
-
-/** Whether a process with this id exists (EPERM: it exists but is someone else's). */
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 export class StudyStore {
