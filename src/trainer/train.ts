@@ -434,7 +434,8 @@ async function resumeFinishedRun(config: Config, runDir: string, checkpointDir: 
     return finishRun({
       config, runDir, agent, stopped, selection, say,
       norm: config.train.normalizeObs && saved.norm ? RunningNorm.fromJSON(saved.norm) : null,
-      state: saved,
+      // Checkpoints from before diagnostics were saved lack these.
+      state: { saturationSum: 0, saturationCount: 0, lastQMean: null, recent: null, ...saved },
       tracker: ScoreTracker.fromJSON(saved.tracker, config.train.window, config.train.targetScore),
       wallSeconds: () => saved.wallBefore + (Date.now() - started) / 1000,
     });
