@@ -434,8 +434,7 @@ async function resumeFinishedRun(config: Config, runDir: string, checkpointDir: 
     return finishRun({
       config, runDir, agent, stopped, selection, say,
       norm: config.train.normalizeObs && saved.norm ? RunningNorm.fromJSON(saved.norm) : null,
-      // Checkpoints from before diagnostics were saved lack these.
-      state: { saturationSum: 0, saturationCount: 0, lastQMean: null, recent: null, ...saved },
+      state: { ...kNoDiagnostics, ...saved },
       tracker: ScoreTracker.fromJSON(saved.tracker, config.train.window, config.train.targetScore),
       wallSeconds: () => saved.wallBefore + (Date.now() - started) / 1000,
     });
@@ -443,6 +442,9 @@ async function resumeFinishedRun(config: Config, runDir: string, checkpointDir: 
     agent.dispose();
   }
 }
+
+/** The diagnostics of a checkpoint written before they were saved. */
+const kNoDiagnostics: Pick<LoopState, "saturationSum" | "saturationCount" | "lastQMean" | "recent"> = { saturationSum: 0, saturationCount: 0, lastQMean: null, recent: null };
 
 /** For a checkpoint written before checkpoints marked the end of a run: the end its run's summary.json
  * reports when the summary belongs to the checkpoint (same env steps) and the run was not interrupted. */
