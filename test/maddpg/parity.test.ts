@@ -1,6 +1,6 @@
 // Parity with the PyTorch reference (bench/reference/maddpg_ref.py): from the same initial weights and
-// the same 10 batches (and MATD3 smoothing noise), native parameters match the reference's to 1e-5
-// relative, for both update implementations (impl "libtorch" and "fused"; the fused one has no
+// the same 10 batches (and MATD3 smoothing noise), native parameters match the reference's within the
+// tolerance below, for both update implementations (impl "libtorch" and "fused"; the fused one has no
 // LayerNorm/BatchNorm, so it skips the "shared" case that uses them); the exported TorchScript actor
 // gives act()'s outputs under Python's torch.jit.load.
 import { expect } from "chai";
@@ -14,8 +14,11 @@ import { ACTION_SIZE, AGENTS, JOINT_ACTION, JOINT_OBS, Maddpg, type MaddpgOption
 import { PYTHON, pythonModulesMissing, skipBecause } from "../test-deps.ts";
 
 const REFERENCE = join(packageRoot, "bench", "reference", "maddpg_ref.py");
-// Largest accepted max-abs difference per tensor, relative to the tensor's largest magnitude.
-const TOLERANCE = 1e-5;
+// Per tensor, |native - reference| <= TOLERANCE * |reference - init| (2-norms over the tensor): the
+// difference measured against what the updates changed. The fused update rounds differently from BLAS,
+// and Adam passes a gradient's rounding difference (relative to its typical size) on to its step; the
+// same rule as the C++ tests (native/tests/test_fused.cc), where it is argued with measured figures.
+const TOLERANCE = 1e-4;
 
 function runPython(args: string[]): void {
   const run = spawnSync(PYTHON, [REFERENCE, ...args], { encoding: "utf8" });
@@ -128,19 +131,19 @@ describe("maddpg parity with the PyTorch reference", function () {
         let worstName = "";
         let moved = 0;
         for (const p of layout) {
-          let scale = 0;
           let diff = 0;
+          let change = 0;
           for (let k = p.offset; k < p.offset + p.numel; k++) {
-            scale = Math.max(scale, Math.abs(expected[k]));
-            diff = Math.max(diff, Math.abs(got[k] - expected[k]));
+            diff += (got[k] - expected[k]) ** 2;
+            change += (expected[k] - init[k]) ** 2;
             moved = Math.max(moved, Math.abs(expected[k] - init[k]));
           }
-          const rel = diff / Math.max(scale, 1e-12);
-          if (rel >= worst) [worst, worstName] = [rel, p.name];
+          const ratio = diff === 0 ? 0 : change === 0 ? Infinity : Math.sqrt(diff / change);
+          if (ratio >= worst) [worst, worstName] = [ratio, p.name];
         }
-        console.log(`      ${impl}, ${variant}: max relative difference ${worst.toExponential(3)} (${worstName})`);
+        console.log(`      ${impl}, ${variant}: changes differ from the reference's by ${worst.toExponential(3)} of the change at ${worstName}`);
         expect(moved, "the reference's updates moved the parameters").to.be.greaterThan(1e-4);
-        expect(worst, `max relative difference at ${worstName}`).to.be.at.most(TOLERANCE);
+        expect(worst, `changes differ at ${worstName}`).to.be.at.most(TOLERANCE);
         learner.dispose();
       });
     }
