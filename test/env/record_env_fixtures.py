@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Records the golden trajectories of test/env/golden.test.ts from the numpy prototype of the Tennis
-build (tennis_proto.py, a reading of the rules in docs/tennis-env.md), into test/fixtures/env/.
+build (tennis_proto.py, written from the rules that docs/tennis-env.md describes), into
+test/fixtures/env/.
 
 Usage: /usr/bin/python3 test/env/record_env_fixtures.py PATH/TO/tennis_proto.py [OUT_DIR]
 Needs numpy. The same prototype gives byte-identical files (gzip without a time stamp).
@@ -14,7 +15,7 @@ rounding.
 Each episode is one env.reset() (the notebook's loop) and steps until a done.
 
 The prototype has no competitive mode: for it the recorder keeps the prototype's physics and replaces
-its rewards by the competitive rules of docs/tennis-env.md (section 7), applied to the prototype's
+its rewards by the competitive rules of docs/tennis-env.md (section 9), applied to the prototype's
 events (racket touches since the serve, where the ball ended the point).
 
 random-stats.json holds the notebook's random-agent statistics over 1000 episodes.
