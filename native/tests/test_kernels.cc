@@ -350,3 +350,37 @@ TEST(kernels_give_the_same_bits_on_every_level) {
     return out;
   });
 }
+
+// The kernels' outputs for fixed inputs, as one FNV-1a checksum of their bytes: the same on every CPU
+// (x86-64 at each level, arm64 with the portable code), since each kernel's arithmetic is defined in
+// IEEE operations alone. A change of a kernel's summation order changes it; then update kExpected.
+TEST(kernels_checksum_is_the_same_on_every_machine) {
+  constexpr uint64_t kExpected = 0x392c3a4cf69f3eb6ull;
+  tennis::Rng rng(2026);
+  std::vector<float> out;
+  const Product p(kShapes[13], /*transposed=*/true, /*kind=*/1, rng);
+  out = p.run(2);
+  const auto x = uniform(37 * 131, rng), w = uniform(3 * 131, rng);
+  std::vector<float> dots(37 * 3);
+  dot_rows(37, 3, 131, x.data(), 131, w.data(), nullptr, dots.data(), 3);
+  out.insert(out.end(), dots.begin(), dots.end());
+  std::vector<float> sums(131);
+  column_sums(37, 131, x.data(), 131, sums.data());
+  out.insert(out.end(), sums.begin(), sums.end());
+  out.push_back(vector_norm(37 * 131, x.data()));
+  std::vector<float> t(x.begin(), x.end());
+  for (auto& v : t) v *= 4;
+  tanh_inplace(int64_t(t.size()), t.data());
+  out.insert(out.end(), t.begin(), t.end());
+  std::vector<float> params(w), m(w.size(), 0.f), v(w.size(), 0.f);
+  AdamParams adam;
+  adam.weight_decay = 1e-4;
+  for (int step = 1; step <= 3; ++step) adam_step(int64_t(params.size()), params.data(), x.data() + step * 500, m.data(), v.data(), adam, step);
+  out.insert(out.end(), params.begin(), params.end());
+  uint64_t checksum = 1469598103934665603ull;
+  const auto* bytes = reinterpret_cast<const unsigned char*>(out.data());
+  for (size_t i = 0; i < out.size() * sizeof(float); ++i) checksum = (checksum ^ bytes[i]) * 1099511628211ull;
+  std::cout << "     kernel checksum " << std::hex << checksum << std::dec << " at level "
+            << kernel_level_name(kernel_level()) << "\n";
+  CHECK_MSG(checksum == kExpected, "kernel checksum " << std::hex << checksum << " expected " << kExpected << std::dec);
+}
