@@ -5,12 +5,6 @@
 # any failed. Usage: scripts/test-portable.sh [test name filter]
 set -uo pipefail
 cd "$(dirname "$0")/.."
-bin=build/tennis_core_tests
-[ -x "$bin" ] || bin=build/Release/tennis_core_tests
-if [ ! -x "$bin" ]; then
-  echo "tennis-train: $bin not built; run 'npm run setup' (or 'npm run build') first" >&2
-  exit 1
-fi
 filter=${1:-}
 core_types=(Haswell Zen SkylakeX Cooperlake Prescott)
 # name and environment of each fused kernel level (levels the CPU lacks fall back to the next one).
@@ -21,7 +15,7 @@ for core in "${core_types[@]}"; do
     name=${entry%%:*}
     setting=${entry#*:}
     log=$(mktemp)
-    env OPENBLAS_CORETYPE="$core" ${setting:+"$setting"} "$bin" $filter >"$log" 2>&1
+    env OPENBLAS_CORETYPE="$core" ${setting:+"$setting"} bash scripts/test-cpp.sh $filter >"$log" 2>&1
     rc=$?
     printf 'OPENBLAS_CORETYPE=%-10s fused kernels %-8s %s\n' "$core" "$name" "$(tail -n 1 "$log")"
     if [ $rc -ne 0 ]; then
