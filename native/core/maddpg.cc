@@ -9,8 +9,11 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <cstring>
 #include <limits>
 #include <map>
 #include <sstream>
@@ -163,6 +166,21 @@ double clip_or_measure(const std::vector<torch::Tensor>& params, double max_norm
 }
 
 // Recursively writes a module's own parameters and buffers (copies, not views of flat buffers).
+// Writes `bytes` to `path`; a failed open, write or close (a full disk included) throws a
+// runtime_error naming the file and the system's reason. LibTorch's own file writer cannot report
+// a failed write: it fails in a destructor, which ends the process.
+void write_file(const std::string& path, const std::string& bytes) {
+  std::FILE* file = std::fopen(path.c_str(), "wb");
+  if (!file) throw std::runtime_error("cannot write checkpoint " + path + ": " + std::strerror(errno));
+  const bool written = std::fwrite(bytes.data(), 1, bytes.size(), file) == bytes.size();
+  const int write_error = errno;
+  const bool closed = std::fclose(file) == 0;
+  if (!written || !closed) {
+    std::remove(path.c_str());
+    throw std::runtime_error("cannot write checkpoint " + path + ": " + std::strerror(written ? errno : write_error));
+  }
+}
+
 void write_module(torch::serialize::OutputArchive& archive, const torch::nn::Module& module) {
   for (const auto& item : module.named_parameters(/*recurse=*/false)) {
     archive.write(item.key(), item.value().detach().clone());
@@ -1158,11 +1176,14 @@ void Maddpg::save(const std::string& path) const {
     archive.write(prefix + "actor_optimizer", actor_opt);
     archive.write(prefix + "critic_optimizer", critic_opt);
   }
+  // Serialised in memory first, so that a failed file write is an error and not an abort.
+  std::ostringstream bytes(std::ios::binary);
   try {
-    archive.save_to(path);
+    archive.save_to(bytes);
   } catch (const c10::Error& e) {
     throw std::runtime_error("cannot write checkpoint " + path + ": " + e.what_without_backtrace());
   }
+  write_file(path, bytes.str());
 }
 
 void Maddpg::load(const std::string& path) {

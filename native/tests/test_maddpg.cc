@@ -477,6 +477,17 @@ TEST(maddpg_checkpoint_of_other_architecture_is_named) {
   CHECK_THROWS(b.load(temp_path("missing.pt")), std::invalid_argument);
 }
 
+// A checkpoint that cannot be written (a full disk: /dev/full answers every write with ENOSPC; a
+// missing folder) is an error naming the file and the reason, not an abort of the process.
+TEST(maddpg_checkpoint_write_failures_are_errors) {
+  Maddpg m(small_config());
+  const std::string full = thrown_message([&] { m.save("/dev/full"); });
+  CHECK_MSG(full == "cannot write checkpoint /dev/full: No space left on device", "message: " << full);
+  const std::string missing = temp_path("no-such-folder") + "/agent.pt";
+  const std::string message = thrown_message([&] { m.save(missing); });
+  CHECK_MSG(message == "cannot write checkpoint " + missing + ": No such file or directory", "message: " << message);
+}
+
 TEST(maddpg_rejects_bad_inputs) {
   Maddpg m(small_config());
   tennis::Rng rng(1);
