@@ -68,6 +68,16 @@ fi
 if [ -z "${npm_config_nodedir:-}" ] && [ -f /usr/include/node/node.h ]; then export npm_config_nodedir=/usr; fi
 if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
 
+# The plots (scores.png, diagnostics.png) render their text with a system font.
+if ! ls /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf >/dev/null 2>&1; then
+  if can_apt; then
+    echo "tennis-train setup: installing fonts-dejavu-core (the plots' text)"
+    apt_install fonts-dejavu-core
+  else
+    echo "tennis-train setup: warning: no DejaVu font (apt-get install fonts-dejavu-core); plots will lack their text" >&2
+  fi
+fi
+
 # 4. Build the addon, the core library and the C++ tests.
 Torch_DIR="$torch_dir" bash scripts/build.sh
 
@@ -82,6 +92,8 @@ test_dep_present() {
     python3-numpy) python_has numpy ;;
     python3-zmq) python_has zmq ;;
     python3-pil) python_has PIL ;;
+    python3-onnx) python_has onnx ;;
+    postgresql) ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 ;;
     chromium) [ -x "$chromium" ] ;;
   esac
 }
@@ -91,17 +103,19 @@ test_dep_users() {
     python3-numpy) echo "test/maddpg/parity.test.ts, test/bridge/python.test.ts: $python lacks numpy" ;;
     python3-zmq) echo "test/bridge/python.test.ts (the bridge's Python side): $python lacks zmq" ;;
     python3-pil) echo "test/watch/gif.test.ts (GIF read back by Pillow): $python lacks PIL" ;;
+    python3-onnx) echo "test/export (exported ONNX files through onnx.checker): $python lacks onnx" ;;
+    postgresql) echo "test/tune (studies shared through PostgreSQL): no PostgreSQL server binaries" ;;
     chromium) echo "test/e2e/dashboard.test.ts (dashboard in headless Chromium): no Chromium at $chromium" ;;
   esac
 }
 test_missing=()
-for package in python3-torch python3-numpy python3-zmq python3-pil chromium; do
+for package in python3-torch python3-numpy python3-zmq python3-pil python3-onnx postgresql chromium; do
   test_dep_present "$package" || test_missing+=("$package")
 done
 if [ ${#test_missing[@]} -eq 0 ]; then
-  echo "tennis-train setup: test dependencies present (Python torch, numpy, zmq, Pillow; Chromium)"
+  echo "tennis-train setup: test dependencies present (Python torch, numpy, zmq, Pillow, onnx; PostgreSQL; Chromium)"
 elif [ $test_deps = 1 ] && can_apt; then
-  echo "tennis-train setup: installing what only npm test needs: ${test_missing[*]} (about 600 MB; --no-test-deps leaves them out)"
+  echo "tennis-train setup: installing what only npm test needs: ${test_missing[*]} (several hundred MB; --no-test-deps leaves them out)"
   apt_install "${test_missing[@]}"
 else
   if [ $test_deps = 0 ]; then why="--no-test-deps"; else why="not root or no apt-get"; fi
