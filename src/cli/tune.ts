@@ -5,7 +5,7 @@ import { basename, join, resolve } from "node:path";
 import { kMaxConfigNameLength } from "../config/names.ts";
 import { writableDirProblem } from "../config/writable-dir.ts";
 import { ConfigError, didYouMean, readConfigFile, validateLayerObject } from "../config/resolve.ts";
-import { bestTrialsTable, plotObjective, rankTrials, writeBestConfig } from "../tune/report.ts";
+import { bestTrialsTable, plotObjective, rankTrials, writeBestConfig, writeStudyExports } from "../tune/report.ts";
 import type { TpeOptions } from "../tune/samplers.ts";
 import { readSpaceFile } from "../tune/space.ts";
 import type { Objective, SamplerName } from "../tune/store.ts";
@@ -56,6 +56,8 @@ export interface TuneResult {
   top: { trial: number; objective: number; params: Record<string, unknown> }[];
   bestConfig: string | null;
   plot: string;
+  csv: string;
+  studyJson: string;
 }
 
 const kObjectives = ["episodes", "wall"] as const;
@@ -141,6 +143,8 @@ export async function runTune(options: TuneOptions): Promise<TuneResult> {
   const count = (state: string) => result.trials.filter((t) => t.state === state).length;
   print("");
   print(bestTrialsTable(result.trials, result.settings));
+  const exports = writeStudyExports(dir, result.trials, result.settings, { study: dir });
+  print(`Every trial: ${exports.csv} and ${exports.json}`);
   const plot = join(dir, "objective.png");
   const drawn = plotObjective(result.trials, plot);
   print(`Objective per trial: ${plot} (y from ${drawn.yMin.toFixed(1)} to ${drawn.yMax.toFixed(1)}; blue: complete, orange: best so far, grey: pruned, red: failed)`);
@@ -164,6 +168,8 @@ export async function runTune(options: TuneOptions): Promise<TuneResult> {
     top: rankTrials(result.trials).slice(0, 10).map((t) => ({ trial: t.number, objective: t.objective!, params: t.params })),
     bestConfig,
     plot,
+    csv: exports.csv,
+    studyJson: exports.json,
   };
 }
 

@@ -1,9 +1,11 @@
 // What a study leaves for people: a table of the best trials, the best trial's config as a file for
-// `tennis-train train --config`, and a PNG of the objective per trial.
+// `tennis-train train --config`, every trial as trials.csv and study.json, and a PNG of the objective
+// per trial.
 import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 
 import { resolveConfig } from "../config/resolve.ts";
-import { Canvas } from "../log/plot.ts";
+import { Canvas } from "../log/canvas.ts";
 import { writeJson } from "../trainer/run-dir.ts";
 import { formatParams, trialLayer } from "./study.ts";
 import type { StudySettings, TrialRow } from "./store.ts";
@@ -13,14 +15,26 @@ export function rankTrials(trials: readonly TrialRow[]): TrialRow[] {
   return trials.filter((t) => t.state === "complete" && t.objective !== null).sort((a, b) => a.objective! - b.objective! || a.number - b.number);
 }
 
+/** Whether a complete trial's objective holds a penalty (some seed did not solve) instead of a measurement. */
+export function hasPenalty(trial: TrialRow): boolean {
+  return trial.state === "complete" && trial.seeds.some((s) => !s.solved);
+}
+
+/** "150.0", or "penalty 824.8" where an unsolved seed's penalty is part of the objective. */
+export function formatObjective(trial: TrialRow, objective: StudySettings["objective"]): string {
+  if (trial.objective === null) return "";
+  const value = trial.objective.toFixed(objective === "episodes" ? 1 : 2);
+  return hasPenalty(trial) ? `penalty ${value}` : value;
+}
+
 /** A plain-text table of the `top` best complete trials, then a count of the others by state. */
 export function bestTrialsTable(trials: readonly TrialRow[], settings: StudySettings, top = 10): string {
   const ranked = rankTrials(trials).slice(0, top);
-  const header = ["rank", "trial", settings.objective === "episodes" ? "episodes" : "wall_s", "per seed", "parameters"];
+  const header = ["rank", "trial", "objective", "per seed", "parameters"];
   const rows = ranked.map((t, i) => [
     String(i + 1),
     String(t.number),
-    t.objective!.toFixed(settings.objective === "episodes" ? 1 : 2),
+    formatObjective(t, settings.objective),
     t.seeds.map((s) => (s.solved ? `${s.seed}:solved@${s.episodesToSolve}` : `${s.seed}:avg ${s.bestAverage?.toFixed(3) ?? "n/a"}`)).join(" "),
     formatParams(t.params),
   ]);
@@ -31,7 +45,8 @@ export function bestTrialsTable(trials: readonly TrialRow[], settings: StudySett
     .filter(([, n]) => n > 0)
     .map(([state, n]) => `${n} ${state}`)
     .join(", ");
-  const title = `Best trials (${settings.objective} to solve, lower is better; ${counts || "no trials"}):`;
+  const measure = settings.objective === "episodes" ? "episodes to solve" : "seconds to solve";
+  const title = `Best trials (objective: ${measure}, lower is better; "penalty": a seed did not solve and counts its budget x (2 - best average / target); ${counts || "no trials"}):`;
   if (rows.length === 0) return `${title}\n  (no complete trial yet)`;
   return [title, line(header), ...rows.map(line)].join("\n");
 }
@@ -45,6 +60,56 @@ export function writeBestConfig(path: string, best: TrialRow, settings: StudySet
   resolveConfig({ fileObject: config });
   writeJson(path, config);
   return config;
+}
+
+/** One CSV field: quoted when it holds a comma, a quote or a line break (RFC 4180). */
+function csvField(value: unknown): string {
+  const text = value === null || value === undefined ? "" : typeof value === "string" ? value : JSON.stringify(value);
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+/**
+ * trials.csv: one row per trial in number order, the objective and whether it is a penalty, the seeds'
+ * outcomes, then one column per search-space parameter.
+ */
+export function trialsCsv(trials: readonly TrialRow[], settings: StudySettings): string {
+  const paramNames = [...new Set([...Object.keys(settings.space.params), ...trials.flatMap((t) => Object.keys(t.params))])];
+  const header = ["trial", "state", "objective", "objective_is_penalty", "seeds", "solved_seeds", "episodes_to_solve", "attempts", "reached", "started_at", "ended_at", "error", ...paramNames];
+  const rows = [...trials]
+    .sort((a, b) => a.number - b.number)
+    .map((t) => [
+      t.number,
+      t.state,
+      t.objective,
+      t.state === "complete" ? hasPenalty(t) : "",
+      t.seeds.map((s) => s.seed).join(";"),
+      t.seeds.filter((s) => s.solved).length,
+      t.seeds.map((s) => (s.solved ? s.episodesToSolve : "")).join(";"),
+      t.attempts,
+      t.reached,
+      t.startedAt,
+      t.endedAt,
+      t.error,
+      ...paramNames.map((name) => t.params[name]),
+    ]);
+  return [header, ...rows].map((row) => row.map(csvField).join(",")).join("\n") + "\n";
+}
+
+/** What study.json holds: the settings, counts by state, the best trial and every trial. */
+export function studyJson(trials: readonly TrialRow[], settings: StudySettings, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  const counts: Record<string, number> = {};
+  for (const t of trials) counts[t.state] = (counts[t.state] ?? 0) + 1;
+  const best = rankTrials(trials)[0] ?? null;
+  return { ...extra, settings, counts, best: best && { trial: best.number, objective: best.objective, penalty: hasPenalty(best), params: best.params }, trials };
+}
+
+/** Writes trials.csv and study.json into `dir`; returns their paths. */
+export function writeStudyExports(dir: string, trials: readonly TrialRow[], settings: StudySettings, extra: Record<string, unknown> = {}): { csv: string; json: string } {
+  const csv = join(dir, "trials.csv");
+  const json = join(dir, "study.json");
+  writeFileSync(csv, trialsCsv(trials, settings));
+  writeJson(json, studyJson(trials, settings, extra));
+  return { csv, json };
 }
 
 /** Pixel coordinates and the value ranges drawn, so a caller can describe the axes in words. */

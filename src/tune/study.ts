@@ -230,7 +230,7 @@ class StudyRun {
       } catch (err) {
         const problems = err instanceof ConfigError ? err.problems.join("; ") : (err as Error).message;
         this.store.finish(number, { state: "failed", objective: null, seeds, error: `invalid config: ${problems}` });
-        this.log(`trial ${number} failed: invalid config: ${problems}`);
+        this.log(`trial ${number} failed${this.progress()}: invalid config: ${problems}`);
         return;
       }
       const runDir = join(this.options.dir, "trials", `trial-${String(number).padStart(4, "0")}__seed-${seed}__try-${trial.attempts}`);
@@ -247,19 +247,23 @@ class StudyRun {
       this.store.updateSeeds(number, seeds);
       if (result.state === "pruned") {
         this.store.finish(number, { state: "pruned", objective: null, seeds, reached: outcome.reached });
-        this.log(`trial ${number} pruned at episode ${outcome.reached} (seed ${seed})`);
+        this.log(`trial ${number} pruned${this.progress()} at episode ${outcome.reached} (seed ${seed})`);
         return;
       }
       if (result.state === "failed") {
         this.store.finish(number, { state: "failed", objective: null, seeds, error: result.error ?? "failed" });
-        this.log(`trial ${number} failed (seed ${seed}): ${result.error}`);
+        this.log(`trial ${number} failed${this.progress()} (seed ${seed}): ${result.error}`);
         return;
       }
     }
     const objective = mean(seeds.map((s) => s.value!));
     this.store.finish(number, { state: "complete", objective, seeds });
-    const perSeed = seeds.map((s) => `seed ${s.seed}: ${s.solved ? `solved at ${s.episodesToSolve}` : `unsolved, best avg ${s.bestAverage?.toFixed(3) ?? "n/a"}`}`).join("; ");
-    this.log(`trial ${number} complete: ${this.settings.objective} objective ${objective.toFixed(2)} (${perSeed})`);
+    this.log(`trial ${number} complete${this.progress()}: ${completeSummary(this.settings.objective, objective, seeds)}`);
+  }
+
+  /** " [5/12]": trials finished in the study, of its budget. */
+  private progress(): string {
+    return ` [${this.store.finishedCount()}/${this.settings.trials}]`;
   }
 
   /** The resolved config of one trial and seed: tune's defaults < --config < base < parameters < what tune forces. */
@@ -386,6 +390,13 @@ class StudyRun {
       });
     });
   }
+}
+
+/** "episodes to solve 150.0 (seed 0: solved at 150)", or "penalty 824.8 (seed 0: unsolved, best avg 0.120)". */
+function completeSummary(objective: Objective, value: number, seeds: readonly SeedResult[]): string {
+  const measured = seeds.every((s) => s.solved) ? `${objective === "episodes" ? "episodes" : "seconds"} to solve ${value.toFixed(objective === "episodes" ? 1 : 2)}` : `penalty ${value.toFixed(objective === "episodes" ? 1 : 2)}`;
+  const perSeed = seeds.map((s) => `seed ${s.seed}: ${s.solved ? `solved at ${s.episodesToSolve}` : `unsolved, best avg ${s.bestAverage?.toFixed(3) ?? "n/a"}`}`).join("; ");
+  return `${measured} (${perSeed})`;
 }
 
 function numberOrNull(value: unknown): number | null {

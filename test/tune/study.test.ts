@@ -16,6 +16,7 @@ import { UsageError } from "../../src/cli/common.ts";
 import { runTune } from "../../src/cli/tune.ts";
 import { resolveConfig } from "../../src/config/resolve.ts";
 import { shouldPrune } from "../../src/tune/pruner.ts";
+import { bestTrialsTable, trialsCsv } from "../../src/tune/report.ts";
 import type { Sampler } from "../../src/tune/samplers.ts";
 import { parseSpace } from "../../src/tune/space.ts";
 import { StudyStore } from "../../src/tune/store.ts";
@@ -199,8 +200,22 @@ describe("tune studies (stand-in trainer)", function () {
     expect(result.best).to.not.equal(null);
     expect(result.best!.seeds.length).to.equal(2);
     const table = lines.join("\n");
-    expect(table).to.contain("Best trials (episodes to solve, lower is better;");
+    expect(table).to.contain("Best trials (objective: episodes to solve, lower is better;");
     expect(table).to.match(new RegExp(`\\n1 +${result.best!.trial} +${result.best!.objective.toFixed(1)} `));
+    // One line per finished trial, with the study's count so far.
+    const finishedLines = lines.filter((l) => /^trial \d+ (complete|pruned|failed) \[\d\/4\]/.test(l));
+    expect(finishedLines.map((l) => l.match(/\[(\d)\/4\]/)![1]).sort()).to.deep.equal(["1", "2", "3", "4"]);
+
+    const csv = readFileSync(result.csv, "utf8").trim().split("\n");
+    expect(csv[0]).to.equal("trial,state,objective,objective_is_penalty,seeds,solved_seeds,episodes_to_solve,attempts,reached,started_at,ended_at,error,agent.lrActor,agent.tau");
+    expect(csv.length).to.equal(5);
+    const bestRow = csv.find((row) => row.startsWith(`${result.best!.trial},`))!.split(",");
+    expect(bestRow.slice(1, 5)).to.deep.equal(["complete", String(result.best!.objective), "false", "0;1"]);
+    expect(Number(bestRow[12])).to.equal(result.best!.params["agent.lrActor"]);
+    const exported = JSON.parse(readFileSync(result.studyJson, "utf8"));
+    expect(exported.trials.length).to.equal(4);
+    expect(exported.best).to.deep.include({ trial: result.best!.trial, objective: result.best!.objective, penalty: false });
+    expect(exported.settings.seeds).to.deep.equal([0, 1]);
 
     const best = JSON.parse(readFileSync(result.bestConfig!, "utf8"));
     const config = resolveConfig({ file: result.bestConfig! });
@@ -217,6 +232,22 @@ describe("tune studies (stand-in trainer)", function () {
     let dots = 0;
     for (let i = 0; i < png.data.length; i += 4) if (blue(i)) dots += 1;
     expect(dots).to.be.greaterThan(result.complete * 20);
+  });
+
+  it("shows an unsolved trial's objective as a penalty, in the table, the line and the CSV", async () => {
+    const solved = { "agent.lrActor": 1e-3, "agent.batchNorm": false };
+    const unsolved = { "agent.lrActor": 3e-5, "agent.batchNorm": false };
+    const noPruning = { ...space, pruner: { ...space.pruner, every: 0 } };
+    const lines: string[] = [];
+    const result = await runStudy(base("penalty", { space: noPruning, trials: 2, samplerOverride: scripted([solved, unsolved]), log: (l) => lines.push(l) }));
+    expect(lines.find((l) => l.startsWith("trial 0 complete"))).to.equal("trial 0 complete [1/2]: episodes to solve 150.0 (seed 0: solved at 150)");
+    expect(lines.find((l) => l.startsWith("trial 1 complete"))).to.match(/^trial 1 complete \[2\/2\]: penalty \d+\.\d \(seed 0: unsolved, best avg 0\.\d{3}\)$/);
+    const table = bestTrialsTable(result.trials, result.settings).split("\n");
+    expect(table[1]).to.match(/^rank +trial +objective +per seed +parameters$/);
+    expect(table[2]).to.match(/^1 +0 +150\.0 +0:solved@150 /);
+    expect(table[3]).to.match(new RegExp(`^2 +1 +penalty ${result.trials[1].objective!.toFixed(1)} +0:avg 0\\.\\d{3} `));
+    const csv = trialsCsv(result.trials, result.settings).trim().split("\n");
+    expect(csv[2].split(",").slice(0, 4)).to.deep.equal(["1", "complete", String(result.trials[1].objective), "true"]);
   });
 
   it("runTune names bad command options", async () => {
