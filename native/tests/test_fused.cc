@@ -23,6 +23,7 @@
 #include "fused/kernels.h"
 #include "fused/mlp.h"
 #include "kernel_levels.h"
+#include "parity.h"
 #include "maddpg.h"
 #include "replay_source.h"
 
@@ -33,23 +34,13 @@ using tennis::kActionSize;
 using tennis::kAgents;
 using tennis::kObsSize;
 using tennis::Maddpg;
+using tennis::testing::kParityTolerance;
+using tennis::testing::update_difference;
 using tennis::MaddpgConfig;
 
 // Floats per row of the joint arrays.
 constexpr int64_t kJointObs = kAgents * kObsSize;
 constexpr int64_t kJointAction = kAgents * kActionSize;
-// Agreement of two implementations after some updates from the same parameters p0, per tensor:
-// |a - b| <= kTolerance * |b - p0| (2-norms over the tensor): the difference, measured against what
-// the updates changed. They round differently (the fused kernels' summation orders are not BLAS's),
-// so their gradients differ by float rounding: ~1e-7 to 1e-6 of a sum of 37-256 terms, more for an
-// element whose terms nearly cancel. Adam's step m / sqrt(v) passes a gradient's difference relative
-// to its typical size on to the step, so the changes differ by about that fraction. Measured across
-// the OpenBLAS kernel sets of scripts/test-portable.sh: at most 2.0e-5 in these tests and 7.0e-6 against the
-// PyTorch reference (test/maddpg/parity.test.ts). Bugs that change a gradient's direction (a dropped
-// ReLU mask, a missing 1 - done) fail the stats checks below first; leaving out tanh's derivative in
-// the actor gradient, a factor of ~0.9-1 for the small actions of a new actor that Adam's scale
-// invariance mostly hides, changes the parameters by 1.3e-4 of the change and fails.
-constexpr double kTolerance = 1e-4;
 
 std::vector<float> uniform(int64_t n, tennis::Rng& rng, double lo = -1, double hi = 1) {
   std::vector<float> v(static_cast<size_t>(n));
@@ -92,24 +83,6 @@ MaddpgConfig base_config(const std::string& impl) {
   c.threads = 1;
   c.impl = impl;
   return c;
-}
-
-// The worst over tensors of |a - b| / |b - start| (2-norms; kTolerance), and where.
-std::pair<double, std::string> update_difference(const Maddpg& m, const std::vector<float>& a,
-                                                 const std::vector<float>& b, const std::vector<float>& start) {
-  double worst = 0;
-  std::string name;
-  for (const auto& p : m.parameter_layout()) {
-    double diff = 0, moved = 0;
-    for (int64_t k = p.offset; k < p.offset + p.numel; ++k) {
-      const double d = double(a[size_t(k)]) - b[size_t(k)], change = double(b[size_t(k)]) - start[size_t(k)];
-      diff += d * d;
-      moved += change * change;
-    }
-    const double ratio = diff == 0 ? 0 : moved == 0 ? INFINITY : std::sqrt(diff / moved);
-    if (ratio >= worst) worst = ratio, name = p.name;
-  }
-  return {worst, name};
 }
 
 bool close(double a, double b, double tol) {
@@ -252,8 +225,8 @@ static void expect_same_as_libtorch(MaddpgConfig c, bool with_weights, const cha
   }
   const auto [worst, name] = update_difference(plain, fused.get_parameters(), plain.get_parameters(), start);
   std::cout << "     " << label << ": fused and libtorch changes differ by " << worst << " of the change at " << name
-            << " (" << kTolerance << " allowed)\n";
-  CHECK_MSG(worst <= kTolerance, label << ": fused and libtorch differ by " << worst << " of the change at " << name);
+            << " (" << kParityTolerance << " allowed)\n";
+  CHECK_MSG(worst <= kParityTolerance, label << ": fused and libtorch differ by " << worst << " of the change at " << name);
   CHECK(fused.update_count() == 10);
 
   // Greedy actions agree too.
@@ -393,7 +366,7 @@ TEST(fused_checkpoints_cross_implementations) {
       batches(writer, 2, 3);
       batches(reader, 2, 3);
       const auto [worst, name] = update_difference(writer, reader.get_parameters(), writer.get_parameters(), start);
-      CHECK_MSG(worst <= kTolerance,
+      CHECK_MSG(worst <= kParityTolerance,
                 first << " -> " << second << ": resumed run differs by " << worst << " at " << name);
       std::vector<float> a(2 * kJointAction), b(2 * kJointAction);
       writer.act(obs.data(), 2, a.data(), true);
@@ -428,7 +401,7 @@ TEST(fused_outside_changes_reach_the_packed_weights) {
     };
     auto expect_same = [&](const std::string& after) {
       const auto [worst, name] = update_difference(plain, fused.get_parameters(), plain.get_parameters(), start);
-      CHECK_MSG(worst <= kTolerance,
+      CHECK_MSG(worst <= kParityTolerance,
                 (shared ? "shared" : "separate") << ", " << after << ": differs by " << worst << " at " << name);
     };
     both(3);
@@ -542,7 +515,7 @@ static void expect_graph_like_libtorch(MaddpgConfig c, bool with_weights, const 
   const auto [worst, name] = update_difference(plain, graphed.get_parameters(), plain.get_parameters(), start);
   std::cout << "     " << label << ": graph (CUDA) and libtorch (CPU) changes differ by " << worst << " of the change at "
             << name << "\n";
-  CHECK_MSG(worst <= kTolerance, label << ": changes differ by " << worst << " at " << name);
+  CHECK_MSG(worst <= kParityTolerance, label << ": changes differ by " << worst << " at " << name);
   CHECK(graphed.update_count() == 10);
 }
 
@@ -621,5 +594,5 @@ TEST(graph_checkpoints_cross_to_fused) {
   // Adam resumed at step 3 on both: the continuations agree.
   const auto [worst, name] = update_difference(writer, reader.get_parameters(), writer.get_parameters(), start);
   std::cout << "     fused -> graph resume: changes differ by " << worst << " (" << name << ")\n";
-  CHECK_MSG(worst <= kTolerance, "resumed graph run differs by " << worst << " at " << name);
+  CHECK_MSG(worst <= kParityTolerance, "resumed graph run differs by " << worst << " at " << name);
 }

@@ -24,6 +24,7 @@
 #undef CHECK_NEAR
 #include "check.h"
 #include "maddpg.h"
+#include "parity.h"
 
 namespace {
 
@@ -724,23 +725,10 @@ TEST(maddpg_parity_with_reference_dump) {
     }
     const auto got = m.get_parameters();
     CHECK(expected.size() == got.size());
-    double worst = 0;
-    std::string worst_name;
-    for (const auto& p : m.parameter_layout()) {
-      double scale = 0, diff = 0;
-      for (int64_t k = 0; k < p.numel; ++k) {
-        scale = std::max(scale, std::fabs(double(expected[size_t(p.offset + k)])));
-        diff = std::max(diff, std::fabs(double(got[size_t(p.offset + k)]) - expected[size_t(p.offset + k)]));
-      }
-      const double rel = diff / std::max(scale, 1e-12);
-      if (rel >= worst) {
-        worst = rel;
-        worst_name = p.name;
-      }
-    }
-    std::cout << "     parity " << dir << " (" << impl << ", " << device << "): max relative difference " << worst
-              << " (" << worst_name << ")\n";
-    CHECK_MSG(worst <= 1e-5, "parity (" << impl << ", " << device << "): max relative difference " << worst
-                                             << " at " << worst_name);
+    const auto [worst, worst_name] = tennis::testing::update_difference(m, got, expected, init);
+    std::cout << "     parity " << dir << " (" << impl << ", " << device << "): changes differ by " << worst
+              << " of the change at " << worst_name << "\n";
+    CHECK_MSG(worst <= tennis::testing::kParityTolerance,
+              "parity (" << impl << ", " << device << "): changes differ by " << worst << " at " << worst_name);
   }
 }
