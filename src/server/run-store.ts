@@ -1,6 +1,6 @@
 // The runs folder as the server sees it: run ids are plain directory names checked against a strict
 // pattern and resolved inside the runs folder (symlinks included), so no id or file name can escape it.
-import { existsSync, lstatSync, readFileSync, readdirSync, realpathSync, statSync, type Stats } from "node:fs";
+import { closeSync, constants, existsSync, fstatSync, lstatSync, openSync, readFileSync, readSync, readdirSync, realpathSync, statSync, type Stats } from "node:fs";
 import { isAbsolute, join, relative, resolve, sep } from "node:path";
 
 import { isSafeName } from "../config/names.ts";
@@ -15,6 +15,9 @@ export const kRunFiles: Record<string, string> = {
   "scores.png": "image/png",
   "stderr.log": "text/plain; charset=utf-8",
 };
+
+/** Bytes read from the end of metrics.jsonl to find the latest episode row. */
+const kTailBytes = 64 << 10;
 
 /** `child` resolved (through symlinks when it exists) lies strictly inside `root`. */
 export function isInside(root: string, child: string): boolean {
@@ -81,6 +84,40 @@ export class RunStore {
     } catch {
       return null;
     }
+  }
+
+  /**
+   * The last metrics row that has `key` among the last kTailBytes of the run's metrics.jsonl (a run
+   * started from the CLI reports its progress only there); null when there is none. A symlinked file
+   * is not read.
+   */
+  lastMetricsRow(id: string, key: string): Record<string, unknown> | null {
+    let fd: number;
+    try {
+      fd = openSync(join(this.existingDir(id), "metrics.jsonl"), constants.O_RDONLY | constants.O_NOFOLLOW);
+    } catch {
+      return null;
+    }
+    let text: string;
+    try {
+      const size = fstatSync(fd).size;
+      const length = Math.min(size, kTailBytes);
+      const buffer = Buffer.alloc(length);
+      readSync(fd, buffer, 0, length, size - length);
+      text = buffer.toString("utf8");
+    } finally {
+      closeSync(fd);
+    }
+    // The first line may be cut by the window and the last may be half written: both fail to parse.
+    for (const line of text.split("\n").reverse()) {
+      try {
+        const row = JSON.parse(line) as unknown;
+        if (typeof row === "object" && row !== null && key in row) return row as Record<string, unknown>;
+      } catch {
+        continue;
+      }
+    }
+    return null;
   }
 
   /** Path of a whitelisted run file; 404 when absent, 403 when it is a symlink or not a regular file. */

@@ -397,11 +397,18 @@ export async function serve(options: ServeOptions = {}): Promise<RunningServer> 
   };
 }
 
-/** What the API says about a run directory this server did not start. */
+/** Metrics keys of an episode's score and its moving average (as the trainer logs them). */
+const kScoreKey = "rollout/score";
+const kAverageKey = "rollout/score_mean100";
+
+/** What the API says about a run directory this server did not start: its summary, and its last
+ *  episode row of metrics.jsonl for the score, the moving average and (while it runs) the episodes. */
 function diskInfo(store: RunStore, id: string): RunInfo {
   const summary = store.readJson(id, "summary.json") as Record<string, unknown> | null;
   const dir = store.existingDir(id);
   const created = statSync(join(dir, "config.json")).mtime.toISOString();
+  const last = store.lastMetricsRow(id, kAverageKey);
+  const number = (v: unknown) => (typeof v === "number" ? v : null);
   return {
     id,
     state: summary ? (summary.stopped === "interrupted" ? "stopped" : "finished") : "incomplete",
@@ -409,9 +416,9 @@ function diskInfo(store: RunStore, id: string): RunInfo {
     createdAt: created,
     startedAt: null,
     endedAt: summary ? statSync(join(dir, "summary.json")).mtime.toISOString() : null,
-    episodes: typeof summary?.episodes === "number" ? summary.episodes : null,
-    lastScore: null,
-    average: null,
+    episodes: number(summary?.episodes) ?? number(last?.step),
+    lastScore: number(last?.[kScoreKey]),
+    average: number(last?.[kAverageKey]),
     queuePosition: null,
     error: null,
     summary,

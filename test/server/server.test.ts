@@ -205,6 +205,29 @@ describe("server API (fake trainer)", function () {
     expect((await get("/api/runs/tennis__cli__0__1700000000/replay")).status).to.equal(404);
   });
 
+  it("reports a CLI run's episodes, last score and moving average from its last episode row", async function () {
+    const dir = join(runsDir, "tennis__cli__1__1700000000");
+    mkdirSync(dir);
+    writeFileSync(join(dir, "config.json"), JSON.stringify({ name: "cli" }));
+    const rows = [1, 2, 3].map((step) => JSON.stringify({ step, "rollout/score": step / 10, "rollout/score_mean100": step / 20 }));
+    // A row without the moving average after the last episode row, then a line still being written.
+    writeFileSync(join(dir, "metrics.jsonl"), `${rows.join("\n")}\n{"step":3,"select/check_score":2.5}\n{"step":4,"rollout/sc`);
+    const list = (await (await get("/api/runs")).json()) as { runs: RunInfo[] };
+    expect(list.runs[0]).to.include({ state: "incomplete", episodes: 3, lastScore: 0.3, average: 0.15 });
+    // A finished run keeps its summary's episode count.
+    writeFileSync(join(dir, "summary.json"), JSON.stringify({ episodes: 7, stopped: "solved" }));
+    const done = (await (await get("/api/runs")).json()) as { runs: RunInfo[] };
+    expect(done.runs[0]).to.include({ state: "finished", episodes: 7, average: 0.15 });
+    // A symlinked metrics file is not read.
+    rmSync(join(dir, "metrics.jsonl"));
+    const outside = join(mkdtempSync(join(tmpdir(), "tennis-outside-")), "metrics.jsonl");
+    writeFileSync(outside, `${rows[2]}\n`);
+    symlinkSync(outside, join(dir, "metrics.jsonl"));
+    const linked = (await (await get("/api/runs")).json()) as { runs: RunInfo[] };
+    expect(linked.runs[0]).to.include({ average: null, lastScore: null });
+    rmSync(dirname(outside), { recursive: true, force: true });
+  });
+
   it("refuses a foreign Host header on a localhost server (DNS rebinding)", async function () {
     const status = (host: string) =>
       new Promise<number>((resolve, reject) => {
