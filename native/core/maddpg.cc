@@ -167,7 +167,8 @@ double clip_or_measure(const std::vector<torch::Tensor>& params, double max_norm
 
 // Recursively writes a module's own parameters and buffers (copies, not views of flat buffers).
 // Writes `bytes` to `path`; a failed open, write or close (a full disk included) throws a
-// runtime_error naming the file and the system's reason. LibTorch's own file writer cannot report
+// runtime_error naming the file and the system's reason (what was written stays: callers write into
+// a temporary folder and remove it on failure). LibTorch's own file writer cannot report
 // a failed write: it fails in a destructor, which ends the process.
 void write_file(const std::string& path, const std::string& bytes) {
   std::FILE* file = std::fopen(path.c_str(), "wb");
@@ -176,7 +177,6 @@ void write_file(const std::string& path, const std::string& bytes) {
   const int write_error = errno;
   const bool closed = std::fclose(file) == 0;
   if (!written || !closed) {
-    std::remove(path.c_str());
     throw std::runtime_error("cannot write checkpoint " + path + ": " + std::strerror(written ? errno : write_error));
   }
 }
