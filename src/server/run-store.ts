@@ -16,8 +16,8 @@ export const kRunFiles: Record<string, string> = {
   "stderr.log": "text/plain; charset=utf-8",
 };
 
-/** Bytes read from the end of metrics.jsonl to find the latest episode row. */
-const kTailBytes = 64 << 10;
+/** Bytes read from the end of metrics.jsonl to find the latest episode row (rows take under 1 KiB). */
+const kTailBytes = 16 << 10;
 
 /** `child` resolved (through symlinks when it exists) lies strictly inside `root`. */
 export function isInside(root: string, child: string): boolean {
@@ -40,8 +40,24 @@ function lstatOrNull(path: string): Stats | null {
   }
 }
 
+/** The last line of `text` that parses as a JSON object holding `key`, or null. */
+function lastRowWith(text: string, key: string): Record<string, unknown> | null {
+  // The first line may be cut by the window and the last may be half written: both fail to parse.
+  for (const line of text.split("\n").reverse()) {
+    try {
+      const row = JSON.parse(line) as unknown;
+      if (typeof row === "object" && row !== null && key in row) return row as Record<string, unknown>;
+    } catch {
+      continue;
+    }
+  }
+  return null;
+}
+
 export class RunStore {
   readonly root: string;
+  /** lastMetricsRow's answer per file and key, kept while the file's size and mtime stay the same. */
+  private readonly lastRows = new Map<string, { size: number; mtimeMs: number; row: Record<string, unknown> | null }>();
 
   constructor(runsDir: string) {
     this.root = resolve(runsDir);
@@ -98,26 +114,20 @@ export class RunStore {
     } catch {
       return null;
     }
-    let text: string;
     try {
-      const size = fstatSync(fd).size;
+      const { size, mtimeMs } = fstatSync(fd);
+      const cacheKey = `${id}\n${key}`;
+      const cached = this.lastRows.get(cacheKey);
+      if (cached?.size === size && cached.mtimeMs === mtimeMs) return cached.row;
       const length = Math.min(size, kTailBytes);
       const buffer = Buffer.alloc(length);
       readSync(fd, buffer, 0, length, size - length);
-      text = buffer.toString("utf8");
+      const row = lastRowWith(buffer.toString("utf8"), key);
+      this.lastRows.set(cacheKey, { size, mtimeMs, row });
+      return row;
     } finally {
       closeSync(fd);
     }
-    // The first line may be cut by the window and the last may be half written: both fail to parse.
-    for (const line of text.split("\n").reverse()) {
-      try {
-        const row = JSON.parse(line) as unknown;
-        if (typeof row === "object" && row !== null && key in row) return row as Record<string, unknown>;
-      } catch {
-        continue;
-      }
-    }
-    return null;
   }
 
   /** Path of a whitelisted run file; 404 when absent, 403 when it is a symlink or not a regular file. */

@@ -2,7 +2,19 @@
 // noise, log-axis ticks, TensorBoard's debiased EMA, config differences between runs and the ETA.
 import { expect } from "chai";
 
-import { configDifferences, emaSmooth, etaSeconds, formatBytes, formatDuration, formatNumber, linearTicks, logTicks } from "../../src/server/public/chart-math.js";
+// @ts-expect-error -- a browser module without type declarations; its exports are typed below.
+import * as untyped from "../../src/server/public/chart-math.js";
+
+const { configDifferences, emaSmooth, etaSeconds, formatBytes, formatDuration, formatNumber, linearTicks, logTicks } = untyped as {
+  configDifferences(configs: object[]): string[];
+  emaSmooth(values: number[], weight: number): number[];
+  etaSeconds(run: { episodes: number; budget: number; elapsedS: number }): number | null;
+  formatBytes(bytes: number): string;
+  formatDuration(seconds: number): string;
+  formatNumber(v: number, digits?: number): string;
+  linearTicks(lo: number, hi: number, count?: number): { ticks: number[]; step: number };
+  logTicks(lo10: number, hi10: number, count?: number): number[];
+};
 
 describe("dashboard chart helpers", function () {
   it("puts linear ticks on round values, 0 exactly 0 (never 6.9e-18)", function () {
