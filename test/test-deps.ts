@@ -15,6 +15,7 @@ const kDebianPackage = {
   numpy: "python3-numpy",
   zmq: "python3-zmq",
   PIL: "python3-pil",
+  onnx: "python3-onnx",
 } as const;
 export type PythonModule = keyof typeof kDebianPackage;
 

@@ -14,6 +14,7 @@ import {
   tuneCommand,
   watchCommand,
 } from "./commands.ts";
+import { exportCommand } from "./export.ts";
 import { infoCommand } from "./info.ts";
 import { evalCommand, randomCommand } from "./play.ts";
 
@@ -22,7 +23,7 @@ export const kExitCodes = { failure: 1, usage: 2 } as const;
 
 /** Flags of the commands themselves (the config flags come from the schema). */
 const kCommandFlags = ["config", "cuda", "json", "verbose", "help", "resume", "checkpoint", "policy", "eval-episodes",
-  "out", "seconds", "objective", "study", "sampler", "sampler-seed", "token", "runs-dir", "max-concurrent", "seeds", "bind", "host", "port", "space", "trials", "parallel", "episodes", "seed", "envs"];
+  "out", "seconds", "objective", "study", "sampler", "sampler-seed", "token", "runs-dir", "max-concurrent", "seeds", "bind", "host", "port", "space", "trials", "parallel", "episodes", "seed", "envs", "format", "agent"];
 
 /** Rewrites yargs' "Unknown argument(s): x" with did-you-mean suggestions from the known options; an
  * option of another command is named as such. */
@@ -54,6 +55,7 @@ export function buildCli(args: string[]) {
     .command(evalCommand)
     .command(randomCommand)
     .command(watchCommand)
+    .command(exportCommand)
     .command(benchCommand)
     .command(envServerCommand)
     .command(serveCommand)

@@ -1,14 +1,14 @@
 // `tennis-train random` (the notebook's random-agent cell) and `tennis-train eval` (greedy play of a
-// checkpoint, or the scripted controller, over N episodes).
-import { readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+// checkpoint, an exported ONNX policy, or the scripted controller, over N episodes).
+import { existsSync } from "node:fs";
 import type { CommandModule } from "yargs";
 
 import { randomPlay } from "../env/random-play.ts";
 import { evalScripted } from "../env/scripted-eval.ts";
-import { resolveConfig } from "../config/resolve.ts";
 import type { Config } from "../config/types.ts";
-import { evalCheckpoint, evalConfig } from "../trainer/evaluate.ts";
+import { evalOnnx } from "../export/onnx-player.ts";
+import { evalCheckpoint, evalConfig, runConfigOf } from "../trainer/evaluate.ts";
+import { invalidParameter } from "../../binding/validate.ts";
 import { UsageError, checkpointFlag, printJson, withJson } from "./common.ts";
 import { intFlag, kMaxSeed } from "./options.ts";
 
@@ -36,11 +36,11 @@ export const randomCommand: CommandModule = {
 
 export const evalCommand: CommandModule = {
   command: "eval",
-  describe: "Greedy evaluation of a checkpoint (no noise), or of the scripted controller",
+  describe: "Greedy evaluation of a checkpoint (no noise), an exported ONNX policy, or the scripted controller",
   builder: (y) =>
     withJson(y)
       .option("checkpoint", { type: "string", describe: "Run directory or checkpoint folder (for --policy checkpoint)" })
-      .option("policy", { choices: ["checkpoint", "scripted"] as const, describe: "What plays [default: checkpoint]" })
+      .option("policy", { type: "string", describe: "What plays: checkpoint, scripted, or onnx:FILE[,FILE] (an export; a second file plays agent 1) [default: checkpoint]" })
       .option("episodes", { describe: "Episodes [default: 100]" })
       .option("seed", { describe: "Env seed [default: 1]" })
       .option("clean-reset", { type: "boolean", describe: "Re-serve on every reset [default: as the run's own evaluation played (train.evalCleanReset); true for scripted]" }),
@@ -49,12 +49,16 @@ export const evalCommand: CommandModule = {
     const seed = intFlag(argv, "seed", 0, kMaxSeed, 1);
     const policy = (argv.policy as string | undefined) ?? "checkpoint";
     let result: { scores: number[]; mean_score: number; capped?: number };
-    if (policy === "scripted") {
+    if (policy.startsWith(kOnnxPolicyPrefix)) {
+      result = await evalOnnx(onnxPolicyFiles(policy), episodes, seed, argv.cleanReset as boolean | undefined);
+    } else if (policy === "scripted") {
       result = evalScripted({ episodes, seed, cleanReset: (argv.cleanReset as boolean | undefined) ?? true });
-    } else {
+    } else if (policy === "checkpoint") {
       if (!argv.checkpoint) throw new UsageError("eval needs --checkpoint DIR (a run directory or a checkpoint folder), or --policy scripted");
       const dir = checkpointFlag(argv);
       result = await evalCheckpoint(checkpointEvalConfig(dir, argv.cleanReset as boolean | undefined), dir, episodes, seed);
+    } else {
+      throw new UsageError(invalidParameter("--policy", "checkpoint, scripted or onnx:FILE[,FILE]", policy).message);
     }
     const sorted = [...result.scores].sort((a, b) => a - b);
     const quantile = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
@@ -73,10 +77,20 @@ export const evalCommand: CommandModule = {
   },
 };
 
+const kOnnxPolicyPrefix = "onnx:";
+
+/** The files of --policy onnx:FILE[,FILE], each checked to exist. */
+function onnxPolicyFiles(policy: string): string[] {
+  const files = policy.slice(kOnnxPolicyPrefix.length).split(",");
+  if (files.length > 2 || files.some((file) => !existsSync(file))) {
+    throw new UsageError(invalidParameter("--policy", "onnx: and one or two existing ONNX files, comma-separated", policy).message);
+  }
+  return files;
+}
+
 /** The config `eval` plays a checkpoint folder with: its run's, on the reset the run's own checks and final
  * evaluation used (train.evalCleanReset) so the figures compare, unless `cleanReset` is given. */
 export function checkpointEvalConfig(checkpointDir: string, cleanReset?: boolean): Config {
-  const runDir = resolve(checkpointDir, "..", "..");
-  const config = evalConfig(resolveConfig({ fileObject: JSON.parse(readFileSync(join(runDir, "config.json"), "utf8")) }));
+  const config = evalConfig(runConfigOf(checkpointDir));
   return cleanReset === undefined ? config : { ...config, env: { ...config.env, cleanReset } };
 }

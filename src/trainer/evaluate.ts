@@ -1,8 +1,10 @@
 // Greedy evaluation: the learner's actors without exploration noise, on fresh envs, N episodes.
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 
 import { TennisEnv } from "../../binding/env.ts";
 import { Maddpg } from "../../binding/maddpg.ts";
+import { resolveConfig } from "../config/resolve.ts";
 import type { Config } from "../config/types.ts";
 import { envVariant } from "../env/vec-env.ts";
 import { verifyCheckpoint } from "./checkpoint.ts";
@@ -15,6 +17,12 @@ export interface GreedyResult {
   mean_score: number;
 }
 
+/** The resolved config of the run a checkpoint folder (RUN/checkpoints/NAME) belongs to. */
+export function runConfigOf(checkpointDir: string): Config {
+  const runDir = resolve(checkpointDir, "..", "..");
+  return resolveConfig({ fileObject: JSON.parse(readFileSync(join(runDir, "config.json"), "utf8")) });
+}
+
 /** The config a run's own greedy play uses (policy checks, final evaluation): with train.evalCleanReset,
  * i.i.d. serves. The faithful reset can knock a ball still in play after a capped episode into the net,
  * an unwinnable short episode for any policy (the scripted controller averages 2.38 over 100 such
@@ -25,15 +33,31 @@ export function evalConfig(config: Config): Config {
 
 /** Plays `episodes` greedy episodes with `agent` (one env, the notebook's reset after each done). */
 export function greedyEpisodes(agent: Maddpg, config: Config, episodes: number, seed: number, norm: RunningNorm | null = null): GreedyResult {
+  const actions = new Float32Array(4);
+  const rollout = greedyRollout(config, episodes, seed, norm);
+  try {
+    let step = rollout.next();
+    while (!step.done) step = rollout.next(agent.act(step.value, actions, false));
+    return step.value;
+  } finally {
+    rollout.return(undefined as never);
+  }
+}
+
+/**
+ * Greedy play of any policy, one env with the notebook's reset after each done: yields each joint
+ * observation [2][24] (through `norm` when given) and takes the joint actions [2][2] for it, until
+ * `episodes` episodes have scores; returns them. The env is freed when it ends or is returned early.
+ */
+export function* greedyRollout(config: Config, episodes: number, seed: number, norm: RunningNorm | null = null): Generator<Float32Array, GreedyResult, Float32Array> {
   const env = new TennisEnv({ numEnvs: 1, seed, ...envVariant(config), autoReset: true });
   const tracker = new ScoreTracker(1, episodes, Infinity);
-  const actions = new Float32Array(4);
   const seen = new Float32Array(48);
   const scores: number[] = [];
   try {
     let obs = env.reset();
     while (scores.length < episodes) {
-      agent.act(norm ? norm.normalize(obs, seen) : obs, actions, false);
+      const actions = yield norm ? norm.normalize(obs, seen) : obs;
       const step = env.step(actions);
       for (const ep of tracker.addStep(step.rewards, step.dones)) scores.push(ep.score);
       obs = step.obs;

@@ -9,7 +9,9 @@ import { join } from "node:path";
 import { kTrainerFile, readSavedState } from "./loop-state.ts";
 
 /** Clip of normalised values, in standard deviations. */
-const kClip = 5;
+export const kClip = 5;
+/** Added to the variance before its square root. */
+const kVarEpsilon = 1e-8;
 
 export class RunningNorm {
   private count = 1e-4;
@@ -39,14 +41,19 @@ export class RunningNorm {
     this.count = total;
   }
 
-  /** out = clip((rows - mean) / sqrt(var + 1e-8), -5, 5), row by row. */
+  /** out = clip((rows - mean) / std(), -5, 5), row by row. */
   normalize(rows: Float32Array, out: Float32Array): Float32Array {
     for (let i = 0; i < rows.length; i++) {
       const j = i % this.size;
-      const z = (rows[i] - this.mean[j]) / Math.sqrt(this.var[j] + 1e-8);
+      const z = (rows[i] - this.mean[j]) / Math.sqrt(this.var[j] + kVarEpsilon);
       out[i] = Math.max(-kClip, Math.min(kClip, z));
     }
     return out;
+  }
+
+  /** The divisor of normalize() per slot: sqrt(var + 1e-8). */
+  std(): Float64Array {
+    return this.var.map((v) => Math.sqrt(v + kVarEpsilon));
   }
 
   toJSON() {
