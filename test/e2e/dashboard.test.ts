@@ -1,8 +1,8 @@
 // End to end in headless Chromium (Debian's chromium + playwright-core): a run trained beforehand as
 // the CLI would, then the server; the page starts a short real training run through the API, the score
 // chart fills and the rally canvas draws a greedy episode of the run's checkpoint; the two runs are
-// overlaid on the charts, compared in the runs table, charted with a picked tag and on a log scale,
-// with screenshots saved as test artefacts; no request of the page fails along the way.
+// overlaid on the charts, compared in the runs table, charted with a picked tag, by env step and on a
+// log scale, with screenshots saved as test artefacts; no request of the page fails along the way.
 import { expect } from "chai";
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -151,6 +151,14 @@ describe("e2e: dashboard in headless Chromium", function () {
     await page.evaluate(`(() => { const s = document.getElementById("smoothing"); s.value = "0.9"; s.dispatchEvent(new Event("input")); })()`);
     expect(await page.textContent("#smoothing-value")).to.equal("0.90");
     await screenshot(page, "dashboard-overlay.png");
+    // Env steps on the x axis, as CleanRL and Stable-Baselines3 plot, then the episode again.
+    const lastX = async () => Number(await chartData(page, "rollout/score", "data-last-step"));
+    const lastEpisode = await lastX();
+    await page.selectOption("#x-axis", "env_steps");
+    await page.waitForFunction((n) => Number(document.querySelector<HTMLElement>('canvas[data-tag="rollout/score"]')!.dataset.lastStep) > n * 10, lastEpisode, { timeout: 5_000 });
+    await page.selectOption("#x-axis", "step");
+    // (Every episode has at least 14 env steps; the run has at most 150 episodes.)
+    await page.waitForFunction(() => Number(document.querySelector<HTMLElement>('canvas[data-tag="rollout/score"]')!.dataset.lastStep) <= 150, null, { timeout: 5_000 });
 
     // Log scale: the losses' ticks become powers of ten (or 1-2-5 values within a decade).
     await page.check("#log-scale");

@@ -19,7 +19,9 @@ const kDefaultTags = ["rollout/score_mean100", "rollout/score", "train/critic_lo
 const kScoreTags = new Set(["rollout/score", "rollout/score_mean100"]);
 /** Rows asked for per metrics page (the API's largest page). */
 const kPageRows = 5000;
-const kStored = { token: "tennis-train-token", tags: "tennis-train-tags", smoothing: "tennis-train-smoothing", log: "tennis-train-log" };
+const kStored = { token: "tennis-train-token", tags: "tennis-train-tags", smoothing: "tennis-train-smoothing", log: "tennis-train-log", xAxis: "tennis-train-x-axis" };
+/** The metrics key of the env steps so far, an x axis the charts offer beside the episode. */
+const kEnvStepsKey = "time/env_steps";
 
 // The token comes in the URL fragment (never sent to the server in a request line) or is typed in;
 // it stays in this tab's sessionStorage only.
@@ -66,7 +68,7 @@ const view = {
   runs: [],
   /** Ids of the ticked runs, charted beside the selected one. */
   compared: new Set(),
-  /** id -> {next: rows held, tags: Map(tag -> [[step, value]]), loading, complete} */
+  /** id -> {next: rows held, tags: Map(tag -> [[step, value, env steps]]), loading, complete} */
   metrics: new Map(),
   /** id -> resolved config (read once per run) */
   configs: new Map(),
@@ -78,6 +80,8 @@ const view = {
   tags: new Set(storedJson(kStored.tags, kDefaultTags)),
   smoothing: Number(storedJson(kStored.smoothing, 0.6)),
   log: storedJson(kStored.log, false) === true,
+  /** "step" (the episode) or "env_steps". */
+  xAxis: storedJson(kStored.xAxis, "step") === "env_steps" ? "env_steps" : "step",
   charts: new Map(),
   chartsPending: false,
   sort: { key: "created", dir: -1 },
@@ -106,6 +110,7 @@ function addRows(id, first, rows) {
   if (first > m.next) return;
   let newTag = false;
   for (const row of rows.slice(m.next - first)) {
+    const envSteps = typeof row[kEnvStepsKey] === "number" ? row[kEnvStepsKey] : NaN;
     for (const [tag, value] of Object.entries(row)) {
       if (tag === "step" || typeof value !== "number") continue;
       let points = m.tags.get(tag);
@@ -116,7 +121,7 @@ function addRows(id, first, rows) {
           newTag = true;
         }
       }
-      points.push([row.step, value]);
+      points.push([row.step, value, envSteps]);
     }
   }
   m.next = Math.max(m.next, first + rows.length);
@@ -199,8 +204,14 @@ function updateCharts() {
     chart.options.log = view.log;
     chart.options.smoothing = view.smoothing;
     chart.options.reference = kScoreTags.has(tag) && typeof target === "number" ? { value: target, label: "target" } : undefined;
-    chart.setSeries(ids.map((id) => ({ id, label: shortId(id), color: colorOf(id), points: view.metrics.get(id)?.tags.get(tag) ?? [] })));
+    chart.setSeries(ids.map((id) => ({ id, label: shortId(id), color: colorOf(id), points: onXAxis(view.metrics.get(id)?.tags.get(tag) ?? []) })));
   }
+}
+
+/** Points as [x, value] on the chosen x axis; rows without env steps have no place on that axis. */
+function onXAxis(points) {
+  if (view.xAxis === "step") return points;
+  return points.filter((p) => Number.isFinite(p[2])).map(([, value, envSteps]) => [envSteps, value]);
 }
 
 /** Checkboxes for every tag seen (and every one charted), grouped by namespace (rollout/, train/, ...). */
@@ -245,6 +256,13 @@ smoothingInput.addEventListener("input", () => {
   view.smoothing = Number(smoothingInput.value);
   $("smoothing-value").textContent = view.smoothing.toFixed(2);
   localStorage.setItem(kStored.smoothing, JSON.stringify(view.smoothing));
+  scheduleCharts();
+});
+const xAxisInput = $("x-axis");
+xAxisInput.value = view.xAxis;
+xAxisInput.addEventListener("change", () => {
+  view.xAxis = xAxisInput.value;
+  localStorage.setItem(kStored.xAxis, JSON.stringify(view.xAxis));
   scheduleCharts();
 });
 const logInput = $("log-scale");
@@ -297,6 +315,9 @@ function etaOf(run) {
   return etaSeconds({ episodes: run.episodes, budget, elapsedS: (Date.now() - Date.parse(run.startedAt)) / 1000 });
 }
 
+/** An ETA as an upper bound; 0 is a run past its last episode (final evaluation, summary). */
+const formatEta = (seconds) => (seconds > 0 ? `≤ ${formatDuration(seconds)}` : "finishing");
+
 const kFixedColumns = [
   { key: "run", label: "run", value: (r) => r.id },
   { key: "state", label: "state", value: (r) => r.state },
@@ -305,7 +326,7 @@ const kFixedColumns = [
   { key: "solved", label: "solved at", value: (r) => r.summary?.episodes_to_solve ?? (r.summary ? Infinity : null), format: (v) => (v === Infinity ? "not solved" : String(v)), title: "episodes to solve" },
   { key: "eval", label: "final eval", value: (r) => r.summary?.final_eval?.mean ?? null, format: (v) => v.toFixed(3), title: "mean score of the final greedy evaluation" },
   { key: "wall", label: "wall", value: (r) => r.summary?.wall_s ?? null, format: formatDuration, title: "wall time of the whole run" },
-  { key: "eta", label: "ETA", value: etaOf, format: (v) => `≤ ${formatDuration(v)}`, title: "time to the episode budget at the run's rate so far; a run stops earlier once solved" },
+  { key: "eta", label: "ETA", value: etaOf, format: formatEta, title: "time to the episode budget at the run's rate so far; a run stops earlier once solved" },
   { key: "created", label: "created", value: (r) => r.createdAt, format: (v) => new Date(v).toLocaleTimeString(), hidden: true },
 ];
 
@@ -409,7 +430,7 @@ function showStatus(info) {
   if (info.lastScore != null) parts.push(`last score ${info.lastScore.toFixed(2)}`);
   if (info.average != null) parts.push(`average ${info.average.toFixed(3)}`);
   const eta = etaOf(row ?? info);
-  if (eta != null) parts.push(`ETA ≤ ${formatDuration(eta)} (to the episode budget; sooner once solved)`);
+  if (eta != null) parts.push(`ETA ${formatEta(eta)} (to the episode budget; sooner once solved)`);
   if (info.error) parts.push(`error: ${info.error}`);
   $("run-status").textContent = parts.join(" · ");
   renderRuns();
