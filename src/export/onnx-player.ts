@@ -12,10 +12,14 @@ import { kOnnxNames } from "./onnx.ts";
 type OnnxRuntime = typeof import("onnxruntime-node");
 type Session = Awaited<ReturnType<OnnxRuntime["InferenceSession"]["create"]>>;
 
+/** The optional package, named through a variable so that bundlers (scripts/bundle-cli.sh) leave the
+ * import to run time instead of pulling in its native binaries. */
+const kOnnxRuntimePackage = "onnxruntime-node";
+
 /** onnxruntime-node, or an error that says how to install it. */
 export async function loadOnnxRuntime(): Promise<OnnxRuntime> {
   try {
-    return await import("onnxruntime-node");
+    return (await import(kOnnxRuntimePackage)) as OnnxRuntime;
   } catch (err) {
     throw new Error(
       "playing an ONNX policy needs the optional package onnxruntime-node, which did not load " +
