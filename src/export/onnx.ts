@@ -123,7 +123,7 @@ export function onnxModelBytes(policy: GreedyPolicy, metadata: Record<string, st
     opset_import: [{ domain: "", version: kOnnxOpset }],
     producer_name: "tennis-train",
     producer_version: packageVersion,
-    doc_string: "Greedy Tennis policy: raw 24-float observation in, 2 actions in [-1, 1] out (observation normalisation included).",
+    doc_string: `Greedy Tennis policy: raw ${OBS_SIZE}-float observation in, ${ACTION_SIZE} actions in [-1, 1] out${policy.obsNorm ? " (observation normalisation included)" : ""}.`,
     graph: {
       name: "tennis_policy",
       node: g.nodes,

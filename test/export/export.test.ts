@@ -102,21 +102,24 @@ function agentRows(joint: Float32Array, agent: number, width: number): Float32Ar
   return out;
 }
 
-/** A TorchScript policy's actions [rows][2] on observations [rows][24], through torch.jit.load. */
-function torchScriptActions(file: string, obs: Float32Array, dir: string): Float32Array {
-  const input = join(dir, "ts-in.bin");
-  const output = join(dir, "ts-out.bin");
-  writeFileSync(input, obs);
+/** TorchScript policies' actions [rows][2] on observations [rows][24], through torch.jit.load (one Python). */
+function torchScriptActions(runs: { file: string; obs: Float32Array }[], dir: string): Float32Array[] {
+  const args = runs.flatMap(({ file, obs }, i) => {
+    writeFileSync(join(dir, `ts-in${i}.bin`), obs);
+    return [file, join(dir, `ts-in${i}.bin`), join(dir, `ts-out${i}.bin`)];
+  });
   const script = [
     "import sys, numpy, torch",
-    "policy = torch.jit.load(sys.argv[1])",
-    "obs = torch.from_numpy(numpy.fromfile(sys.argv[2], dtype=numpy.float32).reshape(-1, 24))",
-    "with torch.no_grad(): policy(obs).numpy().astype(numpy.float32).tofile(sys.argv[3])",
+    "for file, given, out in zip(*[iter(sys.argv[1:])] * 3):",
+    "    obs = torch.from_numpy(numpy.fromfile(given, dtype=numpy.float32).reshape(-1, 24))",
+    "    with torch.no_grad(): torch.jit.load(file)(obs).numpy().astype(numpy.float32).tofile(out)",
   ].join("\n");
-  const run = spawnSync(PYTHON, ["-c", script, file, input, output], { encoding: "utf8" });
+  const run = spawnSync(PYTHON, ["-c", script, ...args], { encoding: "utf8" });
   expect(run.status, run.stderr).to.equal(0);
-  const bytes = readFileSync(output);
-  return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+  return runs.map((_, i) => {
+    const bytes = readFileSync(join(dir, `ts-out${i}.bin`));
+    return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+  });
 }
 
 describe("export", function () {
@@ -197,16 +200,16 @@ describe("export", function () {
         const std = norm?.std();
         // The folded first layer has no clip: compare the rows whose normalised slots all lie inside it.
         const inside = (row: Float32Array) => !norm || row.every((v, j) => Math.abs((v - norm.mean[j]) / std![j]) < kClip);
-        for (const agent of agents) {
-          // A shared actor's file plays both rackets, each from its own observations.
-          const plays = variant.shared ? [0, 1] : [agent];
-          const own = concat(plays.map((a) => agentRows(obs, a, OBS_SIZE)));
-          const wanted = concat(plays.map((a) => agentRows(expected, a, 2)));
-          const actions = torchScriptActions(join(dir, `policy${agent}.pt`), own, dir);
-          const rows = Array.from({ length: plays.length * kSteps }, (_, r) => r).filter((r) => inside(own.subarray(r * OBS_SIZE, (r + 1) * OBS_SIZE)));
-          expect(rows.length, "rows inside the clip").to.be.above((plays.length * kSteps) / 2);
+        // A shared actor's file plays both rackets, each from its own observations.
+        const plays = (agent: number) => (variant.shared ? [0, 1] : [agent]);
+        const inputs = agents.map((agent) => concat(plays(agent).map((a) => agentRows(obs, a, OBS_SIZE))));
+        const outputs = torchScriptActions(agents.map((agent, i) => ({ file: join(dir, `policy${agent}.pt`), obs: inputs[i] })), dir);
+        for (const [i, agent] of agents.entries()) {
+          const wanted = concat(plays(agent).map((a) => agentRows(expected, a, 2)));
+          const rows = Array.from({ length: inputs[i].length / OBS_SIZE }, (_, r) => r).filter((r) => inside(inputs[i].subarray(r * OBS_SIZE, (r + 1) * OBS_SIZE)));
+          expect(rows.length, "rows inside the clip").to.be.above(inputs[i].length / OBS_SIZE / 2);
           const pick = (a: Float32Array) => Float32Array.from(rows.flatMap((r) => [a[2 * r], a[2 * r + 1]]));
-          expect(maxDifference(pick(actions), pick(wanted))).to.be.below(kTolerance);
+          expect(maxDifference(pick(outputs[i]), pick(wanted))).to.be.below(kTolerance);
         }
       });
     });
