@@ -1,7 +1,7 @@
 // ONNX export of a greedy policy, named and shaped as Unity ML-Agents' exporter names its models
 // (docs/export.md): input obs_0 [batch, 24], outputs version_number, memory_size, continuous_actions
-// [batch, 2], continuous_action_output_shape and deterministic_continuous_actions. Opset 13, whose
-// ops (Gemm, Clip, ReduceMean with an axes attribute) onnxruntime, Sentis and Barracuda all import.
+// [batch, 2], continuous_action_output_shape and deterministic_continuous_actions. Opset 13: Clip
+// takes its bounds as inputs (opset 11+), ReduceMean its axes as an attribute (until opset 18).
 import { writeFileSync } from "node:fs";
 
 import { ACTION_SIZE, OBS_SIZE } from "../../binding/maddpg.ts";
