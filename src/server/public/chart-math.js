@@ -1,5 +1,6 @@
 // Pure helpers of the dashboard (no DOM, so the tests import them in Node): axis ticks and their
 // labels, TensorBoard's debiased EMA smoothing, number and duration formats, config differences, ETA.
+// The page loads the plain ES modules of public/ only, so these cannot import src/'s TypeScript helpers.
 
 /** The round step (1, 2 or 5 times a power of ten) nearest to `span` split into `ticks` parts. */
 export function niceStep(span, ticks) {
