@@ -150,6 +150,16 @@ describe("e2e: dashboard in headless Chromium", function () {
     // Heavier smoothing, as TensorBoard's slider.
     await page.evaluate(`(() => { const s = document.getElementById("smoothing"); s.value = "0.9"; s.dispatchEvent(new Event("input")); })()`);
     expect(await page.textContent("#smoothing-value")).to.equal("0.90");
+    // Under the pointer, each run's value at its nearest step.
+    await page.hover('canvas[data-tag="rollout/score_mean100"]', { position: { x: 80, y: 100 } });
+    await page.waitForFunction(
+      ([a, b]) => {
+        const lines = document.querySelector<HTMLElement>('canvas[data-tag="rollout/score_mean100"]')!.dataset.hover!.split("\n");
+        return lines.length === 2 && lines.some((l) => l.startsWith(a)) && lines.some((l) => l.startsWith(b));
+      },
+      [cliId.replace(/^tennis__/, ""), id.replace(/^tennis__/, "")],
+      { timeout: 5_000 },
+    );
     await screenshot(page, "dashboard-overlay.png");
     // Env steps on the x axis, as CleanRL and Stable-Baselines3 plot, then the episode again.
     const lastX = async () => Number(await chartData(page, "rollout/score", "data-last-step"));

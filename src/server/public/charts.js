@@ -1,6 +1,7 @@
 // A small canvas line chart for the dashboard (no library): one scalar tag of one or more runs drawn
 // as lines, TensorBoard-style smoothing (the raw values faint behind the smoothed line), a linear or
-// log y axis with round ticks, an optional dashed reference line and a legend.
+// log y axis with round ticks, an optional dashed reference line, a legend, and under the pointer
+// each run's value at the nearest step.
 import { emaSmooth, formatNumber, linearTicks, logTicks } from "./chart-math.js";
 
 export class LineChart {
@@ -14,6 +15,21 @@ export class LineChart {
     /** [{label, color, points: [[step, value], ...]}] */
     this.series = [];
     this.pending = false;
+    /** The x value under the pointer, or null. */
+    this.hoverX = null;
+    /** What the last draw mapped: the plot area's left edge and width, and its x range. */
+    this.frame = null;
+    canvas.addEventListener("mousemove", (e) => {
+      const f = this.frame;
+      if (!f) return;
+      const px = e.clientX - canvas.getBoundingClientRect().left;
+      this.hoverX = px < f.left || px > f.left + f.width ? null : f.x0 + ((px - f.left) / f.width) * (f.x1 - f.x0);
+      this.schedule();
+    });
+    canvas.addEventListener("mouseleave", () => {
+      this.hoverX = null;
+      this.schedule();
+    });
   }
 
   /** Replaces the series drawn (their point arrays are read at draw time, not copied). */
@@ -80,6 +96,8 @@ export class LineChart {
     }
     const ref = options.reference && usable(options.reference.value) ? options.reference : null;
     if (!lines.length) {
+      this.frame = null;
+      canvas.dataset.hover = "";
       ctx.fillStyle = "#7a8291";
       ctx.fillText(options.log && this.points ? "no positive values for a log scale" : "no data yet", margin.left + 8, margin.top + h / 2 - 6);
       canvas.dataset.yticks = "";
@@ -154,7 +172,53 @@ export class LineChart {
     }
     ctx.textAlign = "left";
     canvas.dataset.lastStep = String(x1);
+    this.frame = { left: margin.left, width: w, x0, x1 };
+    canvas.dataset.hover = this.hoverX === null ? "" : this.drawReadout(ctx, lines, px, py, margin, w, h);
   }
+
+  /** A vertical line at the pointer and, per line, its point nearest to it (smoothed, then raw value). */
+  drawReadout(ctx, lines, px, py, margin, w, h) {
+    const x = px(this.hoverX);
+    ctx.strokeStyle = "#9aa3af";
+    ctx.beginPath();
+    ctx.moveTo(x, margin.top);
+    ctx.lineTo(x, margin.top + h);
+    ctx.stroke();
+    const rows = lines.map((s) => {
+      const i = nearestIndex(s.smoothed, this.hoverX);
+      const [sx, sy] = s.smoothed[i];
+      ctx.fillStyle = s.color;
+      ctx.beginPath();
+      ctx.arc(px(sx), py(sy), 3, 0, 2 * Math.PI);
+      ctx.fill();
+      const raw = s.points[i][1];
+      return { color: s.color, text: `${s.label} @ ${formatNumber(sx)}: ${formatNumber(sy)}${sy === raw ? "" : ` (raw ${formatNumber(raw)})`}` };
+    });
+    ctx.font = "11px system-ui, sans-serif";
+    const width = Math.max(...rows.map((r) => ctx.measureText(r.text).width)) + 10;
+    // Right of the line where the box fits, else left of it.
+    const left = x + 6 + width <= margin.left + w ? x + 6 : Math.max(margin.left, x - 6 - width);
+    ctx.fillStyle = "rgba(255, 255, 255, 0.9)";
+    ctx.fillRect(left, margin.top + 2, width, rows.length * 14 + 6);
+    ctx.textAlign = "left";
+    ctx.textBaseline = "top";
+    rows.forEach((r, i) => {
+      ctx.fillStyle = r.color;
+      ctx.fillText(r.text, left + 5, margin.top + 5 + i * 14);
+    });
+    return rows.map((r) => r.text).join("\n");
+  }
+}
+
+/** Index of the point whose x is nearest to `x` (points in ascending x). */
+function nearestIndex(points, x) {
+  let [lo, hi] = [0, points.length - 1];
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (points[mid][0] < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo > 0 && x - points[lo - 1][0] < points[lo][0] - x ? lo - 1 : lo;
 }
 
 function strokeLine(ctx, points, px, py, width) {
