@@ -10,7 +10,7 @@ import { endpointProblem, kMaxIdLength } from "../bridge/protocol.ts";
 import { kMaxServedEnvs } from "../bridge/server.ts";
 import { kDefaultRunsDir, kMaxConcurrentRuns, kMinServeTokenLength, runServe } from "../server/server.ts";
 import { runEnvServer } from "./env-server.ts";
-import { runTune } from "./tune.ts";
+import { runTune, runTuneStatus } from "./tune.ts";
 import { RunDirBusyError } from "../trainer/run-lock.ts";
 import { train } from "../trainer/train.ts";
 import { runWatch } from "../watch/watch.ts";
@@ -124,26 +124,42 @@ export const serveCommand: CommandModule = {
 
 export const tuneCommand: CommandModule = {
   command: "tune",
-  describe: "Hyperparameter search over configs: parallel trials, TPE or random, median pruning, resumable (SQLite)",
+  describe: "Hyperparameter search or seed sweep: parallel trials, TPE or random, median pruning, resumable; workers on many hosts share a PostgreSQL study",
   builder: (y) =>
     withJson(y)
-      .option("space", { type: "string", demandOption: true, describe: "Search space JSON (see configs/tune-space.example.json)" })
-      .option("trials", { demandOption: true, describe: "Trials in the study (a resumed study counts those it has)" })
-      .option("parallel", { describe: "Trials at once, each a child process with its share of the cores [default: 1]" })
-      .option("seeds", { type: "string", describe: "Seeds each trial trains on, objective averaged [default: 0]" })
+      .option("space", { type: "string", describe: "Search space JSON (see configs/tune-space.example.json); not with --sweep" })
+      .option("trials", { describe: "Trials in the study over every worker (a resumed study counts those it has) [default with --sweep: one per seed]" })
+      .option("parallel", { describe: "Trials at once in this worker, each a child process with its share of the cores [default: 1]" })
+      .option("seeds", { type: "string", describe: "Seeds, e.g. 0,1 or 0-99: each trial trains on all (objective averaged), or with --sweep one trial per seed [default: 0]" })
+      .option("sweep", { type: "boolean", describe: "Seed sweep: one trial per seed of --seeds on the fixed --config, no search" })
       .option("objective", { choices: ["episodes", "wall"] as const, describe: "Minimise episodes to solve or wall time to solve [default: episodes]" })
-      .option("study", { type: "string", describe: "Study folder; an existing one is resumed [default: studies/<space name>]" })
+      .option("study", { type: "string", describe: "Study folder (this worker's runs and outputs); its name names the study in --storage [default: studies/<space name>]" })
+      .option("storage", { type: "string", describe: "sqlite:PATH or postgresql://USER@HOST[:PORT]/DB, shared by every worker [default: sqlite:<study>/study.sqlite]" })
+      .option("status", { type: "boolean", describe: "Print the study's progress (trials by state, running trials and their workers) and exit" })
+      .option("heartbeat", { describe: "Seconds between a worker's heartbeats [default: 10]" })
+      .option("grace", { describe: "Seconds without a heartbeat before a worker counts as dead and its trial is taken [default: 60]" })
+      .option("retries", { describe: "Times a dead worker's trial runs again before it is failed [default: 1]" })
       .option("sampler", { choices: ["tpe", "random"] as const, describe: "Sampler [default: tpe]" })
       .option("sampler-seed", { describe: "Sampler seed [default: 0]" })
       .option("config", { type: "string", describe: "Base config file under the space's own base" }),
   handler: async (argv) => {
+    if (argv.status) {
+      const status = await runTuneStatus({ storage: argv.storage as string | undefined, study: argv.study as string | undefined, space: argv.space as string | undefined });
+      if (argv.json) printJson({ ...status, text: undefined });
+      return;
+    }
     const result = await runTune({
-      space: argv.space as string,
-      trials: argv.trials as number,
+      space: argv.space as string | undefined,
+      trials: argv.trials as number | undefined,
       parallel: argv.parallel as number | undefined,
       seeds: argv.seeds as string | undefined,
+      sweep: argv.sweep as boolean | undefined,
       objective: argv.objective as "episodes" | "wall" | undefined,
       study: argv.study as string | undefined,
+      storage: argv.storage as string | undefined,
+      heartbeat: argv.heartbeat as number | undefined,
+      grace: argv.grace as number | undefined,
+      retries: argv.retries as number | undefined,
       sampler: argv.sampler as "tpe" | "random" | undefined,
       samplerSeed: argv.samplerSeed as number | undefined,
       config: argv.config as string | undefined,

@@ -1,29 +1,43 @@
-// `tennis-train tune`: checks the command's options, runs (or resumes) the study, then prints the
-// best trials and writes the best config and the objective plot into the study folder.
+// `tennis-train tune`: checks the command's options, runs (or resumes, or joins) the study as one
+// worker, then prints the best trials and writes the best config, trials.csv, study.json and the
+// objective plot into the study folder; `--status` prints a study's progress instead.
+import { existsSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 
 import { kMaxConfigNameLength } from "../config/names.ts";
 import { writableDirProblem } from "../config/writable-dir.ts";
 import { ConfigError, didYouMean, readConfigFile, validateLayerObject } from "../config/resolve.ts";
-import { bestTrialsTable, plotObjective, rankTrials, writeBestConfig, writeStudyExports } from "../tune/report.ts";
+import { redact, storageProblem } from "../tune/db.ts";
+import { bestTrialsTable, plotObjective, rankTrials, studyStatus, writeBestConfig, writeStudyExports, type StudyStatus } from "../tune/report.ts";
 import type { TpeOptions } from "../tune/samplers.ts";
-import { readSpaceFile } from "../tune/space.ts";
-import type { Objective, SamplerName } from "../tune/store.ts";
-import { runStudy } from "../tune/study.ts";
+import { readSpaceFile, type SearchSpace } from "../tune/space.ts";
+import { median } from "../tune/pruner.ts";
+import { kStudyFile, withStore, type Objective, type SamplerName, type TrialRow } from "../tune/store.ts";
+import { defaultStorage, kDefaultGraceS, kDefaultHeartbeatS, kDefaultRetries, runStudy } from "../tune/study.ts";
 import { UsageError } from "./common.ts";
 
 export interface TuneOptions {
-  /** --space: the search-space JSON file. Required. */
-  space: string;
-  /** --trials: trials to finish in all (earlier sessions of the study count). Required, >= 1. */
-  trials: number;
+  /** --space: the search-space JSON file. Required, except with --sweep and --status. */
+  space?: string;
+  /** --trials: trials to finish in all, over every worker and session. Required, >= 1, except with --sweep (one per seed) and --status. */
+  trials?: number;
+  /** --storage: sqlite:PATH or postgresql://USER@HOST/DB. Default sqlite:<study folder>/study.sqlite. */
+  storage?: string;
+  /** --sweep: one trial per seed of --seeds, on the fixed --config (no search, no pruning). */
+  sweep?: boolean;
+  /** --heartbeat: seconds between a worker's heartbeats. Default 10. */
+  heartbeat?: number;
+  /** --grace: seconds without a heartbeat before a worker's trial is taken. Default 60. */
+  grace?: number;
+  /** --retries: times a dead worker's trial runs again before it is failed. Default 1. */
+  retries?: number;
   /** --parallel: trials run at once. Default 1. */
   parallel?: number;
-  /** --seeds: comma-separated seeds (or a list); each trial trains once per seed. Default "0". */
+  /** --seeds: seeds as "0,1" or "0-99" (or a list); each trial trains once per seed, or with --sweep one trial per seed. Default "0". */
   seeds?: string | number | number[];
   /** --objective: episodes (to solve) or wall (seconds to solve). Default episodes. */
   objective?: string;
-  /** --study: the study folder. Default studies/<space file name>. */
+  /** --study: the study folder, whose name names the study in --storage. Default studies/<space file name>. */
   study?: string;
   /** --sampler: tpe or random. Default tpe. */
   sampler?: string;
@@ -58,7 +72,11 @@ export interface TuneResult {
   plot: string;
   csv: string;
   studyJson: string;
+  storage: string;
 }
+
+/** The space of a seed sweep: the fixed config alone, nothing drawn, no pruning. */
+const kSweepSpace: SearchSpace = { base: {}, params: {}, pruner: { every: 0, startupTrials: 0, warmupEpisodes: 0 } };
 
 const kObjectives = ["episodes", "wall"] as const;
 const kSamplers = ["tpe", "random"] as const;
@@ -81,17 +99,36 @@ export async function runTune(options: TuneOptions): Promise<TuneResult> {
     problems.push(`Expected one of ${choices.join(", ")} for --${name} but received ${JSON.stringify(value)}${hint ? ` (did you mean ${hint}?)` : ""}`);
     return fallback;
   };
-  if (typeof options.space !== "string" || options.space === "") problems.push("--space is required: the search-space JSON file");
-  const trials = positiveInt("trials", options.trials);
+  if (options.storage !== undefined) {
+    const problem = storageProblem(String(options.storage));
+    if (problem) problems.push(problem);
+  }
+  const nonNegative = (name: string, value: unknown, fallback: number, min = 0): number => {
+    if (value === undefined) return fallback;
+    if (typeof value !== "number" || !Number.isFinite(value) || value < min) {
+      problems.push(`Expected number >= ${min} for --${name} but received ${JSON.stringify(value)}`);
+      return fallback;
+    }
+    return value;
+  };
+  const heartbeatS = nonNegative("heartbeat", options.heartbeat, kDefaultHeartbeatS, 0.1);
+  const graceS = nonNegative("grace", options.grace, kDefaultGraceS, 0.1);
+  const retries = nonNegative("retries", options.retries, kDefaultRetries);
+  if (!Number.isInteger(retries)) problems.push(`Expected integer >= 0 for --retries but received ${JSON.stringify(options.retries)}`);
+  if (graceS <= heartbeatS) problems.push(`Expected --grace (${graceS} s) longer than --heartbeat (${heartbeatS} s): a live worker would lose its trials`);
+  if (!options.sweep && (typeof options.space !== "string" || options.space === "")) problems.push("--space is required: the search-space JSON file");
+  if (options.sweep && options.space !== undefined) problems.push("--sweep runs the fixed --config on each seed: leave out --space");
+  const seeds = parseSeeds(options.seeds, problems);
+  const trials = options.sweep && options.trials === undefined ? seeds.length : positiveInt("trials", options.trials);
+  if (options.sweep && trials > seeds.length) problems.push(`Expected at most ${seeds.length} --trials in a sweep of ${seeds.length} seeds but received ${trials}`);
   const parallel = positiveInt("parallel", options.parallel, 1);
   const objective: Objective = oneOf("objective", options.objective, kObjectives, "episodes");
   const sampler: SamplerName = oneOf("sampler", options.sampler, kSamplers, "tpe");
-  const seeds = parseSeeds(options.seeds, problems);
   const samplerSeed = options.samplerSeed ?? 0;
   if (!Number.isInteger(samplerSeed) || samplerSeed < 0) problems.push(`Expected integer >= 0 for --sampler-seed but received ${JSON.stringify(samplerSeed)}`);
   if (problems.length > 0) throw new UsageError(problems.join("\n"));
 
-  const space = readSpaceFile(options.space);
+  const space = options.sweep ? kSweepSpace : readSpaceFile(options.space!);
   let config: Record<string, unknown> = {};
   if (options.config !== undefined) {
     const layer = readConfigFile(options.config);
@@ -99,7 +136,7 @@ export async function runTune(options: TuneOptions): Promise<TuneResult> {
     if (configProblems.length > 0) throw new ConfigError(configProblems);
     config = layer as Record<string, unknown>;
   }
-  const dir = resolve(options.study ?? join("studies", basename(options.space).replace(/\.json$/i, "")));
+  const dir = studyDir(options);
   const studyProblem = writableDirProblem(dir, "--study");
   if (studyProblem) throw new UsageError(studyProblem);
   const print = options.print ?? (options.json ? (line: string) => console.error(line) : (line: string) => console.log(line));
@@ -118,9 +155,15 @@ export async function runTune(options: TuneOptions): Promise<TuneResult> {
   }
   let result;
   try {
-    print(`Study ${dir}: ${trials} trials, ${parallel} at a time, seeds ${seeds.join(",")}, ${sampler} sampler, objective ${objective}`);
+    const what = options.sweep ? `a sweep of ${trials} seeds` : `${trials} trials, seeds ${seeds.join(",")}, ${sampler} sampler`;
+    print(`Study ${dir}${options.storage ? ` in ${redact(options.storage)}` : ""}: ${what}, ${parallel} at a time, objective ${objective}`);
     result = await runStudy({
       dir,
+      storage: options.storage,
+      sweep: options.sweep,
+      heartbeatS,
+      graceS,
+      retries,
       space,
       config,
       trials,
@@ -143,7 +186,8 @@ export async function runTune(options: TuneOptions): Promise<TuneResult> {
   const count = (state: string) => result.trials.filter((t) => t.state === state).length;
   print("");
   print(bestTrialsTable(result.trials, result.settings));
-  const exports = writeStudyExports(dir, result.trials, result.settings, { study: dir });
+  if (result.settings.sweep) print(sweepSummary(result.trials));
+  const exports = writeStudyExports(dir, result.trials, result.settings, { study: result.name, storage: result.storage });
   print(`Every trial: ${exports.csv} and ${exports.json}`);
   const plot = join(dir, "objective.png");
   const drawn = plotObjective(result.trials, plot);
@@ -170,13 +214,54 @@ export async function runTune(options: TuneOptions): Promise<TuneResult> {
     plot,
     csv: exports.csv,
     studyJson: exports.json,
+    storage: result.storage,
   };
 }
 
-/** "0,1" | 3 | [0, 1] -> [0, 1]: distinct integers in the schema's seed range. */
+/** "Sweep: 9 of 10 seeds solved; episodes to solve: median 188 (126 to 346)" */
+export function sweepSummary(trials: readonly TrialRow[]): string {
+  const seeds = trials.flatMap((t) => t.seeds);
+  const solved = seeds.filter((s) => s.solved && s.episodesToSolve !== null).map((s) => s.episodesToSolve!);
+  const spread = solved.length ? `; episodes to solve: median ${median(solved)} (${Math.min(...solved)} to ${Math.max(...solved)})` : "";
+  return `Sweep: ${solved.length} of ${seeds.length} seeds solved${spread}`;
+}
+
+/** The study folder: --study, else studies/<space file name> (studies/sweep for a sweep). */
+function studyDir(options: TuneOptions): string {
+  if (options.study !== undefined) return resolve(options.study);
+  return resolve(join("studies", options.space ? basename(options.space).replace(/\.json$/i, "") : "sweep"));
+}
+
+/** `tune --status`: prints the study's progress (from any host that reaches its storage) and returns it. */
+export async function runTuneStatus(options: Pick<TuneOptions, "storage" | "study" | "space" | "print">): Promise<StudyStatus> {
+  if (options.storage !== undefined) {
+    const problem = storageProblem(String(options.storage));
+    if (problem) throw new UsageError(problem);
+  }
+  const print = options.print ?? ((line: string) => console.log(line));
+  const dir = studyDir(options);
+  const storage = options.storage ?? defaultStorage(dir);
+  if (!options.storage && !existsSync(join(dir, kStudyFile))) throw new UsageError(`No study in ${dir}: name its folder with --study (and its --storage if it is not the folder's study.sqlite)`);
+  const status = await withStore(storage, basename(dir), {}, (store) => studyStatus(store));
+  print(status.text);
+  return status;
+}
+
+/** "0-3" -> ["0", "1", "2", "3"]; other parts unchanged. */
+function expandRanges(parts: string[]): string[] {
+  return parts.flatMap((part) => {
+    const range = /^(\d+)-(\d+)$/.exec(part);
+    if (!range) return [part];
+    const [lo, hi] = [Number(range[1]), Number(range[2])];
+    if (hi < lo || hi - lo >= 100_000) return ["bad range"];
+    return Array.from({ length: hi - lo + 1 }, (_, i) => String(lo + i));
+  });
+}
+
+/** "0,1" | "0-9" | 3 | [0, 1] -> [0, 1]: distinct integers in the schema's seed range. */
 function parseSeeds(value: TuneOptions["seeds"], problems: string[]): number[] {
   if (value === undefined) return [0];
-  const parts = Array.isArray(value) ? value : typeof value === "number" ? [value] : String(value).split(",").map((s) => s.trim());
+  const parts = Array.isArray(value) ? value : typeof value === "number" ? [value] : expandRanges(String(value).split(",").map((s) => s.trim()));
   const seeds = parts.map((p) => (typeof p === "number" ? p : p === "" ? NaN : Number(p)));
   const bad = seeds.some((s) => !Number.isInteger(s) || s < 0 || s > 4294967295);
   if (bad || seeds.length === 0) {

@@ -1,14 +1,14 @@
 // What a study leaves for people: a table of the best trials, the best trial's config as a file for
 // `tennis-train train --config`, every trial as trials.csv and study.json, and a PNG of the objective
 // per trial.
-import { writeFileSync } from "node:fs";
+import { renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 import { resolveConfig } from "../config/resolve.ts";
 import { Canvas } from "../log/canvas.ts";
 import { writeJson } from "../trainer/run-dir.ts";
 import { formatParams, trialLayer } from "./study.ts";
-import type { StudySettings, TrialRow } from "./store.ts";
+import type { RunningTrial, StudySettings, StudyStore, TrialRow } from "./store.ts";
 
 /** The complete trials, best first (ties: the earlier trial). */
 export function rankTrials(trials: readonly TrialRow[]): TrialRow[] {
@@ -107,9 +107,48 @@ export function studyJson(trials: readonly TrialRow[], settings: StudySettings, 
 export function writeStudyExports(dir: string, trials: readonly TrialRow[], settings: StudySettings, extra: Record<string, unknown> = {}): { csv: string; json: string } {
   const csv = join(dir, "trials.csv");
   const json = join(dir, "study.json");
-  writeFileSync(csv, trialsCsv(trials, settings));
+  // Written whole, then renamed: workers sharing a folder may write it at once.
+  const tmp = `${csv}.tmp-${process.pid}`;
+  writeFileSync(tmp, trialsCsv(trials, settings));
+  renameSync(tmp, csv);
   writeJson(json, studyJson(trials, settings, extra));
   return { csv, json };
+}
+
+/** What `tune --status` prints and returns. */
+export interface StudyStatus {
+  study: string;
+  storage: string;
+  /** null when the storage holds no study of that name. */
+  settings: StudySettings | null;
+  /** The trial budget and the finished trials (complete, pruned or failed). */
+  budget: number;
+  finished: number;
+  counts: Record<string, number>;
+  running: RunningTrial[];
+  best: { trial: number; objective: number; penalty: boolean } | null;
+  text: string;
+}
+
+/** A study's progress: trials by state against the budget, each running trial's worker and heartbeat, the best so far. */
+export async function studyStatus(store: StudyStore): Promise<StudyStatus> {
+  const settings = await store.settings();
+  const base = { study: store.name, storage: store.label, settings };
+  if (!settings) return { ...base, budget: 0, finished: 0, counts: {}, running: [], best: null, text: `No study named ${store.name} in ${store.label}` };
+  const trials = await store.trials();
+  const running = await store.running();
+  const counts: Record<string, number> = {};
+  for (const t of trials) counts[t.state] = (counts[t.state] ?? 0) + 1;
+  const finished = (counts.complete ?? 0) + (counts.pruned ?? 0) + (counts.failed ?? 0);
+  const ranked = rankTrials(trials)[0];
+  const best = ranked ? { trial: ranked.number, objective: ranked.objective!, penalty: hasPenalty(ranked) } : null;
+  const states = (["complete", "pruned", "failed", "running", "waiting"] as const).map((state) => `${counts[state] ?? 0} ${state}`).join(", ");
+  const lines = [
+    `Study ${store.name} in ${store.label}: ${finished} of ${settings.trials} trials finished (${states})`,
+    best ? `Best: trial ${best.trial}, objective ${ranked && formatObjective(ranked, settings.objective)}` : "Best: no complete trial yet",
+    ...running.map((t) => `  trial ${t.number} running on ${t.host} (process ${t.pid}, worker ${t.worker}), attempt ${t.attempts}, since ${t.startedAt ?? "?"}, last heartbeat ${t.heartbeatAgeS.toFixed(1)} s ago`),
+  ];
+  return { ...base, budget: settings.trials, finished, counts, running, best, text: lines.join("\n") };
 }
 
 /** Pixel coordinates and the value ranges drawn, so a caller can describe the axes in words. */

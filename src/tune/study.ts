@@ -1,11 +1,12 @@
-// A study: draws trial parameters (random or TPE), runs each trial's seeds as child processes of the
-// server's runner (src/server/runner.ts), K trials at a time with their own thread budget, prunes
-// hopeless trials at checkpoints, and keeps everything in the study's SQLite file so that a killed
-// study resumes where it stopped.
+// A study worker: draws trial parameters (random or TPE, from every finished trial in the study's
+// database), runs each trial's seeds as child processes of the server's runner (src/server/runner.ts),
+// K trials at a time with their own thread budget, prunes hopeless trials at checkpoints against the
+// complete trials of all workers, and keeps everything in the study's database (src/tune/store.ts) so
+// that any number of workers share a study and a killed one's trials are taken over.
 import { spawn } from "node:child_process";
 import { createWriteStream, mkdirSync, rmSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
@@ -19,11 +20,25 @@ import { isCheckpoint, median, shouldPrune } from "./pruner.ts";
 import { Rng, mixSeed } from "../util/rng.ts";
 import { makeSampler, type Observation, type Sampler, type TpeOptions } from "./samplers.ts";
 import { canonicalJson, nestParams, type SearchSpace } from "./space.ts";
-import { StudyStore, type Objective, type SamplerName, type SeedResult, type StudySettings, type TrialRow } from "./store.ts";
+import { kStudyFile, newWorker, StudyStore, type LostTrial, type Objective, type ReapOptions, type SamplerName, type SeedResult, type StudySettings, type TrialRow, type Worker } from "./store.ts";
 
 export interface StudyOptions {
-  /** The study folder (created if needed): study.sqlite, trials/, and the outputs. */
+  /** The study folder (created if needed): this worker's trial runs under trials/, the outputs, and study.sqlite by default. */
   dir: string;
+  /** Where the study lives: sqlite:PATH or postgresql://... Default sqlite:DIR/study.sqlite. */
+  storage?: string;
+  /** The study's name in the storage. Default: the folder's name. */
+  name?: string;
+  /** A seed sweep: trial n trains seed `seeds[n]` of the fixed config (`trials` should be the number of seeds). */
+  sweep?: boolean;
+  /** Seconds between this worker's heartbeats (and its polls while other workers' trials run). Default 10. */
+  heartbeatS?: number;
+  /** Seconds without a heartbeat after which a worker counts as dead and its trial is taken. Default 60. */
+  graceS?: number;
+  /** Times a dead worker's trial is queued again before it is failed. Default 1. */
+  retries?: number;
+  /** How long database connection failures are retried, ms. Default 600000. */
+  retryWindowMs?: number;
   space: SearchSpace;
   /** A partial config under the space's base (the `--config` file), default {}. */
   config?: Record<string, unknown>;
@@ -62,6 +77,9 @@ export interface StudyResult {
   interrupted: boolean;
   /** Trials finished before this session started. */
   resumedFrom: number;
+  /** The storage, password hidden, and the study's name in it. */
+  storage: string;
+  name: string;
 }
 
 /** A study folder whose stored settings differ from the ones given. */
@@ -81,7 +99,17 @@ const kTrialDefaults = { train: { checkpointEvery: 0, polishTarget: 0 }, log: { 
 /** Characters of a child's stderr kept for a failed trial's message. */
 const kStderrTail = 2000;
 
-/** Runs (or resumes) a study until it has `trials` finished trials or is stopped. */
+/** Defaults of the worker options. */
+export const kDefaultHeartbeatS = 10;
+export const kDefaultGraceS = 60;
+export const kDefaultRetries = 1;
+
+/** The storage of a study folder when none is named. */
+export function defaultStorage(dir: string): string {
+  return `sqlite:${join(dir, kStudyFile)}`;
+}
+
+/** Runs (or resumes, or joins) a study until it has `trials` finished trials or is stopped. */
 export async function runStudy(options: StudyOptions): Promise<StudyResult> {
   const log = options.log ?? (() => undefined);
   const settings: StudySettings = {
@@ -93,30 +121,43 @@ export async function runStudy(options: StudyOptions): Promise<StudyResult> {
     sampler: options.sampler ?? "tpe",
     samplerSeed: options.samplerSeed ?? 0,
     trials: options.trials,
+    ...(options.sweep ? { sweep: true } : {}),
   };
-  const store = StudyStore.open(options.dir);
+  mkdirSync(options.dir, { recursive: true });
+  const name = options.name ?? basename(options.dir);
+  const store = await StudyStore.open(options.storage ?? defaultStorage(options.dir), name, {
+    retryWindowMs: options.retryWindowMs,
+    onRetry: (error, delayMs) => log(`database unreachable (${error.message}); retrying in ${(delayMs / 1000).toFixed(1)} s`),
+  });
   try {
-    store.acquire();
-    const stored = store.settings();
+    const where = options.storage ? `${store.label} (study ${name})` : options.dir;
+    const stored = await store.ensureSettings(settings);
     if (stored) {
       const problems = settingsMismatch(stored, settings);
-      if (problems.length > 0) throw new StudyMismatchError(problems, options.dir);
+      if (problems.length > 0) throw new StudyMismatchError(problems, where);
     }
-    store.saveSettings(settings);
-    const resumedFrom = store.finishedCount();
-    const requeued = store.requeueRunning();
+    const worker = newWorker();
+    const reap: ReapOptions = { graceS: options.graceS ?? kDefaultGraceS, retries: options.retries ?? kDefaultRetries, localPids: store.dialect === "sqlite" };
+    const resumedFrom = await store.finishedCount();
+    const lost = await store.reapLost(worker, reap);
     if (stored) {
-      const again = requeued.length ? `; trial${requeued.length > 1 ? "s" : ""} ${requeued.join(", ")} interrupted last time will run again` : "";
-      log(`Resuming the study in ${options.dir}: ${resumedFrom} of ${settings.trials} trials finished${again}`);
+      const again = lost.filter((t) => t.retried).map((t) => t.number);
+      const note = again.length ? `; trial${again.length > 1 ? "s" : ""} ${again.join(", ")} interrupted last time will run again` : "";
+      log(`Resuming the study in ${where}: ${resumedFrom} of ${settings.trials} trials finished${note}`);
     }
-    const study = new StudyRun(store, settings, options, log);
+    for (const t of lost.filter((l) => !l.retried)) log(lostLine(t));
+    const study = new StudyRun(store, worker, reap, settings, options, log);
     const interrupted = await study.run();
-    const trials = store.trials();
-    return { dir: options.dir, settings, trials, best: bestTrial(trials), interrupted, resumedFrom };
+    const trials = await store.trials();
+    return { dir: options.dir, settings, trials, best: bestTrial(trials), interrupted, resumedFrom, storage: store.label, name };
   } finally {
-    store.release();
-    store.close();
+    await store.close();
   }
+}
+
+/** "trial 3: worker h:12:ab sent no heartbeat for 61.0 s: queued to run again" */
+function lostLine(t: LostTrial): string {
+  return `trial ${t.number}: ${t.reason}: ${t.retried ? "queued to run again" : "failed"}`;
 }
 
 /** The complete trial with the lowest objective (the earlier one on ties), or null. */
@@ -143,11 +184,20 @@ function settingsMismatch(stored: StudySettings, given: StudySettings): string[]
   if (!same(stored.seeds, given.seeds)) problems.push(`--seeds: the study uses ${stored.seeds.join(",")}, not ${given.seeds.join(",")}`);
   if (stored.sampler !== given.sampler) problems.push(`--sampler: the study uses ${stored.sampler}, not ${given.sampler}`);
   if (stored.samplerSeed !== given.samplerSeed) problems.push(`sampler seed: the study uses ${stored.samplerSeed}, not ${given.samplerSeed}`);
+  if (Boolean(stored.sweep) !== Boolean(given.sweep)) problems.push(`--sweep: the study is ${stored.sweep ? "a seed sweep" : "a search"}, not ${given.sweep ? "a seed sweep" : "a search"}`);
   return problems;
 }
 
 /** What running one seed of a trial gave. */
 type SeedOutcome = { kind: "done"; result: SeedResult; reached: number | null } | { kind: "interrupted" };
+
+/** A trial this worker runs: whether the study took it away (missed heartbeats), and how to stop its child. */
+interface TrialControl {
+  lost: boolean;
+  /** Set while the trial's result is being written: the write itself says whether the trial is still ours. */
+  finishing: boolean;
+  stop: () => void;
+}
 
 class StudyRun {
   private readonly sampler: Sampler;
@@ -155,11 +205,16 @@ class StudyRun {
   private readonly runner: string;
   private readonly stopGraceMs: number;
   private readonly stopHandlers = new Set<() => void>();
+  private readonly active = new Map<number, TrialControl>();
+  /** Slots pausing for other workers' trials, woken when a trial of this worker ends. */
+  private readonly wakers = new Set<() => void>();
   private stopping = false;
-  private inFlight = 0;
+  private beating = false;
 
   constructor(
     private readonly store: StudyStore,
+    private readonly worker: Worker,
+    private readonly reap: ReapOptions,
     private readonly settings: StudySettings,
     private readonly options: StudyOptions,
     private readonly log: (line: string) => void,
@@ -180,90 +235,154 @@ class StudyRun {
     };
     if (this.options.signal?.aborted) onAbort();
     this.options.signal?.addEventListener("abort", onAbort);
+    const heartbeatMs = (this.options.heartbeatS ?? kDefaultHeartbeatS) * 1000;
+    const timer = setInterval(() => void this.beat(), heartbeatMs);
     try {
-      const workers = Array.from({ length: Math.max(1, this.options.parallel) }, async () => {
-        for (let trial = this.claim(); trial; trial = this.claim()) {
-          try {
-            await this.runTrial(trial);
-          } finally {
-            this.inFlight -= 1;
+      const slots = Array.from({ length: Math.max(1, this.options.parallel) }, async () => {
+        while (!this.stopping) {
+          const claim = await this.store.claim(this.worker, this.settings.trials, (number, history) => this.sample(number, history));
+          if (claim.kind === "done") return;
+          if (claim.kind === "wait") {
+            await this.pause(heartbeatMs);
+            await this.takeLostTrials();
+            continue;
           }
+          await this.runTrial(claim.trial);
         }
       });
-      await Promise.all(workers);
+      await Promise.all(slots);
     } finally {
+      clearInterval(timer);
       this.options.signal?.removeEventListener("abort", onAbort);
     }
-    return this.stopping && this.store.finishedCount() < this.settings.trials;
+    return this.stopping && (await this.store.finishedCount()) < this.settings.trials;
   }
 
-  /** The next trial to run (a requeued one first, else freshly sampled), or null when done. */
-  private claim(): TrialRow | null {
-    if (this.stopping) return null;
-    if (this.store.finishedCount() + this.inFlight >= this.settings.trials) return null;
-    let trial = this.store.claimWaiting();
-    if (!trial) {
-      const history = this.store.trials();
-      const number = history.length === 0 ? 0 : history[history.length - 1].number + 1;
-      const observations: Observation[] = history
-        .filter((t) => t.state === "complete" || t.state === "pruned")
-        .map((t) => ({ number: t.number, params: t.params, state: t.state as "complete" | "pruned", objective: t.objective, reached: t.reached }));
-      const params = this.sampler.sample(this.settings.space.params, observations, new Rng(mixSeed(this.settings.samplerSeed, number)));
-      trial = this.store.createRunning(params);
+  /** Trial `number`'s parameters, drawn from its own seed given the study's finished trials (none in a sweep). */
+  private sample(number: number, history: readonly TrialRow[]): Record<string, unknown> {
+    if (this.settings.sweep) return {};
+    const observations: Observation[] = history
+      .filter((t) => t.state === "complete" || t.state === "pruned")
+      .map((t) => ({ number: t.number, params: t.params, state: t.state as "complete" | "pruned", objective: t.objective, reached: t.reached }));
+    return this.sampler.sample(this.settings.space.params, observations, new Rng(mixSeed(this.settings.samplerSeed, number)));
+  }
+
+  /** Waits `ms`, or less when the study is stopped or one of this worker's trials ends. */
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.stopHandlers.delete(done);
+        this.wakers.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.stopHandlers.add(done);
+      this.wakers.add(done);
+    });
+  }
+
+  /** Renews the heartbeat of this worker's trials, stops those the study took away, and takes dead workers' trials. */
+  private async beat(): Promise<void> {
+    if (this.beating) return;
+    this.beating = true;
+    try {
+      const numbers = [...this.active.keys()];
+      const held = new Set(await this.store.heartbeat(this.worker, numbers));
+      for (const number of numbers) {
+        const control = this.active.get(number);
+        if (held.has(number) || !control || control.finishing || control.lost) continue;
+        control.lost = true;
+        this.log(`trial ${number} was taken from this worker (its heartbeats missed the grace period): stopping it`);
+        control.stop();
+      }
+      await this.takeLostTrials();
+    } catch (error) {
+      this.log(`heartbeat failed: ${(error as Error).message}`);
+    } finally {
+      this.beating = false;
     }
-    this.inFlight += 1;
-    return trial;
+  }
+
+  private async takeLostTrials(): Promise<void> {
+    for (const lost of await this.store.reapLost(this.worker, this.reap)) this.log(lostLine(lost));
   }
 
   private async runTrial(trial: TrialRow): Promise<void> {
+    const control: TrialControl = { lost: false, finishing: false, stop: () => undefined };
+    this.active.set(trial.number, control);
+    try {
+      await this.runTrialSeeds(trial, control);
+    } finally {
+      this.active.delete(trial.number);
+      for (const wake of this.wakers) wake();
+    }
+  }
+
+  /** Writes a trial's result; says so when the trial was taken from this worker first. */
+  private async finish(number: number, control: TrialControl, result: Parameters<StudyStore["finish"]>[2]): Promise<boolean> {
+    control.finishing = true;
+    if (!control.lost && (await this.store.finish(this.worker, number, result))) return true;
+    this.log(`trial ${number}: result not recorded: the trial was taken from this worker after missed heartbeats`);
+    return false;
+  }
+
+  private async runTrialSeeds(trial: TrialRow, control: TrialControl): Promise<void> {
     const { number } = trial;
-    this.log(`trial ${number} started${trial.attempts > 1 ? ` (attempt ${trial.attempts})` : ""}: ${formatParams(trial.params)}`);
+    this.log(`trial ${number} started${trial.attempts > 1 ? ` (attempt ${trial.attempts})` : ""}: ${this.settings.sweep ? `seed ${this.settings.seeds[number]}` : formatParams(trial.params)}`);
     const seeds: SeedResult[] = [];
-    for (const seed of this.settings.seeds) {
+    for (const seed of this.settings.sweep ? [this.settings.seeds[number]] : this.settings.seeds) {
       if (this.stopping) {
-        this.store.requeue(number);
+        await this.store.requeue(this.worker, number);
         return;
       }
+      if (control.lost) return;
       let config: Config;
       try {
         config = this.trialConfig(trial, seed);
       } catch (err) {
         const problems = err instanceof ConfigError ? err.problems.join("; ") : (err as Error).message;
-        this.store.finish(number, { state: "failed", objective: null, seeds, error: `invalid config: ${problems}` });
-        this.log(`trial ${number} failed${this.progress()}: invalid config: ${problems}`);
+        if (await this.finish(number, control, { state: "failed", objective: null, seeds, error: `invalid config: ${problems}` })) {
+          this.log(`trial ${number} failed${await this.progress()}: invalid config: ${problems}`);
+        }
         return;
       }
       const runDir = join(this.options.dir, "trials", `trial-${String(number).padStart(4, "0")}__seed-${seed}__try-${trial.attempts}`);
       rmSync(runDir, { recursive: true, force: true });
       mkdirSync(runDir, { recursive: true });
       writeJson(join(runDir, "config.json"), config);
-      const outcome = await this.runSeed(number, seed, config, runDir);
+      const outcome = await this.runSeed(number, seed, config, runDir, control);
+      if (control.lost) return;
       if (outcome.kind === "interrupted") {
-        this.store.requeue(number);
+        await this.store.requeue(this.worker, number);
         return;
       }
       const { result } = outcome;
       seeds.push(result);
-      this.store.updateSeeds(number, seeds);
+      await this.store.updateSeeds(this.worker, number, seeds);
       if (result.state === "pruned") {
-        this.store.finish(number, { state: "pruned", objective: null, seeds, reached: outcome.reached });
-        this.log(`trial ${number} pruned${this.progress()} at episode ${outcome.reached} (seed ${seed})`);
+        if (await this.finish(number, control, { state: "pruned", objective: null, seeds, reached: outcome.reached })) {
+          this.log(`trial ${number} pruned${await this.progress()} at episode ${outcome.reached} (seed ${seed})`);
+        }
         return;
       }
       if (result.state === "failed") {
-        this.store.finish(number, { state: "failed", objective: null, seeds, error: result.error ?? "failed" });
-        this.log(`trial ${number} failed${this.progress()} (seed ${seed}): ${result.error}`);
+        if (await this.finish(number, control, { state: "failed", objective: null, seeds, error: result.error ?? "failed" })) {
+          this.log(`trial ${number} failed${await this.progress()} (seed ${seed}): ${result.error}`);
+        }
         return;
       }
     }
     const objective = mean(seeds.map((s) => s.value!));
-    this.store.finish(number, { state: "complete", objective, seeds });
-    this.log(`trial ${number} complete${this.progress()}: ${completeSummary(this.settings.objective, objective, seeds)}`);
+    // The line is printed once the result is in the database.
+    if (await this.finish(number, control, { state: "complete", objective, seeds })) {
+      this.log(`trial ${number} complete${await this.progress()}: ${completeSummary(this.settings.objective, objective, seeds)}`);
+    }
   }
 
   /** " [5/12]": trials finished in the study, of its budget. */
-  private progress(): string {
-    return ` [${this.store.finishedCount()}/${this.settings.trials}]`;
+  private async progress(): Promise<string> {
+    return ` [${await this.store.finishedCount()}/${this.settings.trials}]`;
   }
 
   /** The resolved config of one trial and seed: tune's defaults < --config < base < parameters < what tune forces. */
@@ -274,7 +393,7 @@ class StudyRun {
   }
 
   /** Trains one seed in a child process, pruning it at checkpoints when the median rule says so. */
-  private runSeed(number: number, seed: number, config: Config, runDir: string): Promise<SeedOutcome> {
+  private runSeed(number: number, seed: number, config: Config, runDir: string, control: TrialControl): Promise<SeedOutcome> {
     const pruner = this.settings.space.pruner;
     return new Promise<SeedOutcome>((resolve) => {
       const threads = String(config.threads);
@@ -310,15 +429,16 @@ class StudyRun {
         terminate();
       };
       this.stopHandlers.add(onStudyStop);
+      control.stop = onStudyStop;
 
-      const onMessage = (message: RunnerMessage) => {
+      const onMessage = async (message: RunnerMessage) => {
         if (message.type === "episode") {
           lastEpisode = message.episode;
           lastAverage = message.average;
           if (prunedAt === null && !stoppedByStudy && isCheckpoint(pruner, message.episode)) {
-            this.store.addIntermediate(number, seed, message.episode, message.average);
-            const othersAtStep = this.store.completeAt(seed, message.episode);
-            const prune = shouldPrune(pruner, { episode: message.episode, value: message.average, othersAtStep, completeTrials: this.store.completeCount() });
+            await this.store.addIntermediate(number, seed, message.episode, message.average);
+            const othersAtStep = await this.store.completeAt(seed, message.episode);
+            const prune = shouldPrune(pruner, { episode: message.episode, value: message.average, othersAtStep, completeTrials: await this.store.completeCount() });
             if (prune) {
               prunedAt = message.episode;
               this.log(`trial ${number}: moving average ${message.average.toFixed(3)} below the median ${median(othersAtStep).toFixed(3)} of complete trials at episode ${message.episode}: pruning`);
@@ -331,14 +451,19 @@ class StudyRun {
           errorMessage = message.message;
         }
       };
+      // Messages are handled one after another (the pruner's database reads are awaited in order).
+      let handled = Promise.resolve();
       const lines = createInterface({ input: child.stdout });
       lines.on("line", (line) => {
         if (!line.startsWith("{")) return;
+        let message: RunnerMessage;
         try {
-          onMessage(JSON.parse(line) as RunnerMessage);
+          message = JSON.parse(line) as RunnerMessage;
         } catch {
           // A library's own output that happens to start with "{": not ours.
+          return;
         }
+        handled = handled.then(() => onMessage(message)).catch((error: Error) => this.log(`trial ${number}: ${error.message}`));
       });
       const stdoutDone = new Promise<void>((done) => lines.once("close", done));
       const exited = new Promise<[number | null, NodeJS.Signals | null]>((done) => {
@@ -348,7 +473,8 @@ class StudyRun {
           done([null, null]);
         });
       });
-      void Promise.all([exited, stdoutDone]).then(([[code, signal]]) => {
+      void Promise.all([exited, stdoutDone]).then(async ([[code, signal]]) => {
+        await handled;
         if (killTimer) clearTimeout(killTimer);
         this.stopHandlers.delete(onStudyStop);
         stderrLog.end();
