@@ -104,18 +104,20 @@ export class RunStore {
 
   /**
    * The last metrics row that has `key` among the last kTailBytes of the run's metrics.jsonl (a run
-   * started from the CLI reports its progress only there); null when there is none. A symlinked file
-   * is not read.
+   * started from the CLI reports its progress only there); null when there is none. Only a regular
+   * file is read: not a symlink, and not a FIFO (opened without blocking, then refused).
    */
   lastMetricsRow(id: string, key: string): Record<string, unknown> | null {
     let fd: number;
     try {
-      fd = openSync(join(this.existingDir(id), "metrics.jsonl"), constants.O_RDONLY | constants.O_NOFOLLOW);
+      fd = openSync(join(this.existingDir(id), "metrics.jsonl"), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     } catch {
       return null;
     }
     try {
-      const { size, mtimeMs } = fstatSync(fd);
+      const stats = fstatSync(fd);
+      if (!stats.isFile()) return null;
+      const { size, mtimeMs } = stats;
       const cacheKey = `${id}\n${key}`;
       const cached = this.lastRows.get(cacheKey);
       if (cached?.size === size && cached.mtimeMs === mtimeMs) return cached.row;

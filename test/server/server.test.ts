@@ -1,6 +1,7 @@
 // The HTTP API with a fake trainer process: auth, config validation, limits, the queue, stop, crash
 // isolation, metric streams to several clients, file and checkpoint downloads, path containment.
 import { expect } from "chai";
+import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
@@ -226,6 +227,11 @@ describe("server API (fake trainer)", function () {
     const linked = (await (await get("/api/runs")).json()) as { runs: RunInfo[] };
     expect(linked.runs[0]).to.include({ average: null, lastScore: null });
     rmSync(dirname(outside), { recursive: true, force: true });
+    // Nor is a FIFO (opening one to read would wait for a writer forever).
+    rmSync(join(dir, "metrics.jsonl"));
+    execFileSync("mkfifo", [join(dir, "metrics.jsonl")]);
+    const fifo = await fetch(`${srv.url}/api/runs`, { signal: AbortSignal.timeout(5000) });
+    expect(((await fifo.json()) as { runs: RunInfo[] }).runs[0]).to.include({ average: null, lastScore: null });
   });
 
   it("refuses a foreign Host header on a localhost server (DNS rebinding)", async function () {
