@@ -75,6 +75,9 @@ export interface TuneResult {
   storage: string;
 }
 
+/** How long `--status` retries an unreachable database, ms. */
+const kStatusRetryMs = 10_000;
+
 /** The space of a seed sweep: the fixed config alone, nothing drawn, no pruning. */
 const kSweepSpace: SearchSpace = { base: {}, params: {}, pruner: { every: 0, startupTrials: 0, warmupEpisodes: 0 } };
 
@@ -242,7 +245,8 @@ export async function runTuneStatus(options: Pick<TuneOptions, "storage" | "stud
   const dir = studyDir(options);
   const storage = options.storage ?? defaultStorage(dir);
   if (!options.storage && !existsSync(join(dir, kStudyFile))) throw new UsageError(`No study in ${dir}: name its folder with --study (and its --storage if it is not the folder's study.sqlite)`);
-  const status = await withStore(storage, basename(dir), {}, (store) => studyStatus(store));
+  // A question, not a worker's job: an unreachable database is reported after seconds, not minutes.
+  const status = await withStore(storage, basename(dir), { retryWindowMs: kStatusRetryMs }, (store) => studyStatus(store));
   print(status.text);
   return status;
 }
