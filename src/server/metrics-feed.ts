@@ -130,13 +130,18 @@ export class MetricsFeed {
     this.timer = null;
   }
 
-  /** The file, opened without following a symlink; null when it is absent or a link. */
+  /** The file, opened without following a symlink; null when it is absent, a link or not a regular
+   *  file (a FIFO is opened without blocking, then refused: reading one waits for a writer). */
   private open(): number | null {
+    let fd: number;
     try {
-      return openSync(this.path, constants.O_RDONLY | constants.O_NOFOLLOW);
+      fd = openSync(this.path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     } catch {
       return null;
     }
+    if (fstatSync(fd).isFile()) return fd;
+    closeSync(fd);
+    return null;
   }
 
   /** Truncated or replaced: start over. */

@@ -232,6 +232,8 @@ describe("server API (fake trainer)", function () {
     execFileSync("mkfifo", [join(dir, "metrics.jsonl")]);
     const fifo = await fetch(`${srv.url}/api/runs`, { signal: AbortSignal.timeout(5000) });
     expect(((await fifo.json()) as { runs: RunInfo[] }).runs[0]).to.include({ average: null, lastScore: null });
+    const page = await fetch(`${srv.url}/api/runs/tennis__cli__1__1700000000/metrics`, { signal: AbortSignal.timeout(5000) });
+    expect(await page.json()).to.deep.equal({ rows: [], first: 0, next: 0, total: 0 });
   });
 
   it("refuses a foreign Host header on a localhost server (DNS rebinding)", async function () {
