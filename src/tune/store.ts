@@ -229,11 +229,14 @@ export class StudyStore {
    */
   async ensureSettings(settings: StudySettings): Promise<StudySettings | null> {
     return this.db.transaction(async (tx) => {
+      // Workers starting at once: one insert wins, the others wait for it and read its row.
+      const created = await tx.query("INSERT INTO tune_studies (name, settings, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING RETURNING name", [
+        this.name,
+        JSON.stringify(settings),
+        new Date().toISOString(),
+      ]);
+      if (created.length > 0) return null;
       const [row] = await tx.query<{ settings: string }>(`SELECT settings FROM tune_studies WHERE name = ?${this.db.dialect.forUpdate}`, [this.name]);
-      if (!row) {
-        await tx.query("INSERT INTO tune_studies (name, settings, created_at) VALUES (?, ?, ?)", [this.name, JSON.stringify(settings), new Date().toISOString()]);
-        return null;
-      }
       const stored = JSON.parse(row.settings) as StudySettings;
       if (stored.trials !== settings.trials) {
         await tx.query("UPDATE tune_studies SET settings = ? WHERE name = ?", [JSON.stringify({ ...stored, trials: settings.trials }), this.name]);

@@ -13,7 +13,7 @@ import { fileURLToPath } from "node:url";
 
 import { packageRoot } from "../../binding/load.ts";
 import { runTune, runTuneStatus } from "../../src/cli/tune.ts";
-import { withStore, type TrialRow } from "../../src/tune/store.ts";
+import { StudyStore, withStore, type TrialRow } from "../../src/tune/store.ts";
 import { postgresUnavailable, startPostgres, type PostgresServer } from "./postgres-server.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -134,6 +134,18 @@ describe("tune workers sharing a study", function () {
       server = await startPostgres();
     });
     after(() => server?.destroy());
+
+    it("workers opening a new study at once: one creates it, the others read its settings", async () => {
+      const settings = { version: 1 as const, space: { base: {}, params: {}, pruner: { every: 0, startupTrials: 0, warmupEpisodes: 0 } }, config: {}, objective: "episodes" as const, seeds: [0], sampler: "random" as const, samplerSeed: 0, trials: 3 };
+      const stores = await Promise.all([0, 1, 2, 3].map(() => StudyStore.open(server!.url, "at-once")));
+      try {
+        const stored = await Promise.all(stores.map((store) => store.ensureSettings(settings)));
+        expect(stored.filter((s) => s === null).length).to.equal(1);
+        for (const s of stored.filter((s) => s !== null)) expect(s).to.deep.equal(settings);
+      } finally {
+        await Promise.all(stores.map((store) => store.close()));
+      }
+    });
 
     it("three workers, one SIGKILLed mid-trial, the database restarted mid-study: 12 trials, each once, no result lost", async () => {
       const spec = workerSpec(server!.url, 12);
