@@ -1,6 +1,5 @@
-// The end-of-run PNG: each episode's score as a dot, the moving average as a line, the target as a
-// dashed line. Plain pixels via pngjs (no fonts: axis ranges go in the file name's companion JSON).
-import { writeFileSync } from "node:fs";
+// A pixel canvas over pngjs for the env's renders and the rally GIF frames (no text: labelled charts
+// are made by plot.ts).
 import { PNG } from "pngjs";
 
 type Rgb = [number, number, number];
@@ -48,25 +47,4 @@ export class Canvas {
   toBuffer(): Buffer {
     return PNG.sync.write(this.png);
   }
-}
-
-/** Plots scores and their moving average; returns the PNG bytes (and writes them when `path` is set). */
-export function plotScores(scores: number[], averages: number[], target: number, path?: string): Buffer {
-  const width = 800;
-  const height = 400;
-  const margin = 30;
-  const canvas = new Canvas(width, height);
-  const top = Math.max(target * 1.2, ...scores, 0.1);
-  const bottom = Math.min(0, ...scores);
-  const n = Math.max(scores.length, 2);
-  const px = (i: number) => margin + ((width - 2 * margin) * i) / (n - 1);
-  const py = (v: number) => height - margin - ((height - 2 * margin) * (v - bottom)) / (top - bottom);
-  canvas.line(margin, py(0), width - margin, py(0), [0, 0, 0]);
-  canvas.line(margin, margin, margin, height - margin, [0, 0, 0]);
-  canvas.line(margin, py(target), width - margin, py(target), [200, 40, 40], 6);
-  scores.forEach((s, i) => canvas.disc(px(i), py(s), 1.5, [90, 140, 220]));
-  for (let i = 1; i < averages.length; i++) canvas.line(px(i - 1), py(averages[i - 1]), px(i), py(averages[i]), [230, 120, 0]);
-  const png = canvas.toBuffer();
-  if (path) writeFileSync(path, png);
-  return png;
 }

@@ -74,15 +74,32 @@ export class Logger {
   }
 }
 
-/** One JSON object per line: {"step": n, ...record}. */
+/** One JSON object per line: {"step": n, ...record}, fractions at float32 precision (float32Shortest). */
 export class JsonlSink implements LogSink {
   constructor(readonly path: string) {
     mkdirSync(dirname(path), { recursive: true });
   }
 
   write(record: LogRecord, step: number): void {
-    appendFileSync(this.path, `${JSON.stringify({ step, ...record })}\n`);
+    const values = Object.fromEntries(Object.entries(record).map(([key, value]) => [key, typeof value === "number" ? float32Shortest(value) : value]));
+    appendFileSync(this.path, `${JSON.stringify({ step, ...values })}\n`);
   }
+}
+
+/**
+ * A fraction as the shortest decimal that reads back as the same float32 (1.4000000208616257 -> 1.4): the
+ * logged values come from float32 data, so digits past float32's precision are noise. Integers (counts,
+ * env steps past 2^24) and non-finite values are kept as they are.
+ */
+export function float32Shortest(value: number): number {
+  if (Number.isInteger(value) || !Number.isFinite(value)) return value;
+  const single = Math.fround(value);
+  for (let digits = 1; digits < 9; digits++) {
+    const shorter = Number(single.toPrecision(digits));
+    if (Math.fround(shorter) === single) return shorter;
+  }
+  // Nine significant digits always identify a float32.
+  return Number(single.toPrecision(9));
 }
 
 /** A human table of the record on a stream (stdout by default). */

@@ -14,10 +14,10 @@ import { ConfigError } from "../config/resolve.ts";
 import type { Config } from "../config/types.ts";
 import { JsonlSink, Logger } from "../log/logger.ts";
 import { Rng } from "../util/rng.ts";
-import { plotScores } from "../log/plot.ts";
-import { TensorBoardSink } from "../log/tensorboard.ts";
+import { writeRunPlots } from "../log/plot.ts";
+import { flattenHParams, hparamsMarkdown, TensorBoardSink } from "../log/tensorboard.ts";
 import { latestCheckpoint, removeStaleTemps, settleCheckpoints, verifyCheckpoint, writeCheckpoint } from "./checkpoint.ts";
-import { episodeLine, ProgressBar } from "./console.ts";
+import { afterSolveLine, episodeLine, solvedLine, TrainingProgress } from "./console.ts";
 import { evalConfig, greedyEpisodes } from "./evaluate.ts";
 import { killPoint } from "./kill-point.ts";
 import { kTrainerFile, readSavedState, type LoopState, type RecentStats, type SavedState, type StopReason } from "./loop-state.ts";
@@ -146,6 +146,7 @@ async function trainLocked(config: Config, options: TrainOptions, runDir: string
     truncateLogs(runDir, saved.log?.files ?? {});
   }
   const { train: t, buffer: b } = config;
+  if (!resumeFrom) say(`Run directory: ${runDir}`);
 
   const env = await openVecEnv(config);
   const n = env.numEnvs;
@@ -153,7 +154,9 @@ async function trainLocked(config: Config, options: TrainOptions, runDir: string
   const accumulator = new NStepAccumulator(n, t.nStep, config.agent.gamma);
   const agent = new Maddpg(maddpgOptions(config));
   const logger = new Logger([new JsonlSink(join(runDir, "metrics.jsonl"))]);
-  if (config.log.tensorboard) logger.addSink(new TensorBoardSink(join(runDir, "tb"), savedEventFile(runDir, saved)));
+  // `wall` (defined with the loop's clock below) is read only once episodes are logged.
+  const tensorboard = config.log.tensorboard ? openTensorBoard(config, runDir, saved, () => wall()) : null;
+  if (tensorboard) logger.addSink(tensorboard);
 
   let tracker = new ScoreTracker(n, t.window, t.targetScore);
   // Warm-up actions: uniform in [-1, 1), seeded apart from the other RNGs of the same seed.
@@ -190,7 +193,7 @@ async function trainLocked(config: Config, options: TrainOptions, runDir: string
   const normNextObs = new Float32Array(n * 48);
   const shaped = new Float32Array(n * 2);
   const sampleOptions = { earlyTrainingSteps: t.earlyTrainingSteps, negSamplingRatio: t.negSamplingRatio };
-  const progress = new ProgressBar(t.episodes, process.stderr, !options.quiet && config.log.progress && Boolean(process.stderr.isTTY));
+  const progress = !options.quiet && config.log.progress ? new TrainingProgress({ target: t.targetScore }) : null;
   const started = Date.now();
   const wall = () => state.wallBefore + (Date.now() - started) / 1000;
   let stepsAtLastLine = state.envSteps;
@@ -238,10 +241,10 @@ async function trainLocked(config: Config, options: TrainOptions, runDir: string
       const now = Date.now();
       const sps = ((state.envSteps - stepsAtLastLine) * 1000) / Math.max(1, now - timeAtLastLine);
       [stepsAtLastLine, timeAtLastLine] = [state.envSteps, now];
-      progress.clear();
+      progress?.clear();
       say(episodeLine(ep, state.updates, sps));
     }
-    progress.update(ep.episode, `avg ${ep.average.toFixed(3)}`);
+    progress?.update({ episode: ep.episode, average: ep.average, envSteps: state.envSteps, updates: state.updates, elapsed: wall(), solvedAt: tracker.solvedAt });
   };
 
 
@@ -275,6 +278,9 @@ async function trainLocked(config: Config, options: TrainOptions, runDir: string
       }
       if (tracker.solvedAt !== null && !state.atSolve) {
         state.atSolve = { wall_s: Number(wall().toFixed(2)), env_steps: state.envSteps, updates: state.updates };
+        progress?.clear();
+        say(solvedLine(tracker.solvedAt, state.averages[tracker.solvedAt - 1], t.window, state.atSolve.wall_s));
+        say(afterSolveLine(config, selector?.bestScore ?? -Infinity));
       }
       obs = step.obs;
       if (finished.length > 0) state.episodeUpdates = 0;
@@ -339,11 +345,11 @@ async function trainLocked(config: Config, options: TrainOptions, runDir: string
       await checkpoint(finalLabel, stopped === "interrupted" ? undefined : { stopped, selection });
     }
   } finally {
-    progress.clear();
+    progress?.stop();
     logger.close();
   }
   try {
-    return finishRun({ config, runDir, agent, norm, state, tracker, stopped, selection, wallSeconds: wall, say });
+    return await finishRun({ config, runDir, agent, norm, state, tracker, stopped, selection, wallSeconds: wall, say, tensorboard });
   } finally {
     await env.close();
     buffer.dispose();
@@ -363,11 +369,13 @@ interface RunEnd {
   selection: Selection | null;
   wallSeconds: () => number;
   say: (line: string) => void;
+  /** The run's event file, which gets the final metrics and the HPARAMS session end. */
+  tensorboard: TensorBoardSink | null;
 }
 
-/** The end of a run after its last checkpoint: the final evaluation, scores.png, then summary.json
+/** The end of a run after its last checkpoint: the final evaluation, the plots, then summary.json
  * (written last, so its presence means the run's end is complete). */
-function finishRun({ config, runDir, agent, norm, state, tracker, stopped, selection, wallSeconds, say }: RunEnd): TrainSummary {
+async function finishRun({ config, runDir, agent, norm, state, tracker, stopped, selection, wallSeconds, say, tensorboard }: RunEnd): Promise<TrainSummary> {
   const t = config.train;
   let finalEval: TrainSummary["final_eval"] = null;
   if (t.evalEpisodes > 0 && stopped !== "nan") {
@@ -396,7 +404,8 @@ function finishRun({ config, runDir, agent, norm, state, tracker, stopped, selec
     },
     run_dir: runDir,
   };
-  plotScores(state.scores, state.averages, t.targetScore, join(runDir, "scores.png"));
+  tensorboard?.writeSessionEnd(finalMetrics(config, summary), state.envSteps, stopped === "nan" || stopped === "dead_gradients" ? "failure" : "success");
+  await writeRunPlots(runDir, { scores: state.scores, averages: state.averages, target: t.targetScore, window: t.window, episodes: state.episodes, solvedAt: tracker.solvedAt });
   killPoint("summary");
   writeJson(join(runDir, kSummaryFile), summary);
   const solve = summary.at_solve;
@@ -431,12 +440,15 @@ async function resumeFinishedRun(config: Config, runDir: string, checkpointDir: 
   const agent = new Maddpg(maddpgOptions(config));
   try {
     await agent.load(join(checkpointDir, "agent.pt"));
-    return finishRun({
+    // What the stopped end wrote after the final checkpoint (its final TensorBoard events) is written again.
+    truncateLogs(runDir, saved.log?.files ?? {});
+    return await finishRun({
       config, runDir, agent, stopped, selection, say,
       norm: config.train.normalizeObs && saved.norm ? RunningNorm.fromJSON(saved.norm) : null,
       state: { ...kNoDiagnostics, ...saved },
       tracker: ScoreTracker.fromJSON(saved.tracker, config.train.window, config.train.targetScore),
       wallSeconds: () => saved.wallBefore + (Date.now() - started) / 1000,
+      tensorboard: config.log.tensorboard ? new TensorBoardSink(join(runDir, "tb"), savedEventFile(runDir, saved)) : null,
     });
   } finally {
     agent.dispose();
@@ -498,6 +510,47 @@ function truncateLogs(runDir: string, lengths: Record<string, number>): void {
 function savedEventFile(runDir: string, saved: SavedState | null): string | undefined {
   const file = Object.keys(saved?.log?.files ?? {}).find((f) => f.startsWith("tb/"));
   return file === undefined ? undefined : join(runDir, file);
+}
+
+/** Tags logged per episode that TensorBoard shows by episode too (`rollout/score_by_episode`). */
+const kEpisodeTags = ["rollout/score", "rollout/score_mean100"];
+
+/** The run's metrics that TensorBoard's HPARAMS tab compares across runs (written at the end). */
+const kFinalMetrics = ["final/solved", "final/episodes_to_solve", "final/episodes", "final/best_avg100", "final/eval_mean", "final/eval_min",
+  "final/eval_max", "final/check_score", "final/check_episodes", "final/check_confirmed"] as const;
+
+/**
+ * The run's event file: scalars by env step, `time/sps` over `elapsed` (the run's wall seconds), and for a new file the hyperparameters as a text
+ * table and the HPARAMS session start. The log section is left out of the hyperparameters: it places the
+ * output (runsDir differs between runs that train alike), it does not change training.
+ */
+function openTensorBoard(config: Config, runDir: string, saved: SavedState | null, elapsed: () => number): TensorBoardSink {
+  const sink = new TensorBoardSink(join(runDir, "tb"), savedEventFile(runDir, saved), { stepKey: "time/env_steps", episodeTags: kEpisodeTags, elapsed });
+  if (sink.created) {
+    const { log: _log, ...trained } = config;
+    const hparams = flattenHParams(trained);
+    sink.writeText("config", hparamsMarkdown(hparams));
+    sink.writeSessionStart(hparams, kFinalMetrics);
+  }
+  return sink;
+}
+
+/** The final metrics of a run (those it has: no evaluation, no check, not solved leave theirs out). */
+function finalMetrics(config: Config, summary: TrainSummary): Partial<Record<(typeof kFinalMetrics)[number], number>> {
+  const { final_eval: evaluation, selection } = summary;
+  return {
+    "final/solved": summary.solved ? 1 : 0,
+    "final/episodes": summary.episodes,
+    ...(summary.episodes_to_solve !== null && { "final/episodes_to_solve": summary.episodes_to_solve }),
+    ...(summary.best_avg100 !== null && { "final/best_avg100": summary.best_avg100 }),
+    ...(evaluation && { "final/eval_mean": evaluation.mean, "final/eval_min": evaluation.min, "final/eval_max": evaluation.max }),
+    ...(selection && {
+      "final/check_score": selection.check_score,
+      "final/check_episodes": selection.check_episodes,
+      // A check confirmed over train.confirmEpisodes scores their mean (see select.ts).
+      "final/check_confirmed": config.train.confirmEpisodes > 0 && selection.check_episodes === config.train.confirmEpisodes ? 1 : 0,
+    }),
+  };
 }
 
 /** The built-in envs, or remote env servers over the ZeroMQ bridge, as the config says. */

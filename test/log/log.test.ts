@@ -1,12 +1,10 @@
-// Logger sinks: record/dump semantics, JSONL, TensorBoard records read back and CRC-checked, plot PNG.
+// Logger sinks: record/dump semantics, JSONL, TensorBoard records read back and CRC-checked.
 import { expect } from "chai";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PNG } from "pngjs";
 
-import { JsonlSink, Logger, type LogRecord, type LogSink } from "../../src/log/logger.ts";
-import { plotScores } from "../../src/log/plot.ts";
+import { float32Shortest, JsonlSink, Logger, type LogRecord, type LogSink } from "../../src/log/logger.ts";
 import { crc32c, maskedCrc32c, TensorBoardSink } from "../../src/log/tensorboard.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "tt-log-"));
@@ -73,14 +71,20 @@ describe("TensorBoard sink", () => {
   });
 });
 
-describe("plotScores", () => {
-  it("draws dots, an average line and the target into a PNG", () => {
-    const scores = Array.from({ length: 50 }, (_, i) => i / 50);
-    const averages = scores.map((_, i) => scores.slice(Math.max(0, i - 9), i + 1).reduce((a, b) => a + b) / Math.min(10, i + 1));
-    const png = PNG.sync.read(plotScores(scores, averages, 0.5, join(dir, "scores.png")));
-    expect(png.width).to.equal(800);
-    const colors = new Set<string>();
-    for (let i = 0; i < png.data.length; i += 4) colors.add(`${png.data[i]},${png.data[i + 1]},${png.data[i + 2]}`);
-    expect(colors).to.include("90,140,220").and.to.include("230,120,0").and.to.include("200,40,40");
+describe("metrics.jsonl numbers", () => {
+  it("fractions are written at float32 precision, shortest form; integers and strings as they are", () => {
+    expect(float32Shortest(1.4000000208616257)).to.equal(1.4);
+    expect(float32Shortest(Math.fround(0.1) * 3)).to.equal(0.3);
+    expect(float32Shortest(-0.009999999776482582)).to.equal(-0.01);
+    expect(float32Shortest(1.2345e-7)).to.equal(1.2345e-7);
+    expect(float32Shortest(2 ** 40 + 1)).to.equal(2 ** 40 + 1);
+    for (const value of [Math.PI, 1 / 3, 2.55, 123456.789, 6.9e-18]) {
+      const short = float32Shortest(value);
+      expect(Math.fround(short), String(value)).to.equal(Math.fround(value));
+      expect(String(short).replace(/^-|\.|e.*$/g, "").replace(/^0+/, "").length, String(value)).to.be.at.most(9);
+    }
+    const path = join(dir, "float32.jsonl");
+    new JsonlSink(path).write({ "rollout/score": 1.4000000208616257, "time/env_steps": 123456789, note: "x" }, 3);
+    expect(readFileSync(path, "utf8")).to.equal('{"step":3,"rollout/score":1.4,"time/env_steps":123456789,"note":"x"}\n');
   });
 });

@@ -14,6 +14,7 @@ import { resolveConfig } from "../../src/config/resolve.ts";
 import { kCheckpointsDir, latestCheckpoint } from "../../src/trainer/checkpoint.ts";
 import { maddpgOptions, train } from "../../src/trainer/train.ts";
 import { readTfRecords } from "../log/log.test.ts";
+import { kSpsTag } from "../../src/log/tensorboard.ts";
 
 /** A run of 12 short episodes: checkpoints every 3 (one pruned at the end), policy checks every 4 and a
  * final evaluation, tiny networks; about a second of training. */
@@ -101,8 +102,10 @@ export async function runRecord(runDir: string) {
   return {
     scores: metricRows(runDir).map((r) => r["rollout/score"]),
     metrics: readFileSync(join(runDir, "metrics.jsonl"), "utf8"),
-    // Each event without its wall time (field 1, a double: tag byte + 8 bytes).
-    tensorboard: readTfRecords(join(runDir, "tb", tbFiles[0])).map((event) => event.subarray(9).toString("hex")),
+    // Each event without its wall time (field 1, a double: tag byte + 8 bytes); time/sps events measure the wall clock.
+    tensorboard: readTfRecords(join(runDir, "tb", tbFiles[0]))
+      .filter((event) => !event.includes(Buffer.from(kSpsTag)))
+      .map((event) => event.subarray(9).toString("hex")),
     summary,
     checkpoints: readdirSync(root).filter((e) => !e.startsWith(".")).sort(),
     latestPointer: readFileSync(join(root, "latest"), "utf8"),
