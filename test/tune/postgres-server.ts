@@ -82,6 +82,14 @@ export async function startPostgres(): Promise<PostgresServer> {
       }
     },
   };
+  // A test process that ends without its after() hooks (an uncaught error, process.exit) still stops it.
+  const onExit = () => server.destroy();
+  process.once("exit", onExit);
+  const destroy = server.destroy;
+  server.destroy = () => {
+    process.off("exit", onExit);
+    destroy();
+  };
   try {
     run("initdb", ["-D", data, "-U", "tune", "-A", "trust", "--no-sync", "-E", "UTF8"]);
     server.start();
