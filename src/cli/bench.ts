@@ -35,7 +35,8 @@ export const benchCommand: CommandModule = {
   command: "bench <what>",
   describe: "Benchmarks with ratios measured side by side",
   builder: (y) =>
-    withJson(withConfigOptions(y))
+    withJson(withConfigOptions(y, { hidden: true }))
+      .epilogue("bench solve and bench update also take every training option (`tennis-train train --help` lists them).")
       .positional("what", { choices: ["env", "buffer", "update", "solve", "bridge"] as const, describe: "What to measure" })
       .option("seconds", { describe: "Measuring time per row (env, buffer, update) [default: 1-2]" })
       .option("repeats", {

@@ -66,8 +66,8 @@ export const watchCommand: CommandModule = {
       port: intFlag(argv, "port", 0, kMaxPort),
       seed: intFlag(argv, "seed", 0, kMaxSeed),
     };
-    const result = await listening(`port ${options.port ?? 8081}`, () => runWatch(options));
-    if ("frames" in result) console.log(`Wrote ${result.out}: ${result.frames} frames, score ${result.score.toFixed(2)}`);
+    // runWatch prints what it wrote or where it serves.
+    await listening(`port ${options.port ?? 8081}`, () => runWatch(options));
   },
 };
 

@@ -2,14 +2,17 @@
 // error shapes the top-level handler knows how to print.
 import type { Argv } from "yargs";
 
+import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 
 import { invalidParameter } from "../../binding/validate.ts";
 import { configFlagOptions, flagsToConfig } from "../config/flags.ts";
+import { nodeAt, optionLeaves } from "../config/schema.ts";
 import { ConfigError, resolveConfig } from "../config/resolve.ts";
 import type { Config } from "../config/types.ts";
 import { writableDirProblem } from "../config/writable-dir.ts";
 import { latestCheckpoint } from "../trainer/checkpoint.ts";
+import { isRunDir } from "../trainer/train.ts";
 
 /** An error whose message is for the user as is (no stack unless --verbose). */
 export class UsageError extends Error {
@@ -19,12 +22,24 @@ export class UsageError extends Error {
   }
 }
 
-/** Adds --config, --cuda and every schema option to a command. */
-export function withConfigOptions<T>(y: Argv<T>): Argv<T> {
+/** The --help heading of a config flag: its schema section ("Training loop (train.*):"), or "Run options:"
+ * for the top-level keys. */
+function sectionHeading(path: string): string {
+  const section = path.split(".")[0];
+  if (section === path) return "Run options:";
+  const title = (nodeAt(section)?.description ?? section).replace(/^The /, "").replace(/\.$/, "");
+  return `${title[0].toUpperCase()}${title.slice(1)} (${section}.*):`;
+}
+
+/** Adds --config, --cuda and every schema option to a command, grouped in --help by schema section;
+ * `hidden` leaves the schema options out of --help (a command where only some of its uses train). */
+export function withConfigOptions<T>(y: Argv<T>, { hidden = false } = {}): Argv<T> {
+  const options = configFlagOptions();
+  for (const leaf of optionLeaves()) options[leaf.flag] = { ...options[leaf.flag], group: sectionHeading(leaf.path), hidden };
   return y
     .option("config", { type: "string", describe: "JSON config file (schema defaults < this file < flags)" })
     .option("cuda", { type: "boolean", describe: "Short for --device cuda" })
-    .options(configFlagOptions()) as unknown as Argv<T>;
+    .options(options) as unknown as Argv<T>;
 }
 
 /** Adds --json to a command that measures something. */
@@ -43,12 +58,25 @@ export function requireRunsDir(config: Config): void {
   if (problem) throw new ConfigError([problem]);
 }
 
-/** The latest complete checkpoint folder of --checkpoint (a run directory or a checkpoint folder). */
+/** The latest complete checkpoint folder of --checkpoint (a run directory or a checkpoint folder); every
+ * command that plays a checkpoint fails the same way (a UsageError) when there is none. */
 export function checkpointFlag(argv: Record<string, unknown>): string {
   const value = argv.checkpoint;
-  const dir = typeof value === "string" && value !== "" ? latestCheckpoint(resolve(value)) : null;
-  if (!dir) throw new UsageError(invalidParameter("--checkpoint", "a run directory or checkpoint folder holding a complete checkpoint", value).message);
-  return dir;
+  if (typeof value !== "string" || value === "") throw new UsageError(invalidParameter("--checkpoint", "a run directory or checkpoint folder", value).message);
+  const dir = latestCheckpoint(resolve(value));
+  if (dir) return dir;
+  const problem = existsSync(value) ? "it holds no complete checkpoint" : "no such file or directory";
+  throw new UsageError(`No checkpoint at ${value}: ${problem} (--checkpoint takes a run directory or a checkpoint folder)`);
+}
+
+/** --resume must name a run directory (one holding config.json); a UsageError says plainly when it does not. */
+export function checkResumeFlag(argv: Record<string, unknown>): void {
+  const value = argv.resume;
+  if (value === undefined) return;
+  if (typeof value !== "string" || value === "") throw new UsageError(invalidParameter("--resume", "a run directory", value).message);
+  if (isRunDir(value)) return;
+  const problem = existsSync(value) ? "it has no config.json" : "no such directory";
+  throw new UsageError(`No run at ${value}: ${problem} (--resume takes a run directory that \`tennis-train train\` made)`);
 }
 
 /** Prints the result object as the last line of stdout (for --json). */

@@ -5,7 +5,7 @@ import yargs from "yargs";
 import { TennisTrainError } from "../../binding/errors.ts";
 import { configFlagNames } from "../config/flags.ts";
 import { ConfigError, didYouMean } from "../config/resolve.ts";
-import { UsageError } from "./common.ts";
+import { UsageError, checkResumeFlag } from "./common.ts";
 import { benchCommand } from "./bench.ts";
 import {
   envServerCommand,
@@ -42,6 +42,26 @@ function explainUnknown(message: string, known: string[], command: string): stri
     .join("\n");
 }
 
+/** The names of the commands a parser knows (yargs keeps them on its command instance, which its
+ * public typings leave out). */
+function commandNames(cli: ReturnType<typeof buildCli>): string[] {
+  const internals = cli as unknown as { getInternalMethods(): { getCommandInstance(): { getCommands(): string[] } } };
+  return internals.getInternalMethods().getCommandInstance().getCommands();
+}
+
+/**
+ * A first word that is no command is a mistyped command, not an option or an argument of train (the
+ * default command takes no positional arguments): "Unknown command `evl` (did you mean `tennis-train eval`?)".
+ * Checked before yargs parses, so `tennis-train evaluate --help` fails instead of printing train's help.
+ */
+function unknownCommand(args: string[], commands: string[]): string | null {
+  const word = args[0];
+  if (word === undefined || word.startsWith("-") || commands.includes(word)) return null;
+  const suggestion = didYouMean(word, commands) ?? commands.find((c) => c.length >= 3 && (word.startsWith(c) || c.startsWith(word)));
+  const hint = suggestion ? ` (did you mean \`tennis-train ${suggestion}\`?)` : "";
+  return `Unknown command \`${word}\`${hint}; \`tennis-train --help\` lists the commands`;
+}
+
 /** The command as typed: the words before the first option ("bench solve"), or the default "train". */
 function commandWords(args: string[]): string {
   const end = args.findIndex((a) => a.startsWith("-"));
@@ -62,6 +82,8 @@ export function buildCli(args: string[]) {
     .command(tuneCommand)
     .command(infoCommand)
     .option("verbose", { type: "boolean", describe: "Print stack traces of errors" })
+    // Only train takes --resume; checked before its handler resolves the run's config.
+    .middleware(checkResumeFlag)
     .strict()
     .recommendCommands()
     .wrap(Math.min(120, process.stdout.columns ?? 120))
@@ -78,7 +100,10 @@ export function buildCli(args: string[]) {
 export async function main(args: string[]): Promise<void> {
   const verbose = args.includes("--verbose");
   try {
-    await buildCli(args).parseAsync();
+    const cli = buildCli(args);
+    const problem = unknownCommand(args, commandNames(cli));
+    if (problem) throw new UsageError(problem);
+    await cli.parseAsync();
   } catch (err) {
     const error = err as Error;
     if (error instanceof ConfigError || error instanceof UsageError) {

@@ -49,14 +49,16 @@ export const evalCommand: CommandModule = {
     const seed = intFlag(argv, "seed", 0, kMaxSeed, 1);
     const policy = (argv.policy as string | undefined) ?? "checkpoint";
     let result: { scores: number[]; mean_score: number; capped?: number };
+    // The checkpoint folder that played (--policy checkpoint), named in the output.
+    let checkpoint: string | undefined;
     if (policy.startsWith(kOnnxPolicyPrefix)) {
       result = await evalOnnx(onnxPolicyFiles(policy), episodes, seed, argv.cleanReset as boolean | undefined);
     } else if (policy === "scripted") {
       result = evalScripted({ episodes, seed, cleanReset: (argv.cleanReset as boolean | undefined) ?? true });
     } else if (policy === "checkpoint") {
       if (!argv.checkpoint) throw new UsageError("eval needs --checkpoint DIR (a run directory or a checkpoint folder), or --policy scripted");
-      const dir = checkpointFlag(argv);
-      result = await evalCheckpoint(checkpointEvalConfig(dir, argv.cleanReset as boolean | undefined), dir, episodes, seed);
+      checkpoint = checkpointFlag(argv);
+      result = await evalCheckpoint(checkpointEvalConfig(checkpoint, argv.cleanReset as boolean | undefined), checkpoint, episodes, seed);
     } else {
       throw new UsageError(invalidParameter("--policy", "checkpoint, scripted or onnx:FILE[,FILE]", policy).message);
     }
@@ -64,6 +66,7 @@ export const evalCommand: CommandModule = {
     const quantile = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
     const out = {
       policy,
+      ...(checkpoint !== undefined && { checkpoint }),
       episodes,
       mean_score: result.mean_score,
       min: sorted[0],
@@ -73,7 +76,7 @@ export const evalCommand: CommandModule = {
       scores: result.scores,
     };
     if (argv.json) return printJson(out);
-    console.log(`${policy}: mean score ${out.mean_score.toFixed(3)} over ${episodes} episodes (min ${out.min.toFixed(2)}, p10 ${out.p10.toFixed(2)}, median ${out.median.toFixed(2)}, max ${out.max.toFixed(2)})`);
+    console.log(`${checkpoint === undefined ? policy : `checkpoint ${checkpoint}`}: mean score ${out.mean_score.toFixed(3)} over ${episodes} episodes (min ${out.min.toFixed(2)}, p10 ${out.p10.toFixed(2)}, median ${out.median.toFixed(2)}, max ${out.max.toFixed(2)})`);
   },
 };
 
