@@ -192,9 +192,8 @@ export async function runTune(options: TuneOptions): Promise<TuneResult> {
   if (result.settings.sweep) print(sweepSummary(result.trials));
   const exports = writeStudyExports(dir, result.trials, result.settings, { study: result.name, storage: result.storage });
   print(`Every trial: ${exports.csv} and ${exports.json}`);
-  const plot = join(dir, "objective.png");
-  const drawn = plotObjective(result.trials, plot);
-  print(`Objective per trial: ${plot} (y from ${drawn.yMin.toFixed(1)} to ${drawn.yMax.toFixed(1)}; blue: complete, orange: best so far, grey: pruned, red: failed)`);
+  const plot = await plotObjective(result.trials, result.settings, join(dir, "objective"));
+  print(`Objective per trial: ${plot.png} (and ${plot.svg})`);
   let bestConfig: string | null = null;
   if (result.best) {
     bestConfig = join(dir, "best-config.json");
@@ -214,7 +213,7 @@ export async function runTune(options: TuneOptions): Promise<TuneResult> {
     best: result.best ? { trial: result.best.number, objective: result.best.objective!, params: result.best.params, seeds: result.best.seeds } : null,
     top: rankTrials(result.trials).slice(0, 10).map((t) => ({ trial: t.number, objective: t.objective!, params: t.params })),
     bestConfig,
-    plot,
+    plot: plot.png,
     csv: exports.csv,
     studyJson: exports.json,
     storage: result.storage,

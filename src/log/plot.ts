@@ -210,3 +210,46 @@ export async function writeRunPlots(runDir: string, input: ScoresChartInput): Pr
   const diagnostics = await writeChart(diagnosticsSpec(readMetrics(runDir), input), join(runDir, "diagnostics"));
   return [...scores, ...diagnostics];
 }
+
+/** One trial of a study on the objective chart: its number, state and objective (null unless complete). */
+export interface TrialPoint {
+  number: number;
+  state: string;
+  objective: number | null;
+}
+
+/**
+ * A study's objective per trial: complete trials as dots, the best so far as a step line, pruned and
+ * failed trials (no objective) as marks along the top; `yTitle` names the objective.
+ */
+export function objectiveSpec(trials: readonly TrialPoint[], yTitle: string): TopLevelSpec {
+  const series = ["complete trial", "best so far", "pruned", "failed"];
+  const color = { field: "series", type: "nominal", scale: { domain: series, range: ["#1f77b4", "#e6550d", "#8c8c8c", "#d62728"] }, legend: { title: null, orient: "right" } };
+  const sorted = [...trials].sort((a, b) => a.number - b.number);
+  const complete = sorted.filter((t) => t.state === "complete" && t.objective !== null);
+  let best = Infinity;
+  const bestSoFar = complete.map((t) => ({ trial: t.number, objective: (best = Math.min(best, t.objective!)), series: series[1] }));
+  const lastTrial = Math.max(1, ...sorted.map((t) => t.number));
+  if (bestSoFar.length > 0) bestSoFar.push({ ...bestSoFar[bestSoFar.length - 1], trial: lastTrial });
+  const x = { field: "trial", type: "quantitative", title: "Trial", scale: { domain: [0, lastTrial] }, axis: { tickMinStep: 1, format: "d" } };
+  return {
+    $schema: "https://vega.github.io/schema/vega-lite/v5.json",
+    title: { text: "Objective per trial", subtitle: `${complete.length} complete of ${trials.length} trials; lower is better` },
+    width: kWidth,
+    height: kHeight,
+    config: chartConfig(),
+    layer: [
+      { data: { values: bestSoFar }, mark: { type: "line", interpolate: "step-after", strokeWidth: 2 }, encoding: { x, y: { field: "objective", type: "quantitative" }, color } },
+      {
+        data: { values: complete.map((t) => ({ trial: t.number, objective: t.objective, series: series[0] })) },
+        mark: { type: "circle", size: 60 },
+        encoding: { x, y: { field: "objective", type: "quantitative", title: yTitle, scale: { zero: false, padding: 12 } }, color },
+      },
+      {
+        data: { values: sorted.filter((t) => t.state === "pruned" || t.state === "failed").map((t) => ({ trial: t.number, series: t.state })) },
+        mark: { type: "point", shape: "triangle-down", size: 70, filled: true },
+        encoding: { x, y: { value: 6 }, color },
+      },
+    ],
+  } as unknown as TopLevelSpec;
+}

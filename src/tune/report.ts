@@ -5,7 +5,7 @@ import { renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 import { resolveConfig } from "../config/resolve.ts";
-import { Canvas } from "../log/canvas.ts";
+import { objectiveSpec, writeChart } from "../log/plot.ts";
 import { writeJson } from "../trainer/run-dir.ts";
 import { formatParams, trialLayer } from "./study.ts";
 import type { RunningTrial, StudySettings, StudyStore, TrialRow } from "./store.ts";
@@ -151,60 +151,15 @@ export async function studyStatus(store: StudyStore): Promise<StudyStatus> {
   return { ...base, budget: settings.trials, finished, counts, running, best, text: lines.join("\n") };
 }
 
-/** Pixel coordinates and the value ranges drawn, so a caller can describe the axes in words. */
+/** The objective chart's files. */
 export interface ObjectivePlot {
-  png: Buffer;
-  trials: number;
-  yMin: number;
-  yMax: number;
+  png: string;
+  svg: string;
 }
 
-/**
- * Objective per trial: complete trials as blue dots, the best so far as an orange step line, pruned
- * trials as grey ticks and failed ones as red crosses along the top edge (they have no objective).
- */
-export function plotObjective(trials: readonly TrialRow[], path?: string): ObjectivePlot {
-  const width = 800;
-  const height = 400;
-  const margin = 30;
-  const canvas = new Canvas(width, height);
-  const values = trials.filter((t) => t.state === "complete" && t.objective !== null).map((t) => t.objective!);
-  const lastNumber = Math.max(1, ...trials.map((t) => t.number));
-  const yMin = values.length ? Math.min(...values) : 0;
-  const yMaxRaw = values.length ? Math.max(...values) : 1;
-  const pad = (yMaxRaw - yMin) * 0.05 || Math.abs(yMaxRaw) * 0.05 || 1;
-  const [lo, hi] = [yMin - pad, yMaxRaw + pad];
-  const inset = 12;
-  const px = (n: number) => margin + inset + ((width - 2 * margin - 2 * inset) * n) / lastNumber;
-  const py = (v: number) => height - margin - ((height - 2 * margin) * (v - lo)) / (hi - lo);
-  canvas.line(margin, height - margin, width - margin, height - margin, [0, 0, 0]);
-  canvas.line(margin, margin, margin, height - margin, [0, 0, 0]);
-  // A tick under the x axis for every trial number.
-  for (let n = 0; n <= lastNumber; n++) canvas.line(px(n), height - margin, px(n), height - margin + 4, [0, 0, 0]);
-  let best = Infinity;
-  let previous: [number, number] | null = null;
-  for (const t of [...trials].sort((a, b) => a.number - b.number)) {
-    const x = px(t.number);
-    if (t.state === "complete" && t.objective !== null) {
-      canvas.disc(x, py(t.objective), 4, [40, 90, 200]);
-      if (t.objective < best) {
-        if (previous) {
-          canvas.line(previous[0], previous[1], x, previous[1], [230, 120, 0]);
-          canvas.line(x, previous[1], x, py(t.objective), [230, 120, 0]);
-        }
-        best = t.objective;
-        previous = [x, py(best)];
-      }
-    } else if (t.state === "pruned") {
-      canvas.line(x, margin / 2 - 6, x, margin / 2 + 6, [140, 140, 140]);
-      canvas.line(x - 1, margin / 2 - 6, x - 1, margin / 2 + 6, [140, 140, 140]);
-    } else if (t.state === "failed") {
-      canvas.line(x - 5, margin / 2 - 5, x + 5, margin / 2 + 5, [210, 30, 30]);
-      canvas.line(x - 5, margin / 2 + 5, x + 5, margin / 2 - 5, [210, 30, 30]);
-    }
-  }
-  if (previous) canvas.line(previous[0], previous[1], px(lastNumber), previous[1], [230, 120, 0]);
-  const png = canvas.toBuffer();
-  if (path) writeFileSync(path, png);
-  return { png, trials: trials.length, yMin: lo, yMax: hi };
+/** Writes `${base}.png` and `${base}.svg`: the objective per trial with labelled axes (src/log/plot.ts). */
+export async function plotObjective(trials: readonly TrialRow[], settings: StudySettings, base: string): Promise<ObjectivePlot> {
+  const title = settings.objective === "episodes" ? "Episodes to solve (unsolved: penalty)" : "Wall seconds to solve (unsolved: penalty)";
+  const [svg, png] = await writeChart(objectiveSpec(trials, title), base);
+  return { png, svg };
 }

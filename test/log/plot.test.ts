@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PNG } from "pngjs";
 
-import { diagnosticsSpec, renderChart, scoresSpec, writeRunPlots } from "../../src/log/plot.ts";
+import { diagnosticsSpec, objectiveSpec, renderChart, scoresSpec, writeRunPlots } from "../../src/log/plot.ts";
 
 /** The text of every <text> element of an SVG, entities decoded. */
 function svgTexts(svg: string): string[] {
@@ -75,5 +75,19 @@ describe("run charts", function () {
     expect(written.map((p) => p.slice(dir.length + 1))).to.deep.equal(["scores.svg", "scores.png", "diagnostics.svg", "diagnostics.png"]);
     for (const path of written) expect(existsSync(path)).to.equal(true);
     expect(readFileSync(join(dir, "diagnostics.svg"), "utf8")).to.contain("Critic loss (log)");
+  });
+
+  it("a study's objective per trial: axis titles, ticks, legend with the best so far, pruned and failed", async () => {
+    const trials = [
+      { number: 0, state: "complete", objective: 240 },
+      { number: 1, state: "pruned", objective: null },
+      { number: 2, state: "complete", objective: 180 },
+      { number: 3, state: "failed", objective: null },
+      { number: 4, state: "complete", objective: 210 },
+    ];
+    const texts = svgTexts((await renderChart(objectiveSpec(trials, "Episodes to solve"))).svg);
+    expect(texts).to.include.members(["Objective per trial", "3 complete of 5 trials; lower is better", "Trial", "Episodes to solve"]);
+    expect(texts).to.include.members(["0", "1", "2", "3", "4", "180", "200", "240"]);
+    expect(texts).to.include.members(["complete trial", "best so far", "pruned", "failed"]);
   });
 });
