@@ -129,7 +129,11 @@ export function scoresSpec(input: ScoresChartInput): TopLevelSpec {
           { mark: { type: "line", strokeWidth: 2 }, encoding: { x, y: { field: "average", type: "quantitative" }, color: color(series[1]) } },
         ],
       },
-      { mark: { type: "rule", strokeDash: [4, 4] }, encoding: { y: { datum: input.target, type: "quantitative" }, color: color(series[2]) } },
+      {
+        data: { values: [{ target: input.target }] },
+        mark: { type: "rule", strokeDash: [6, 4], strokeWidth: 1.5 },
+        encoding: { y: { field: "target", type: "quantitative" }, color: color(series[2]) },
+      },
     ],
   } as unknown as TopLevelSpec;
 }
@@ -180,7 +184,8 @@ export function diagnosticsSpec(records: readonly LogRecord[], phases: RunPhases
             x,
             y: {
               field: "value", type: "quantitative", title: log ? `${title} (log)` : title,
-              scale: log ? { type: "log" } : { zero: false }, axis: { tickCount: log ? 4 : 5, format: "~g" },
+              scale: log ? { type: "log" } : { zero: false },
+            axis: log ? { values: decades(values.map((v) => v.value)), format: "~g" } : { tickCount: 5, format: "~g" },
             },
             color: { field: "series", type: "nominal", scale: { domain: keys.map(([, name]) => name) }, legend: { title: null, orient: "right" } },
           },
@@ -195,6 +200,15 @@ export function diagnosticsSpec(records: readonly LogRecord[], phases: RunPhases
     vconcat: panels,
     resolve: { scale: { color: "independent", y: "independent" }, legend: { color: "independent" } },
   } as unknown as TopLevelSpec;
+}
+
+/** The powers of ten from the one at or below the least value to the one at or above the largest: the
+ * ticks of a log axis (vega's own log ticks draw a grid line at every 1-9 multiple). */
+function decades(values: readonly number[]): number[] {
+  if (values.length === 0) return [];
+  const low = Math.floor(Math.log10(Math.min(...values)));
+  const high = Math.ceil(Math.log10(Math.max(...values)));
+  return Array.from({ length: high - low + 1 }, (_, i) => Number(`1e${low + i}`));
 }
 
 /** The metric records of a run's metrics.jsonl (none when it has none). */

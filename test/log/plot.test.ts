@@ -35,6 +35,9 @@ describe("run charts", function () {
     expect(texts).to.include("solved at episode 180");
     expect(texts).to.include("polishing");
     expect(texts).to.include("solved at episode 180; trained on to episode 300");
+    // The target and the solve are drawn as rules, not only named.
+    expect(svg).to.contain('<line aria-label="target: 0.5" role="graphics-symbol" aria-roledescription="rule mark"');
+    expect(svg).to.contain('<line aria-label="episode: 180" role="graphics-symbol" aria-roledescription="rule mark"');
     const image = PNG.sync.read(png);
     const width = Number(/<svg[^>]* width="(\d+)"/.exec(svg)![1]);
     expect(image.width).to.equal(2 * width);
