@@ -1,6 +1,8 @@
 // Console output of a training run: the notebook's line every N episodes, the notebook's "Environment
 // solved" line the moment the moving average reaches the target, and the progress display (a cli-progress
 // bar on a TTY, plain periodic lines elsewhere).
+import { clearLine, cursorTo } from "node:readline";
+
 import { SingleBar } from "cli-progress";
 
 import type { Config } from "../config/types.ts";
@@ -146,9 +148,13 @@ export class TrainingProgress {
     this.#stream.write(`Progress: avg ${p.average}/${p.target} | episode ${p.episode} | ${p.sps} steps/s | ${p.ups} updates/s | elapsed ${p.elapsed} | ${p.estimate}\n`);
   }
 
-  /** Clears the bar's line so that a normal line can be printed; the bar comes back at its next redraw. */
+  /** Clears the bar's line so that a normal line can be printed; the bar comes back at its next redraw.
+   * The cursor goes back by an escape sequence, as cli-progress moves it, not by "\r" (which a terminal
+   * may turn into a new line). */
   clear(): void {
-    if (this.#bar) this.#stream.write("\r\x1b[K");
+    if (!this.#bar) return;
+    cursorTo(this.#stream, 0);
+    clearLine(this.#stream, 0);
   }
 
   /** Removes the bar for good (at the end of a run). */

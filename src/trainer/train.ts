@@ -134,7 +134,12 @@ function extendsFinishedRun(final: NonNullable<SavedState["final"]>, episodes: n
 }
 
 async function trainLocked(config: Config, options: TrainOptions, runDir: string): Promise<TrainSummary> {
-  const say = (line: string) => options.quiet || console.log(line);
+  // Every line clears the progress bar's line first (the bar redraws itself below it).
+  let progress: TrainingProgress | null = null;
+  const say = (line: string) => {
+    progress?.clear();
+    if (!options.quiet) console.log(line);
+  };
   const resumeFrom = options.resume ? latestCheckpoint(options.resume) : null;
   if (options.resume && !resumeFrom) throw new Error(`no complete checkpoint found in ${options.resume}`);
   let saved: SavedState | null = null;
@@ -193,7 +198,7 @@ async function trainLocked(config: Config, options: TrainOptions, runDir: string
   const normNextObs = new Float32Array(n * 48);
   const shaped = new Float32Array(n * 2);
   const sampleOptions = { earlyTrainingSteps: t.earlyTrainingSteps, negSamplingRatio: t.negSamplingRatio };
-  const progress = !options.quiet && config.log.progress ? new TrainingProgress({ target: t.targetScore }) : null;
+  progress = !options.quiet && config.log.progress ? new TrainingProgress({ target: t.targetScore }) : null;
   const started = Date.now();
   const wall = () => state.wallBefore + (Date.now() - started) / 1000;
   let stepsAtLastLine = state.envSteps;
@@ -241,7 +246,6 @@ async function trainLocked(config: Config, options: TrainOptions, runDir: string
       const now = Date.now();
       const sps = ((state.envSteps - stepsAtLastLine) * 1000) / Math.max(1, now - timeAtLastLine);
       [stepsAtLastLine, timeAtLastLine] = [state.envSteps, now];
-      progress?.clear();
       say(episodeLine(ep, state.updates, sps));
     }
     progress?.update({ episode: ep.episode, average: ep.average, envSteps: state.envSteps, updates: state.updates, elapsed: wall(), solvedAt: tracker.solvedAt });
@@ -278,7 +282,6 @@ async function trainLocked(config: Config, options: TrainOptions, runDir: string
       }
       if (tracker.solvedAt !== null && !state.atSolve) {
         state.atSolve = { wall_s: Number(wall().toFixed(2)), env_steps: state.envSteps, updates: state.updates };
-        progress?.clear();
         say(solvedLine(tracker.solvedAt, state.averages[tracker.solvedAt - 1], t.window, state.atSolve.wall_s));
         say(afterSolveLine(config, selector?.bestScore ?? -Infinity));
       }

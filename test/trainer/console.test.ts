@@ -87,6 +87,9 @@ describe("training console", function () {
     progress.update(snapshot(150, 0.25, 10));
     now = 20;
     progress.update(snapshot(200, 0.25, 20));
+    // Cleared for a line of text by escape sequences (a "\r" may become a new line on a terminal).
+    progress.clear();
+    expect(text().endsWith("\x1b[0K\x1b[1G\x1b[2K"), JSON.stringify(text().slice(-40))).to.equal(true);
     progress.stop();
     const drawn = text();
     // Half the target: half of the 24-character bar is filled.
