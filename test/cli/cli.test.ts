@@ -67,6 +67,6 @@ describe("cli", () => {
     const { code, stdout, stderr } = runCli(["tune", "--trials", "2"]);
     expect(code).to.equal(2);
     expect(stdout).to.equal("");
-    expect(stderr).to.contain("Missing required argument: space");
+    expect(stderr).to.contain("--space is required: the search-space JSON file");
   });
 });
