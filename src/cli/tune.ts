@@ -193,7 +193,7 @@ export async function runTune(options: TuneOptions): Promise<TuneResult> {
   const exports = writeStudyExports(dir, result.trials, result.settings, { study: result.name, storage: result.storage });
   print(`Every trial: ${exports.csv} and ${exports.json}`);
   const plot = await plotObjective(result.trials, result.settings, join(dir, "objective"));
-  print(`Objective per trial: ${plot.png} (and ${plot.svg})`);
+  print(plot.png ? `Objective per trial: ${plot.png} (and ${plot.svg})` : `Objective per trial: ${plot.svg}`);
   let bestConfig: string | null = null;
   if (result.best) {
     bestConfig = join(dir, "best-config.json");
@@ -213,7 +213,7 @@ export async function runTune(options: TuneOptions): Promise<TuneResult> {
     best: result.best ? { trial: result.best.number, objective: result.best.objective!, params: result.best.params, seeds: result.best.seeds } : null,
     top: rankTrials(result.trials).slice(0, 10).map((t) => ({ trial: t.number, objective: t.objective!, params: t.params })),
     bestConfig,
-    plot: plot.png,
+    plot: plot.png ?? plot.svg,
     csv: exports.csv,
     studyJson: exports.json,
     storage: result.storage,

@@ -1,10 +1,10 @@
 // Report-ready charts of a run: Vega-Lite specs compiled by vega to SVG in Node (the `none` renderer: no
 // canvas, no browser), then @resvg/resvg-js turns the SVG into a PNG with a system font. Every chart is
-// written twice, as NAME.svg and NAME.png.
+// written twice, as NAME.svg and NAME.png (the SVG alone where @resvg/resvg-js cannot load, as in the
+// one-file CLI bundle of scripts/bundle-cli.sh).
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
-import { Resvg } from "@resvg/resvg-js";
 import * as vega from "vega";
 import { compile, type TopLevelSpec } from "vega-lite";
 
@@ -25,22 +25,53 @@ const kPanelHeight = 110;
 /** A piece of a Vega-Lite spec, built as plain data and checked by vega-lite's compiler at run time. */
 type SpecPart = Record<string, unknown>;
 
-/** The chart's SVG text and its PNG rendering. */
-export async function renderChart(spec: TopLevelSpec): Promise<{ svg: string; png: Buffer }> {
+/** SVG text to PNG bytes, or null where no rasteriser is available. */
+export type Rasterise = (svg: string) => Promise<Buffer | null>;
+
+type ResvgModule = typeof import("@resvg/resvg-js");
+/** The native package, named through a variable so that bundlers leave the import to run time. */
+const kResvgPackage = "@resvg/resvg-js";
+let resvgModule: Promise<ResvgModule | null> | undefined;
+
+/** @resvg/resvg-js, loaded on first use; null (said once on stderr) where it cannot load. */
+function loadResvg(): Promise<ResvgModule | null> {
+  resvgModule ??= import(kResvgPackage).then(
+    (module) => module as ResvgModule,
+    (err: Error) => {
+      process.stderr.write(`charts: PNG files skipped, ${kResvgPackage} did not load (${err.message.split("\n")[0]}); the SVG files are written\n`);
+      return null;
+    },
+  );
+  return resvgModule;
+}
+
+/** The PNG of an SVG chart by resvg, with the chart font among the system fonts. */
+export const rasteriseWithResvg: Rasterise = async (svg) => {
+  const resvg = await loadResvg();
+  if (!resvg) return null;
+  const options = { font: { loadSystemFonts: true, defaultFontFamily: kChartFont }, fitTo: { mode: "zoom" as const, value: kPngZoom } };
+  return new resvg.Resvg(svg, options).render().asPng();
+};
+
+/** The chart's SVG text and its PNG rendering (null where `rasterise` has none). */
+export async function renderChart(
+  spec: TopLevelSpec,
+  rasterise: Rasterise = rasteriseWithResvg,
+): Promise<{ svg: string; png: Buffer | null }> {
   const view = new vega.View(vega.parse(compile(spec).spec), { renderer: "none" });
   try {
     const svg = await view.toSVG();
-    const resvg = new Resvg(svg, { font: { loadSystemFonts: true, defaultFontFamily: kChartFont }, fitTo: { mode: "zoom", value: kPngZoom } });
-    return { svg, png: resvg.render().asPng() };
+    return { svg, png: await rasterise(svg) };
   } finally {
     view.finalize();
   }
 }
 
-/** Writes `${base}.svg` and `${base}.png`; returns their paths. */
-export async function writeChart(spec: TopLevelSpec, base: string): Promise<[string, string]> {
-  const { svg, png } = await renderChart(spec);
+/** Writes `${base}.svg` and, where one could be rendered, `${base}.png`; returns the paths written. */
+export async function writeChart(spec: TopLevelSpec, base: string, rasterise?: Rasterise): Promise<string[]> {
+  const { svg, png } = await renderChart(spec, rasterise);
   writeFileSync(`${base}.svg`, svg);
+  if (!png) return [`${base}.svg`];
   writeFileSync(`${base}.png`, png);
   return [`${base}.svg`, `${base}.png`];
 }

@@ -153,13 +153,13 @@ export async function studyStatus(store: StudyStore): Promise<StudyStatus> {
 
 /** The objective chart's files. */
 export interface ObjectivePlot {
-  png: string;
+  png: string | null;  // null where no PNG could be rendered (src/log/plot.ts)
   svg: string;
 }
 
-/** Writes `${base}.png` and `${base}.svg`: the objective per trial with labelled axes (src/log/plot.ts). */
+/** Writes `${base}.svg` and `${base}.png`: the objective per trial with labelled axes (src/log/plot.ts). */
 export async function plotObjective(trials: readonly TrialRow[], settings: StudySettings, base: string): Promise<ObjectivePlot> {
   const title = settings.objective === "episodes" ? "Episodes to solve (unsolved: penalty)" : "Wall seconds to solve (unsolved: penalty)";
-  const [svg, png] = await writeChart(objectiveSpec(trials, title), base);
+  const [svg, png = null] = await writeChart(objectiveSpec(trials, title), base);
   return { png, svg };
 }

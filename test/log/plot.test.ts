@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PNG } from "pngjs";
 
-import { diagnosticsSpec, objectiveSpec, renderChart, scoresSpec, writeRunPlots } from "../../src/log/plot.ts";
+import { diagnosticsSpec, objectiveSpec, renderChart, scoresSpec, writeChart, writeRunPlots } from "../../src/log/plot.ts";
 
 /** The text of every <text> element of an SVG, entities decoded. */
 function svgTexts(svg: string): string[] {
@@ -26,6 +26,15 @@ function run(episodes = 300) {
 describe("run charts", function () {
   this.timeout(60_000);
 
+  it("writes the SVG alone where no PNG can be rendered (no @resvg/resvg-js, as in the one-file bundle)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tt-plot-"));
+    const base = join(dir, "scores");
+    const written = await writeChart(scoresSpec({ ...run(), solvedAt: 180 }), base, async () => null);
+    expect(written).to.deep.equal([`${base}.svg`]);
+    expect(readFileSync(`${base}.svg`, "utf8")).to.contain("solved at episode 180");
+    expect(existsSync(`${base}.png`)).to.equal(false);
+  });
+
   it("scores: axis titles, tick labels, legend, the solved marker and the polishing phase are in the SVG", async () => {
     const { svg, png } = await renderChart(scoresSpec({ ...run(), solvedAt: 180 }));
     const texts = svgTexts(svg);
@@ -38,7 +47,7 @@ describe("run charts", function () {
     // The target and the solve are drawn as rules, not only named.
     expect(svg).to.contain('<line aria-label="target: 0.5" role="graphics-symbol" aria-roledescription="rule mark"');
     expect(svg).to.contain('<line aria-label="episode: 180" role="graphics-symbol" aria-roledescription="rule mark"');
-    const image = PNG.sync.read(png);
+    const image = PNG.sync.read(png!);
     const width = Number(/<svg[^>]* width="(\d+)"/.exec(svg)![1]);
     expect(image.width).to.equal(2 * width);
   });
