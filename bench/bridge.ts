@@ -2,10 +2,10 @@
 // (a built-in env server in its own process, tcp on loopback) against the same envs in-process, and
 // the round-trip latency of one request.
 import { assertInt, assertNumber } from "../binding/validate.ts";
-import { BuiltinVecEnv, type VecEnv } from "../src/env/vec-env.ts";
-import { BridgeConnection } from "../src/bridge/connection.ts";
-import { RemoteVecEnv } from "../src/bridge/remote-vec-env.ts";
-import { spawnEnvServer, type SpawnedServer } from "../src/bridge/spawn.ts";
+import { BuiltinVecEnv, type VecEnv } from "../src/lib/env/vec-env.ts";
+import { BridgeConnection } from "../src/lib/bridge/connection.ts";
+import { RemoteVecEnv } from "../src/lib/bridge/remote-vec-env.ts";
+import { spawnEnvServer, type SpawnedServer } from "../src/lib/bridge/spawn.ts";
 
 export interface BridgeBenchOptions {
   /** Seconds each timed row runs (default 2). */

@@ -7,7 +7,7 @@ import { join } from "node:path";
 
 import { RECORD_FLOATS, ReplayBuffer, createBatch } from "../binding/buffer.ts";
 import { assertInt, assertNumber } from "../binding/validate.ts";
-import { processAlive } from "../src/util/process.ts";
+import { processAlive } from "../src/lib/util/process.ts";
 
 export interface BufferBenchOptions {
   /** Seconds each timed row runs (default 2). */

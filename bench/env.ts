@@ -3,7 +3,7 @@
 // batch sizes and OpenMP thread counts. Action generation stays outside the timed loop.
 import { TennisEnv } from "../binding/env.ts";
 import { assertInt, assertNumber } from "../binding/validate.ts";
-import { NormalRng } from "../src/env/random-play.ts";
+import { NormalRng } from "../src/lib/env/random-play.ts";
 
 export interface EnvBenchOptions {
   /** Batch sizes to time (default [1, 64, 1024, 4096]). */

@@ -1,6 +1,6 @@
 // `tennis-train bench solve`: one training run per seed with one config, a row per seed and the medians.
-import type { Config } from "../src/config/types.ts";
-import { train, type TrainSummary } from "../src/trainer/train.ts";
+import type { Config } from "../src/lib/config/types.ts";
+import { train, type TrainSummary } from "../src/lib/trainer/train.ts";
 
 export interface SolveRow {
   seed: number;

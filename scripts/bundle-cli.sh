@@ -17,9 +17,9 @@ export const Router = missing("zeromq");
 export default missing("better-sqlite3");
 export const chromium = {};
 JS
-printf 'import { main } from "../src/cli/main.ts";\nawait main(process.argv.slice(2));\n' >"$out/entry.ts"
+printf 'import { main } from "../src/apps/cli/main.ts";\nawait main(process.argv.slice(2));\n' >"$out/entry.ts"
 # The dashboard's static files are read from the bundle's folder.
-ln -sfn ../src/server/public "$out/public"
+ln -sfn ../src/apps/server/public "$out/public"
 npx esbuild "$out/entry.ts" --bundle --platform=node --format=esm --target=node20 --outfile="$out/cli.mjs" \
   --alias:zeromq="./$out/stub.mjs" --alias:better-sqlite3="./$out/stub.mjs" --alias:playwright-core="./$out/stub.mjs" \
   --banner:js="import { createRequire as __createRequire } from 'module'; const require = __createRequire(import.meta.url);" \

@@ -57,7 +57,7 @@ ADDR_B="tcp://10.231.2.2:5555"
 # Starts a server in a namespace; waits (bounded) for its endpoint line. Sets LAST_PID.
 start_server() {
   local ns=$1 bind=$2 envs=$3 seed=$4 log=$5
-  ip netns exec "$ns" node --import tsx src/bridge/child-server.ts --bind "$bind" --envs "$envs" --seed "$seed" --token "$TOKEN" >"$log" 2>"$log.err" &
+  ip netns exec "$ns" node --import tsx src/lib/bridge/child-server.ts --bind "$bind" --envs "$envs" --seed "$seed" --token "$TOKEN" >"$log" 2>"$log.err" &
   LAST_PID=$!
   PIDS+=("$LAST_PID")
   for _ in $(seq 1 300); do
@@ -75,7 +75,7 @@ PID_B=$LAST_PID
 echo "netns-bridge: servers up in $NS_A ($ADDR_A) and $NS_B ($ADDR_B)"
 
 # Phase 1: 300 steps of both servers as one 4-env env, compared with in-process envs of seeds 0 and 2.
-node --import tsx src/bridge/drive.ts --remote "$ADDR_A,$ADDR_B" --seeds 0,2 --steps 300 --token "$TOKEN" \
+node --import tsx src/lib/bridge/drive.ts --remote "$ADDR_A,$ADDR_B" --seeds 0,2 --steps 300 --token "$TOKEN" \
   >"$LOG_DIR/drive1.json" || fail "phase 1: $(cat "$LOG_DIR/drive1.json")"
 echo "netns-bridge: phase 1 $(cat "$LOG_DIR/drive1.json")"
 grep -q '"mismatches":0' "$LOG_DIR/drive1.json" || fail "phase 1 rows differ"
@@ -88,7 +88,7 @@ wait "$PID_A" "$PID_B" 2>/dev/null || true
 start_server "$NS_A" "$ADDR_A" 2 0 "$LOG_DIR/a2.out"
 PID_A=$LAST_PID
 start_server "$NS_B" "$ADDR_B" 2 2 "$LOG_DIR/b2.out"
-node --import tsx src/bridge/drive.ts --remote "$ADDR_A,$ADDR_B" --seeds 0,2 --steps 200 --step-delay-ms 5 \
+node --import tsx src/lib/bridge/drive.ts --remote "$ADDR_A,$ADDR_B" --seeds 0,2 --steps 200 --step-delay-ms 5 \
   --announce-every 50 --token "$TOKEN" --timeout-ms 500 --retries 60 --retry-delay-ms 100 \
   >"$LOG_DIR/drive2.json" 2>"$LOG_DIR/drive2.err" &
 DRIVE=$!

@@ -5,8 +5,8 @@ import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Dealer } from "zeromq";
 
-import { spawnAnnouncingServer, spawnEnvServer, type SpawnedServer } from "../../src/bridge/spawn.ts";
-import { Rng } from "../../src/util/rng.ts";
+import { spawnAnnouncingServer, spawnEnvServer, type SpawnedServer } from "../../src/lib/bridge/spawn.ts";
+import { Rng } from "../../src/lib/util/rng.ts";
 import { PYTHON, pythonModulesMissing } from "../test-deps.ts";
 
 export { PYTHON };
@@ -15,7 +15,7 @@ export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "
 /** Python children leave no __pycache__ folders in the tree. */
 const kPythonEnv = { ...process.env, PYTHONDONTWRITEBYTECODE: "1" };
 
-/** A server child process (see src/bridge/spawn.ts). */
+/** A server child process (see src/lib/bridge/spawn.ts). */
 export type ChildServer = SpawnedServer;
 
 /** Spawns a server process and resolves once it prints its {"endpoint","session"} line. */

@@ -14,7 +14,7 @@ import {
   isLocalEndpoint,
   kMaxHeaderBytes,
   tokenMatches,
-} from "../../src/bridge/protocol.ts";
+} from "../../src/lib/bridge/protocol.ts";
 
 function refusal(fn: () => unknown): ProtocolError {
   try {

@@ -7,8 +7,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 import { TennisEnv } from "../../binding/env.ts";
-import { RemoteVecEnv } from "../../src/bridge/remote-vec-env.ts";
-import { EnvServer } from "../../src/bridge/server.ts";
+import { RemoteVecEnv } from "../../src/lib/bridge/remote-vec-env.ts";
+import { EnvServer } from "../../src/lib/bridge/server.ts";
 import { PYTHON, RawClient, firstDifference, killChild, pythonMissing, runPython, seededActions, startChild, type ChildServer } from "./helpers.ts";
 import { skipBecause } from "../test-deps.ts";
 

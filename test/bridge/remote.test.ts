@@ -6,9 +6,9 @@ import { Dealer, Router } from "zeromq";
 
 import { TennisEnv, type StepResult } from "../../binding/env.ts";
 import { TennisTrainError } from "../../binding/errors.ts";
-import { BridgeConnection } from "../../src/bridge/connection.ts";
-import { RemoteVecEnv, type LostEpisodes } from "../../src/bridge/remote-vec-env.ts";
-import { EnvServer } from "../../src/bridge/server.ts";
+import { BridgeConnection } from "../../src/lib/bridge/connection.ts";
+import { RemoteVecEnv, type LostEpisodes } from "../../src/lib/bridge/remote-vec-env.ts";
+import { EnvServer } from "../../src/lib/bridge/server.ts";
 import { firstDifference, killChild, seededActions, startNodeServer, type ChildServer } from "./helpers.ts";
 
 const kLocal = "tcp://127.0.0.1:0";

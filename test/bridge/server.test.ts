@@ -4,8 +4,8 @@ import { expect } from "chai";
 import { Request } from "zeromq";
 
 import { TennisTrainError } from "../../binding/errors.ts";
-import { EnvServer, type ServedEnv } from "../../src/bridge/server.ts";
-import { runEnvServer } from "../../src/cli/env-server.ts";
+import { EnvServer, type ServedEnv } from "../../src/lib/bridge/server.ts";
+import { runEnvServer } from "../../src/apps/cli/env-server.ts";
 import { RawClient } from "./helpers.ts";
 
 const kLocal = "tcp://127.0.0.1:0";

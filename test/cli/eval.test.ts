@@ -5,11 +5,11 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import { checkpointEvalConfig } from "../../src/cli/play.ts";
-import { resolveConfig } from "../../src/config/resolve.ts";
-import { latestCheckpoint } from "../../src/trainer/checkpoint.ts";
-import { evalCheckpoint } from "../../src/trainer/evaluate.ts";
-import { train } from "../../src/trainer/train.ts";
+import { checkpointEvalConfig } from "../../src/apps/cli/play.ts";
+import { resolveConfig } from "../../src/lib/config/resolve.ts";
+import { latestCheckpoint } from "../../src/lib/trainer/checkpoint.ts";
+import { evalCheckpoint } from "../../src/lib/trainer/evaluate.ts";
+import { train } from "../../src/lib/trainer/train.ts";
 import { runCli } from "./cli.test.ts";
 
 function tinyConfig(runsDir: string, train: Record<string, unknown> = {}) {

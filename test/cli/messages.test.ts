@@ -5,9 +5,9 @@ import { mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import { resolveConfig } from "../../src/config/resolve.ts";
-import { latestCheckpoint } from "../../src/trainer/checkpoint.ts";
-import { train } from "../../src/trainer/train.ts";
+import { resolveConfig } from "../../src/lib/config/resolve.ts";
+import { latestCheckpoint } from "../../src/lib/trainer/checkpoint.ts";
+import { train } from "../../src/lib/trainer/train.ts";
 import { runCli } from "./cli.test.ts";
 
 describe("cli messages", function () {

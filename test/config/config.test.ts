@@ -4,13 +4,13 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import { checkConfig } from "../../src/config/check.ts";
-import { flagsToConfig } from "../../src/config/flags.ts";
-import { ConfigError, didYouMean, resolveConfig } from "../../src/config/resolve.ts";
-import { isSafeName, kMaxConfigNameLength, namePattern } from "../../src/config/names.ts";
-import { nodeAt, optionLeaves, schemaDefaults, schemaPath } from "../../src/config/schema.ts";
-import type { Config } from "../../src/config/types.ts";
-import { resolveImpl } from "../../src/trainer/train.ts";
+import { checkConfig } from "../../src/lib/config/check.ts";
+import { flagsToConfig } from "../../src/lib/config/flags.ts";
+import { ConfigError, didYouMean, resolveConfig } from "../../src/lib/config/resolve.ts";
+import { isSafeName, kMaxConfigNameLength, namePattern } from "../../src/lib/config/names.ts";
+import { nodeAt, optionLeaves, schemaDefaults, schemaPath } from "../../src/lib/config/schema.ts";
+import type { Config } from "../../src/lib/config/types.ts";
+import { resolveImpl } from "../../src/lib/trainer/train.ts";
 
 function problemsOf(fn: () => unknown): string[] {
   try {
@@ -201,7 +201,7 @@ describe("schema file", () => {
     expect(JSON.parse(readFileSync(schemaPath, "utf8")).$schema).to.contain("draft-07");
   });
 
-  it("states the one name rule of src/config/names.ts for `name`", () => {
+  it("states the one name rule of src/lib/config/names.ts for `name`", () => {
     expect(nodeAt("name")!.pattern).to.equal(namePattern(kMaxConfigNameLength).source);
     for (const name of ["a..b", "..", ".", ".x", "a/b", "", "x".repeat(65)]) expect(isSafeName(name) && name.length <= 64, name).to.equal(false);
     for (const name of ["a.b", "tuned-x_1", "x".repeat(64)]) expect(new RegExp(nodeAt("name")!.pattern!).test(name), name).to.equal(true);

@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 
 import { packageRoot } from "../../binding/load.ts";
-import { optionsTable } from "../../src/config/docs.ts";
+import { optionsTable } from "../../src/lib/config/docs.ts";
 
 describe("README options table", () => {
   it("matches the schema (regenerate with node --import tsx scripts/gen-options-table.ts)", () => {

@@ -9,9 +9,9 @@ import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 
-import { resolveConfig } from "../../src/config/resolve.ts";
-import { serve, type RunningServer } from "../../src/server/server.ts";
-import { train } from "../../src/trainer/train.ts";
+import { resolveConfig } from "../../src/lib/config/resolve.ts";
+import { serve, type RunningServer } from "../../src/apps/server/server.ts";
+import { train } from "../../src/lib/trainer/train.ts";
 import { CHROMIUM, chromiumMissing, skipBecause } from "../test-deps.ts";
 
 /** Screenshots land here (override with TENNIS_TRAIN_E2E_OUT) for a person to look at. */

@@ -6,7 +6,7 @@ import { expect } from "chai";
 import { NotebookTennisEnv, TennisEnv, type NativeTennisEnvConstructor } from "../../binding/env.ts";
 import { TennisTrainError } from "../../binding/errors.ts";
 import { addon } from "../../binding/load.ts";
-import { NormalRng } from "../../src/env/random-play.ts";
+import { NormalRng } from "../../src/lib/env/random-play.ts";
 
 function actionsFor(rng: NormalRng, n: number): Float32Array {
   return rng.fillClipped(new Float32Array(n * 4));

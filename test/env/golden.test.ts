@@ -11,7 +11,7 @@ import { gunzipSync } from "node:zlib";
 
 import { TennisEnv, type TennisMode } from "../../binding/env.ts";
 import { packageRoot } from "../../binding/load.ts";
-import { randomPlay } from "../../src/env/random-play.ts";
+import { randomPlay } from "../../src/lib/env/random-play.ts";
 
 const kFixtures = join(packageRoot, "test", "fixtures", "env");
 // No contact since the serve: float32 state, same operations; differences are rounding (~2e-7).

@@ -5,9 +5,9 @@ import { PNG } from "pngjs";
 
 import { TennisEnv } from "../../binding/env.ts";
 import { benchEnv } from "../../bench/env.ts";
-import { randomPlay } from "../../src/env/random-play.ts";
-import { racketCorners, renderPng } from "../../src/env/render.ts";
-import { evalScripted } from "../../src/env/scripted-eval.ts";
+import { randomPlay } from "../../src/lib/env/random-play.ts";
+import { racketCorners, renderPng } from "../../src/lib/env/render.ts";
+import { evalScripted } from "../../src/lib/env/scripted-eval.ts";
 
 describe("env/render", () => {
   const env = new TennisEnv({ seed: 0 });

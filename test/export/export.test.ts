@@ -9,15 +9,15 @@ import { join } from "node:path";
 
 import { TennisEnv } from "../../binding/env.ts";
 import { Maddpg, OBS_SIZE } from "../../binding/maddpg.ts";
-import { checkpointEvalConfig } from "../../src/cli/play.ts";
-import { resolveConfig } from "../../src/config/resolve.ts";
-import { exportPolicy } from "../../src/export/export.ts";
-import { OnnxPolicy, loadOnnxRuntime, onnxMetadata } from "../../src/export/onnx-player.ts";
-import { latestCheckpoint } from "../../src/trainer/checkpoint.ts";
-import { evalCheckpoint, runConfigOf } from "../../src/trainer/evaluate.ts";
-import { kClip, loadObsNorm } from "../../src/trainer/normalize.ts";
-import { maddpgOptions, train } from "../../src/trainer/train.ts";
-import { Rng } from "../../src/util/rng.ts";
+import { checkpointEvalConfig } from "../../src/apps/cli/play.ts";
+import { resolveConfig } from "../../src/lib/config/resolve.ts";
+import { exportPolicy } from "../../src/lib/export/export.ts";
+import { OnnxPolicy, loadOnnxRuntime, onnxMetadata } from "../../src/lib/export/onnx-player.ts";
+import { latestCheckpoint } from "../../src/lib/trainer/checkpoint.ts";
+import { evalCheckpoint, runConfigOf } from "../../src/lib/trainer/evaluate.ts";
+import { kClip, loadObsNorm } from "../../src/lib/trainer/normalize.ts";
+import { maddpgOptions, train } from "../../src/lib/trainer/train.ts";
+import { Rng } from "../../src/lib/util/rng.ts";
 import { runCli } from "../cli/cli.test.ts";
 import { PYTHON, pythonModulesMissing, skipBecause } from "../test-deps.ts";
 

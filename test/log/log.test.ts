@@ -4,8 +4,8 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import { float32Shortest, JsonlSink, Logger, type LogRecord, type LogSink } from "../../src/log/logger.ts";
-import { crc32c, maskedCrc32c, TensorBoardSink } from "../../src/log/tensorboard.ts";
+import { float32Shortest, JsonlSink, Logger, type LogRecord, type LogSink } from "../../src/lib/log/logger.ts";
+import { crc32c, maskedCrc32c, TensorBoardSink } from "../../src/lib/log/tensorboard.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "tt-log-"));
 

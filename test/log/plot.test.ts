@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PNG } from "pngjs";
 
-import { diagnosticsSpec, objectiveSpec, renderChart, scoresSpec, writeChart, writeRunPlots } from "../../src/log/plot.ts";
+import { diagnosticsSpec, objectiveSpec, renderChart, scoresSpec, writeChart, writeRunPlots } from "../../src/lib/log/plot.ts";
 
 /** The text of every <text> element of an SVG, entities decoded. */
 function svgTexts(svg: string): string[] {

@@ -7,9 +7,9 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import protobuf from "protobufjs";
 
-import { resolveConfig } from "../../src/config/resolve.ts";
-import { TensorBoardSink } from "../../src/log/tensorboard.ts";
-import { train } from "../../src/trainer/train.ts";
+import { resolveConfig } from "../../src/lib/config/resolve.ts";
+import { TensorBoardSink } from "../../src/lib/log/tensorboard.ts";
+import { train } from "../../src/lib/trainer/train.ts";
 import { readTfRecords } from "./log.test.ts";
 
 const root = protobuf.loadSync(join(dirname(fileURLToPath(import.meta.url)), "tensorboard.proto"));

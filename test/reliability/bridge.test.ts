@@ -6,12 +6,12 @@ import { expect } from "chai";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-import { BridgeConnection } from "../../src/bridge/connection.ts";
-import { EnvServer } from "../../src/bridge/server.ts";
+import { BridgeConnection } from "../../src/lib/bridge/connection.ts";
+import { EnvServer } from "../../src/lib/bridge/server.ts";
 import { RawClient, pythonMissing, runPython } from "../bridge/helpers.ts";
 
 const kEvictScript = join(dirname(fileURLToPath(import.meta.url)), "bridge_evict.py");
-/** Clients the servers remember (src/bridge/server.ts, bridge/python/tennis_bridge/server.py). */
+/** Clients the servers remember (src/lib/bridge/server.ts, bridge/python/tennis_bridge/server.py). */
 const kRemembered = 64;
 
 describe("reliability: bridge retries", function () {

@@ -7,9 +7,9 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, 
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 
-import { resolveConfig } from "../../src/config/resolve.ts";
-import { kCheckpointsDir, kManifestFile, latestCheckpoint, writeCheckpoint } from "../../src/trainer/checkpoint.ts";
-import { train } from "../../src/trainer/train.ts";
+import { resolveConfig } from "../../src/lib/config/resolve.ts";
+import { kCheckpointsDir, kManifestFile, latestCheckpoint, writeCheckpoint } from "../../src/lib/trainer/checkpoint.ts";
+import { train } from "../../src/lib/trainer/train.ts";
 import { freshRunsDir, reliabilityConfig, resume, spawnCli } from "./resume.test.ts";
 
 /** A copy of `runDir` whose latest checkpoint `damage` changes; returns the copy and the name of its

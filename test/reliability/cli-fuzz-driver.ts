@@ -4,7 +4,7 @@
 // the last one started, which the parent reports as a hang.
 import { readFileSync } from "node:fs";
 
-import { main } from "../../src/cli/main.ts";
+import { main } from "../../src/apps/cli/main.ts";
 
 const cases = JSON.parse(readFileSync(process.argv[2], "utf8")) as string[][];
 const writeOut = process.stdout.write.bind(process.stdout);

@@ -10,8 +10,8 @@ import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
 import { packageRoot } from "../../binding/load.ts";
-import { ConfigError, resolveConfig } from "../../src/config/resolve.ts";
-import { optionLeaves, type SchemaNode } from "../../src/config/schema.ts";
+import { ConfigError, resolveConfig } from "../../src/lib/config/resolve.ts";
+import { optionLeaves, type SchemaNode } from "../../src/lib/config/schema.ts";
 
 const kDriver = join(dirname(fileURLToPath(import.meta.url)), "cli-fuzz-driver.ts");
 /** tsx's loader (what `--import tsx` loads), by path: the driver runs in a temporary folder. */

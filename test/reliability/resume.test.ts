@@ -10,11 +10,11 @@ import { basename, join } from "node:path";
 
 import { packageRoot } from "../../binding/load.ts";
 import { Maddpg } from "../../binding/maddpg.ts";
-import { resolveConfig } from "../../src/config/resolve.ts";
-import { kCheckpointsDir, latestCheckpoint } from "../../src/trainer/checkpoint.ts";
-import { maddpgOptions, train } from "../../src/trainer/train.ts";
+import { resolveConfig } from "../../src/lib/config/resolve.ts";
+import { kCheckpointsDir, latestCheckpoint } from "../../src/lib/trainer/checkpoint.ts";
+import { maddpgOptions, train } from "../../src/lib/trainer/train.ts";
 import { readTfRecords } from "../log/log.test.ts";
-import { kSpsTag } from "../../src/log/tensorboard.ts";
+import { kSpsTag } from "../../src/lib/log/tensorboard.ts";
 
 /** A run of 12 short episodes: checkpoints every 3 (one pruned at the end), policy checks every 4 and a
  * final evaluation, tiny networks; about a second of training. */

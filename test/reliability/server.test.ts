@@ -10,8 +10,8 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-import { serve, type RunningServer } from "../../src/server/server.ts";
-import type { RunInfo } from "../../src/server/runs.ts";
+import { serve, type RunningServer } from "../../src/apps/server/server.ts";
+import type { RunInfo } from "../../src/apps/server/runs.ts";
 
 const kHere = dirname(fileURLToPath(import.meta.url));
 const kFakeRunner = join(kHere, "..", "server", "fake-runner.ts");

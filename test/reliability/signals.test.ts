@@ -9,10 +9,10 @@ import { join } from "node:path";
 
 import { ReplayBuffer } from "../../binding/buffer.ts";
 import { packageRoot } from "../../binding/load.ts";
-import { resolveConfig } from "../../src/config/resolve.ts";
-import { latestCheckpoint } from "../../src/trainer/checkpoint.ts";
-import { kLockFile, lockRunDir, RunDirBusyError } from "../../src/trainer/run-lock.ts";
-import { train } from "../../src/trainer/train.ts";
+import { resolveConfig } from "../../src/lib/config/resolve.ts";
+import { latestCheckpoint } from "../../src/lib/trainer/checkpoint.ts";
+import { kLockFile, lockRunDir, RunDirBusyError } from "../../src/lib/trainer/run-lock.ts";
+import { train } from "../../src/lib/trainer/train.ts";
 import { freshRunsDir, onlyRun, reliabilityConfig, resume, runRecord, spawnCli } from "./resume.test.ts";
 
 /** Polls `ready` every 20 ms for up to a minute. */

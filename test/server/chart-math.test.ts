@@ -1,9 +1,9 @@
-// The dashboard's pure helpers (src/server/public/chart-math.js): tick values and labels without float
+// The dashboard's pure helpers (src/apps/server/public/chart-math.js): tick values and labels without float
 // noise, log-axis ticks, TensorBoard's debiased EMA, config differences between runs and the ETA.
 import { expect } from "chai";
 
 // @ts-expect-error -- a browser module without type declarations; its exports are typed below.
-import * as untyped from "../../src/server/public/chart-math.js";
+import * as untyped from "../../src/apps/server/public/chart-math.js";
 
 const { configDifferences, emaSmooth, etaSeconds, formatBytes, formatDuration, formatNumber, linearTicks, logTicks } = untyped as {
   configDifferences(configs: object[]): string[];

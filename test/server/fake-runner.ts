@@ -1,11 +1,11 @@
-// A stand-in for src/server/runner.ts in the server tests: speaks the same stdout protocol and writes
+// A stand-in for src/apps/server/runner.ts in the server tests: speaks the same stdout protocol and writes
 // the same files (metrics.jsonl rows, a checkpoint, summary.json) without the native trainer, fast.
 // config.name picks a behaviour: "crash" dies after two episodes, anything else trains
 // config.train.episodes episodes of 15 ms each; SIGTERM stops with stopped = "interrupted".
 import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
-import { writeCheckpoint } from "../../src/trainer/checkpoint.ts";
+import { writeCheckpoint } from "../../src/lib/trainer/checkpoint.ts";
 
 const runDir = process.argv[2];
 const config = JSON.parse(readFileSync(join(runDir, "config.json"), "utf8"));

@@ -6,12 +6,12 @@ import { basename, join } from "node:path";
 
 import { TennisEnv } from "../../binding/env.ts";
 import { Maddpg } from "../../binding/maddpg.ts";
-import type { Config } from "../../src/config/types.ts";
-import type { Replay } from "../../src/server/replay.ts";
-import { serve, type RunningServer } from "../../src/server/server.ts";
-import { latestCheckpoint } from "../../src/trainer/checkpoint.ts";
-import { loadObsNorm } from "../../src/trainer/normalize.ts";
-import { maddpgOptions } from "../../src/trainer/train.ts";
+import type { Config } from "../../src/lib/config/types.ts";
+import type { Replay } from "../../src/apps/server/replay.ts";
+import { serve, type RunningServer } from "../../src/apps/server/server.ts";
+import { latestCheckpoint } from "../../src/lib/trainer/checkpoint.ts";
+import { loadObsNorm } from "../../src/lib/trainer/normalize.ts";
+import { maddpgOptions } from "../../src/lib/trainer/train.ts";
 import { tinyRun } from "./tiny-run.ts";
 
 /** The episode stepped here: per-step ball and racket positions of env 0 (observations normalised with

@@ -10,12 +10,12 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 
 import { packageRoot } from "../../binding/load.ts";
-import { resolveConfig } from "../../src/config/resolve.ts";
-import type { RunnerMessage } from "../../src/server/runner.ts";
-import { latestCheckpoint } from "../../src/trainer/checkpoint.ts";
-import { createRunDir } from "../../src/trainer/run-dir.ts";
+import { resolveConfig } from "../../src/lib/config/resolve.ts";
+import type { RunnerMessage } from "../../src/apps/server/runner.ts";
+import { latestCheckpoint } from "../../src/lib/trainer/checkpoint.ts";
+import { createRunDir } from "../../src/lib/trainer/run-dir.ts";
 
-const kRunner = join(dirname(fileURLToPath(import.meta.url)), "../../src/server/runner.ts");
+const kRunner = join(dirname(fileURLToPath(import.meta.url)), "../../src/apps/server/runner.ts");
 
 /** Runs the runner on runDir; `onMessage` may send signals. Resolves with every message and the exit code. */
 function runRunner(runDir: string, onMessage: (m: RunnerMessage, kill: (s: NodeJS.Signals) => void) => void = () => {}) {

@@ -8,8 +8,8 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-import { runServe, serve, type RunningServer } from "../../src/server/server.ts";
-import type { RunInfo } from "../../src/server/runs.ts";
+import { runServe, serve, type RunningServer } from "../../src/apps/server/server.ts";
+import type { RunInfo } from "../../src/apps/server/runs.ts";
 import { collectEvents, type SseEvent } from "./sse.ts";
 
 const kFakeRunner = join(dirname(fileURLToPath(import.meta.url)), "fake-runner.ts");

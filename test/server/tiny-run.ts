@@ -4,9 +4,9 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import { resolveConfig } from "../../src/config/resolve.ts";
-import type { Config } from "../../src/config/types.ts";
-import { train } from "../../src/trainer/train.ts";
+import { resolveConfig } from "../../src/lib/config/resolve.ts";
+import type { Config } from "../../src/lib/config/types.ts";
+import { train } from "../../src/lib/trainer/train.ts";
 
 export async function tinyRun(episodes = 6, runsDir = mkdtempSync(join(tmpdir(), "tennis-tiny-"))): Promise<{ runsDir: string; runDir: string; config: Config }> {
   const config = resolveConfig({

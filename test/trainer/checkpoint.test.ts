@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import { kCheckpointsDir, latestCheckpoint, writeCheckpoint } from "../../src/trainer/checkpoint.ts";
+import { kCheckpointsDir, latestCheckpoint, writeCheckpoint } from "../../src/lib/trainer/checkpoint.ts";
 
 describe("checkpoints", () => {
   it("points `latest` at the newest complete checkpoint and prunes old ones", async () => {

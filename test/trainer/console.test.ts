@@ -6,8 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
 
-import { resolveConfig } from "../../src/config/resolve.ts";
-import { afterSolveLine, estimateSecondsToTarget, formatDuration, TrainingProgress } from "../../src/trainer/console.ts";
+import { resolveConfig } from "../../src/lib/config/resolve.ts";
+import { afterSolveLine, estimateSecondsToTarget, formatDuration, TrainingProgress } from "../../src/lib/trainer/console.ts";
 import { runCli } from "../cli/cli.test.ts";
 
 /** A stream that keeps what is written, claiming to be a TTY or not. */

@@ -1,7 +1,7 @@
 // Running observation normalisation.
 import { expect } from "chai";
 
-import { RunningNorm } from "../../src/trainer/normalize.ts";
+import { RunningNorm } from "../../src/lib/trainer/normalize.ts";
 
 describe("RunningNorm", () => {
   it("tracks the mean and variance of rows fed in several batches", () => {

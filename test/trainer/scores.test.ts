@@ -1,8 +1,8 @@
 // Score bookkeeping on scripted reward sequences, and each shaping function.
 import { expect } from "chai";
 
-import { ScoreTracker } from "../../src/trainer/scores.ts";
-import { shapeRewards } from "../../src/trainer/shaping.ts";
+import { ScoreTracker } from "../../src/lib/trainer/scores.ts";
+import { shapeRewards } from "../../src/lib/trainer/shaping.ts";
 
 const f32 = (values: number[]) => new Float32Array(values);
 

@@ -8,12 +8,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 import { Maddpg } from "../../binding/maddpg.ts";
-import { resolveConfig } from "../../src/config/resolve.ts";
-import { RunningNorm } from "../../src/trainer/normalize.ts";
-import { latestCheckpoint } from "../../src/trainer/checkpoint.ts";
-import { evalConfig } from "../../src/trainer/evaluate.ts";
-import { PolicySelector } from "../../src/trainer/select.ts";
-import { maddpgOptions, train } from "../../src/trainer/train.ts";
+import { resolveConfig } from "../../src/lib/config/resolve.ts";
+import { RunningNorm } from "../../src/lib/trainer/normalize.ts";
+import { latestCheckpoint } from "../../src/lib/trainer/checkpoint.ts";
+import { evalConfig } from "../../src/lib/trainer/evaluate.ts";
+import { PolicySelector } from "../../src/lib/trainer/select.ts";
+import { maddpgOptions, train } from "../../src/lib/trainer/train.ts";
 
 function config(select: Record<string, number | boolean>, runsDir = tmpdir()) {
   return resolveConfig({

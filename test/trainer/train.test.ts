@@ -4,11 +4,11 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync } from
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import { spawnEnvServer, type SpawnedServer } from "../../src/bridge/spawn.ts";
-import { resolveConfig } from "../../src/config/resolve.ts";
-import { latestCheckpoint, writeCheckpoint } from "../../src/trainer/checkpoint.ts";
+import { spawnEnvServer, type SpawnedServer } from "../../src/lib/bridge/spawn.ts";
+import { resolveConfig } from "../../src/lib/config/resolve.ts";
+import { latestCheckpoint, writeCheckpoint } from "../../src/lib/trainer/checkpoint.ts";
 import { Maddpg } from "../../binding/maddpg.ts";
-import { maddpgOptions, train } from "../../src/trainer/train.ts";
+import { maddpgOptions, train } from "../../src/lib/trainer/train.ts";
 import { runCli } from "../cli/cli.test.ts";
 
 /** A small, fast config: tiny nets, short warm-up, so updates happen within a few episodes. */

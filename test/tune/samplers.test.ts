@@ -2,9 +2,9 @@
 // estimator is a density, and TPE finds better points than random search on a known toy objective.
 import { expect } from "chai";
 
-import { Rng, mixSeed } from "../../src/util/rng.ts";
-import { erf, makeSampler, observationWeights, ParzenEstimator, splitGoodBad, type Observation, type Sampler } from "../../src/tune/samplers.ts";
-import { parseSpace } from "../../src/tune/space.ts";
+import { Rng, mixSeed } from "../../src/lib/util/rng.ts";
+import { erf, makeSampler, observationWeights, ParzenEstimator, splitGoodBad, type Observation, type Sampler } from "../../src/apps/tune/samplers.ts";
+import { parseSpace } from "../../src/apps/tune/space.ts";
 
 const space = parseSpace({
   params: {

@@ -5,8 +5,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import { ConfigError } from "../../src/config/resolve.ts";
-import { nestParams, parseSpace, readSpaceFile, SpaceError } from "../../src/tune/space.ts";
+import { ConfigError } from "../../src/lib/config/resolve.ts";
+import { nestParams, parseSpace, readSpaceFile, SpaceError } from "../../src/apps/tune/space.ts";
 
 function problemsOf(raw: unknown): string[] {
   try {

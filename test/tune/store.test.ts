@@ -6,8 +6,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import { StudyStore, type Worker } from "../../src/tune/store.ts";
-import { parseSpace } from "../../src/tune/space.ts";
+import { StudyStore, type Worker } from "../../src/apps/tune/store.ts";
+import { parseSpace } from "../../src/apps/tune/space.ts";
 
 const settings = {
   version: 1 as const,

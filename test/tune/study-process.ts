@@ -4,8 +4,8 @@
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-import { parseSpace } from "../../src/tune/space.ts";
-import { runStudy } from "../../src/tune/study.ts";
+import { parseSpace } from "../../src/apps/tune/space.ts";
+import { runStudy } from "../../src/apps/tune/study.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const [dir, overrides] = [process.argv[2], JSON.parse(process.argv[3] ?? "{}")];

@@ -12,15 +12,15 @@ import { fileURLToPath } from "node:url";
 import { PNG } from "pngjs";
 
 import { packageRoot } from "../../binding/load.ts";
-import { UsageError } from "../../src/cli/common.ts";
-import { runTune } from "../../src/cli/tune.ts";
-import { resolveConfig } from "../../src/config/resolve.ts";
-import { shouldPrune } from "../../src/tune/pruner.ts";
-import { bestTrialsTable, trialsCsv } from "../../src/tune/report.ts";
-import type { Sampler } from "../../src/tune/samplers.ts";
-import { parseSpace } from "../../src/tune/space.ts";
-import { withStore } from "../../src/tune/store.ts";
-import { defaultStorage, runStudy, StudyMismatchError, type StudyOptions } from "../../src/tune/study.ts";
+import { UsageError } from "../../src/apps/cli/common.ts";
+import { runTune } from "../../src/apps/cli/tune.ts";
+import { resolveConfig } from "../../src/lib/config/resolve.ts";
+import { shouldPrune } from "../../src/apps/tune/pruner.ts";
+import { bestTrialsTable, trialsCsv } from "../../src/apps/tune/report.ts";
+import type { Sampler } from "../../src/apps/tune/samplers.ts";
+import { parseSpace } from "../../src/apps/tune/space.ts";
+import { withStore } from "../../src/apps/tune/store.ts";
+import { defaultStorage, runStudy, StudyMismatchError, type StudyOptions } from "../../src/apps/tune/study.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const kToyRunner = join(here, "toy-runner.ts");

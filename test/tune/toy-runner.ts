@@ -1,4 +1,4 @@
-// A cheap stand-in for src/server/runner.ts in the tune tests: same stdout protocol and summary
+// A cheap stand-in for src/apps/server/runner.ts in the tune tests: same stdout protocol and summary
 // fields, no native trainer. Its "training" is a closed form of the config: skill =
 // exp(-(log10(agent.lrActor) + 3)^2) (1 at lrActor = 1e-3), each episode scores
 // 2 x target x skill x min(1, episode / 200), so a skilled run solves at episode 150 and a run at

@@ -12,8 +12,8 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 
 import { packageRoot } from "../../binding/load.ts";
-import { runTune, runTuneStatus } from "../../src/cli/tune.ts";
-import { StudyStore, withStore, type TrialRow } from "../../src/tune/store.ts";
+import { runTune, runTuneStatus } from "../../src/apps/cli/tune.ts";
+import { StudyStore, withStore, type TrialRow } from "../../src/apps/tune/store.ts";
 import { postgresUnavailable, startPostgres, type PostgresServer } from "./postgres-server.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import { ExactPalette, GifWriter, lzwEncode, type Rgb } from "../../src/watch/gif.ts";
+import { ExactPalette, GifWriter, lzwEncode, type Rgb } from "../../src/apps/watch/gif.ts";
 import { pythonModulesMissing, skipBecause } from "../test-deps.ts";
 import { decodeGif } from "./gif-decode.ts";
 

@@ -5,9 +5,9 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import { playGreedyEpisode } from "../../src/server/replay.ts";
-import { latestCheckpoint } from "../../src/trainer/checkpoint.ts";
-import { runWatch, serveWatch, type GifResult } from "../../src/watch/watch.ts";
+import { playGreedyEpisode } from "../../src/apps/server/replay.ts";
+import { latestCheckpoint } from "../../src/lib/trainer/checkpoint.ts";
+import { runWatch, serveWatch, type GifResult } from "../../src/apps/watch/watch.ts";
 import { tinyRun } from "../server/tiny-run.ts";
 import { decodeGif } from "./gif-decode.ts";
 

@@ -1,5 +1,5 @@
 """Wire format of the tennis-train env bridge (docs/bridge-protocol.md), the Python twin of
-src/bridge/protocol.ts: one JSON header frame, then little-endian float32 payload frames."""
+src/lib/bridge/protocol.ts: one JSON header frame, then little-endian float32 payload frames."""
 import hashlib
 import hmac
 import json

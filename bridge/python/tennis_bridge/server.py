@@ -1,5 +1,5 @@
 """A bridge env server in Python: the same protocol, session and retry semantics as
-src/bridge/server.ts, around any backend with reset()/step(). bridge/unity/server.py plugs in
+src/lib/bridge/server.ts, around any backend with reset()/step(). bridge/unity/server.py plugs in
 unityagents' UnityEnvironment."""
 import json
 import secrets
