@@ -5,8 +5,7 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
-import * as vega from "vega";
-import { compile, type TopLevelSpec } from "vega-lite";
+import type { TopLevelSpec } from "vega-lite";
 
 import type { LogRecord } from "./logger.ts";
 
@@ -53,11 +52,17 @@ export const rasteriseWithResvg: Rasterise = async (svg) => {
   return new resvg.Resvg(svg, options).render().asPng();
 };
 
-/** The chart's SVG text and its PNG rendering (null where `rasterise` has none). */
+/**
+ * The chart's SVG text and its PNG rendering (null where `rasterise` has none). vega and vega-lite are
+ * imported on first use: vega-canvas awaits an optional import at module level, and a module-level await
+ * in the static import graph would make every importer of this file wait on it (and deadlocks the
+ * one-file bundle, whose module initialisers then await each other).
+ */
 export async function renderChart(
   spec: TopLevelSpec,
   rasterise: Rasterise = rasteriseWithResvg,
 ): Promise<{ svg: string; png: Buffer | null }> {
+  const [vega, { compile }] = await Promise.all([import("vega"), import("vega-lite")]);
   const view = new vega.View(vega.parse(compile(spec).spec), { renderer: "none" });
   try {
     const svg = await view.toSVG();
