@@ -89,6 +89,16 @@ describe("reliability: damaged checkpoints", function () {
     expect(stdout).to.equal("");
     expect(stderr).to.equal(`tennis-train: checkpoint ${checkpoint}: agent.pt: sha256 mismatch (file changed after it was written)\n`);
   });
+
+  it("watch of a damaged checkpoint prints one line naming it, exits 1 and writes no GIF", async () => {
+    const { runDir, checkpoint } = damagedCopy(finished, (dir) => flipBit(join(dir, "agent.pt"), 2000));
+    const gif = join(runDir, "rally.gif");
+    const { code, stdout, stderr } = await spawnCli(["watch", "--checkpoint", runDir, "--out", gif]).exited;
+    expect(code).to.equal(1);
+    expect(stdout).to.equal("");
+    expect(stderr).to.equal(`tennis-train: checkpoint ${checkpoint}: agent.pt: sha256 mismatch (file changed after it was written)\n`);
+    expect(existsSync(gif)).to.equal(false);
+  });
 });
 
 describe("reliability: atomic checkpoints", function () {

@@ -5,7 +5,7 @@ import { dirname, join } from "node:path";
 
 import { resolveConfig } from "../../lib/config/resolve.ts";
 import type { Config } from "../../lib/config/types.ts";
-import { latestCheckpoint } from "../../lib/trainer/checkpoint.ts";
+import { latestCheckpoint, verifyCheckpoint } from "../../lib/trainer/checkpoint.ts";
 
 /** One decision's court: world coordinates (net at x = 0, y up); index 0 = the right-hand racket. */
 export interface ReplayFrame {
@@ -52,6 +52,7 @@ export interface ReplayOptions {
 export function locateCheckpoint(dir: string): { checkpoint: string; config: Config } {
   const checkpoint = latestCheckpoint(dir);
   if (!checkpoint) throw new Error(`No complete checkpoint in ${dir} (expected a run directory or a checkpoint folder holding COMPLETE)`);
+  verifyCheckpoint(checkpoint);
   const candidates = [join(dir, "config.json"), join(dirname(dirname(checkpoint)), "config.json")];
   const configPath = candidates.find((p) => existsSync(p));
   if (!configPath) throw new Error(`No config.json for checkpoint ${checkpoint} (looked at ${candidates.join(", ")})`);

@@ -3,7 +3,6 @@
 // then exit) with SIGKILL after a grace period, and events for the metric streams.
 import { spawn, type ChildProcess } from "node:child_process";
 import { EventEmitter } from "node:events";
-import { createWriteStream, type WriteStream } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
@@ -11,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import { packageRoot } from "../../../binding/load.ts";
 import type { Config } from "../../lib/config/types.ts";
 import { createRunDir } from "../../lib/trainer/run-dir.ts";
+import { openAppendLog } from "../../lib/util/append-log.ts";
 import { HttpError } from "./http.ts";
 import type { RunnerMessage } from "./runner.ts";
 import type { RunStore } from "./run-store.ts";
@@ -203,11 +203,10 @@ export class RunManager extends EventEmitter {
       env: { ...process.env, TENNIS_TRAIN_TOKEN: undefined },
     });
     job.child = child;
-    const log: WriteStream = createWriteStream(join(job.dir, "stderr.log"), { flags: "a" });
-    // A run folder deleted under a running run must not take the server down with it.
-    log.on("error", () => undefined);
+    // A run folder deleted under a running run must not take the server down with it: errors are ignored.
+    const log = openAppendLog(join(job.dir, "stderr.log"));
     child.stderr!.on("data", (chunk: Buffer) => {
-      log.write(chunk);
+      log?.write(chunk);
       job.stderrTail = (job.stderrTail + chunk.toString("utf8")).slice(-kStderrTail);
     });
     const lines = createInterface({ input: child.stdout! });
@@ -221,7 +220,7 @@ export class RunManager extends EventEmitter {
       });
     });
     job.exited = Promise.all([exitCode, stdoutDone]).then(([[code, signal]]) => {
-      log.end();
+      log?.end();
       this.onExit(job, code, signal);
     });
     this.changed(job);

@@ -4,7 +4,7 @@
 // complete trials of all workers, and keeps everything in the study's database (src/apps/tune/store.ts) so
 // that any number of workers share a study and a killed one's trials are taken over.
 import { spawn } from "node:child_process";
-import { createWriteStream, mkdirSync, rmSync } from "node:fs";
+import { mkdirSync, rmSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { createInterface } from "node:readline";
@@ -17,6 +17,7 @@ import type { RunnerMessage } from "../server/runner.ts";
 import { writeJson } from "../../lib/trainer/run-dir.ts";
 import { mean, seedObjective } from "./objective.ts";
 import { isCheckpoint, median, shouldPrune } from "./pruner.ts";
+import { openAppendLog } from "../../lib/util/append-log.ts";
 import { Rng, mixSeed } from "../../lib/util/rng.ts";
 import { makeSampler, type Observation, type Sampler, type TpeOptions } from "./samplers.ts";
 import { canonicalJson, nestParams, type SearchSpace } from "./space.ts";
@@ -403,11 +404,10 @@ class StudyRun {
         stdio: ["pipe", "pipe", "pipe"],
         env: { ...process.env, OMP_NUM_THREADS: threads, OPENBLAS_NUM_THREADS: threads, MKL_NUM_THREADS: threads, TENNIS_TRAIN_TOKEN: undefined },
       });
-      const stderrLog = createWriteStream(join(runDir, "stderr.log"), { flags: "a" });
-      stderrLog.on("error", () => undefined);
+      const stderrLog = openAppendLog(join(runDir, "stderr.log"));
       let stderrTail = "";
       child.stderr.on("data", (chunk: Buffer) => {
-        stderrLog.write(chunk);
+        stderrLog?.write(chunk);
         stderrTail = (stderrTail + chunk.toString("utf8")).slice(-kStderrTail);
       });
       child.stdin.on("error", () => undefined);
@@ -477,7 +477,7 @@ class StudyRun {
         await handled;
         if (killTimer) clearTimeout(killTimer);
         this.stopHandlers.delete(onStudyStop);
-        stderrLog.end();
+        stderrLog?.end();
         const s = summary as Record<string, unknown> | null;
         const base = { seed, runDir, episodes: Number(s?.episodes ?? lastEpisode) };
         if (prunedAt !== null) {

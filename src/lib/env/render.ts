@@ -2,7 +2,7 @@
 // of the spec (section 1), the ball, and the scores and step count in a tiny built-in pixel font.
 // The geometry helpers are exported so that an animated view can draw the same picture.
 import type { TennisState } from "../../../binding/env.ts";
-import { Canvas } from "../log/plot.ts";
+import { Canvas } from "../log/canvas.ts";
 
 type Rgb = [number, number, number];
 

@@ -9,7 +9,6 @@ import type { TopLevelSpec } from "vega-lite";
 
 import type { LogRecord } from "./logger.ts";
 
-export { Canvas } from "./canvas.ts";
 
 /** The font family of chart text (Debian's fonts-dejavu-core); resvg finds it among the system fonts. */
 export const kChartFont = "DejaVu Sans";
