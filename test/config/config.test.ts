@@ -10,7 +10,7 @@ import { ConfigError, didYouMean, resolveConfig } from "../../src/lib/config/res
 import { isSafeName, kMaxConfigNameLength, namePattern } from "../../src/lib/config/names.ts";
 import { nodeAt, optionLeaves, schemaDefaults, schemaPath } from "../../src/lib/config/schema.ts";
 import type { Config } from "../../src/lib/config/types.ts";
-import { resolveImpl } from "../../src/lib/trainer/train.ts";
+import { resolveImpl } from "../../src/lib/trainer/maddpg-options.ts";
 
 function problemsOf(fn: () => unknown): string[] {
   try {

@@ -16,7 +16,8 @@ import { OnnxPolicy, loadOnnxRuntime, onnxMetadata } from "../../src/lib/export/
 import { latestCheckpoint } from "../../src/lib/trainer/checkpoint.ts";
 import { evalCheckpoint, runConfigOf } from "../../src/lib/trainer/evaluate.ts";
 import { kClip, loadObsNorm } from "../../src/lib/trainer/normalize.ts";
-import { maddpgOptions, train } from "../../src/lib/trainer/train.ts";
+import { maddpgOptions } from "../../src/lib/trainer/maddpg-options.ts";
+import { train } from "../../src/lib/trainer/train.ts";
 import { Rng } from "../../src/lib/util/rng.ts";
 import { runCli } from "../cli/cli.test.ts";
 import { PYTHON, pythonModulesMissing, skipBecause } from "../test-deps.ts";

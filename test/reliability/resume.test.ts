@@ -12,7 +12,8 @@ import { packageRoot } from "../../binding/load.ts";
 import { Maddpg } from "../../binding/maddpg.ts";
 import { resolveConfig } from "../../src/lib/config/resolve.ts";
 import { kCheckpointsDir, latestCheckpoint } from "../../src/lib/trainer/checkpoint.ts";
-import { maddpgOptions, train } from "../../src/lib/trainer/train.ts";
+import { maddpgOptions } from "../../src/lib/trainer/maddpg-options.ts";
+import { train } from "../../src/lib/trainer/train.ts";
 import { readTfRecords } from "../log/log.test.ts";
 import { kSpsTag } from "../../src/lib/log/tensorboard.ts";
 

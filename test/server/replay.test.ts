@@ -11,7 +11,7 @@ import type { Replay } from "../../src/apps/server/replay.ts";
 import { serve, type RunningServer } from "../../src/apps/server/server.ts";
 import { latestCheckpoint } from "../../src/lib/trainer/checkpoint.ts";
 import { loadObsNorm } from "../../src/lib/trainer/normalize.ts";
-import { maddpgOptions } from "../../src/lib/trainer/train.ts";
+import { maddpgOptions } from "../../src/lib/trainer/maddpg-options.ts";
 import { tinyRun } from "./tiny-run.ts";
 
 /** The episode stepped here: per-step ball and racket positions of env 0 (observations normalised with

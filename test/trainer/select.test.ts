@@ -13,7 +13,8 @@ import { RunningNorm } from "../../src/lib/trainer/normalize.ts";
 import { latestCheckpoint } from "../../src/lib/trainer/checkpoint.ts";
 import { evalConfig } from "../../src/lib/trainer/evaluate.ts";
 import { PolicySelector } from "../../src/lib/trainer/select.ts";
-import { maddpgOptions, train } from "../../src/lib/trainer/train.ts";
+import { maddpgOptions } from "../../src/lib/trainer/maddpg-options.ts";
+import { train } from "../../src/lib/trainer/train.ts";
 
 function config(select: Record<string, number | boolean>, runsDir = tmpdir()) {
   return resolveConfig({

@@ -8,7 +8,8 @@ import { spawnEnvServer, type SpawnedServer } from "../../src/lib/bridge/spawn.t
 import { resolveConfig } from "../../src/lib/config/resolve.ts";
 import { latestCheckpoint, writeCheckpoint } from "../../src/lib/trainer/checkpoint.ts";
 import { Maddpg } from "../../binding/maddpg.ts";
-import { maddpgOptions, train } from "../../src/lib/trainer/train.ts";
+import { maddpgOptions } from "../../src/lib/trainer/maddpg-options.ts";
+import { train } from "../../src/lib/trainer/train.ts";
 import { runCli } from "../cli/cli.test.ts";
 
 /** A small, fast config: tiny nets, short warm-up, so updates happen within a few episodes. */

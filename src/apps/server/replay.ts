@@ -84,7 +84,7 @@ async function play(dir: string, options: ReplayOptions): Promise<Replay> {
   const [{ TennisEnv }, { Maddpg }, { maddpgOptions }, { envVariant }, { loadObsNorm }] = await Promise.all([
     import("../../../binding/env.ts"),
     import("../../../binding/maddpg.ts"),
-    import("../../lib/trainer/train.ts"),
+    import("../../lib/trainer/maddpg-options.ts"),
     import("../../lib/env/vec-env.ts"),
     import("../../lib/trainer/normalize.ts"),
   ]);

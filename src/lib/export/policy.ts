@@ -7,7 +7,7 @@ import type { Config } from "../config/types.ts";
 import { verifyCheckpoint } from "../trainer/checkpoint.ts";
 import { runConfigOf } from "../trainer/evaluate.ts";
 import { kClip, loadObsNorm } from "../trainer/normalize.ts";
-import { maddpgOptions } from "../trainer/train.ts";
+import { maddpgOptions } from "../trainer/maddpg-options.ts";
 
 /** Epsilon of the actors' LayerNorm: torch::nn::LayerNormOptions' default, which native/core/networks.cc keeps. */
 export const kLayerNormEps = 1e-5;

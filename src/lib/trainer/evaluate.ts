@@ -8,7 +8,7 @@ import { resolveConfig } from "../config/resolve.ts";
 import type { Config } from "../config/types.ts";
 import { envVariant } from "../env/vec-env.ts";
 import { verifyCheckpoint } from "./checkpoint.ts";
-import { maddpgOptions } from "./train.ts";
+import { maddpgOptions } from "./maddpg-options.ts";
 import { loadObsNorm, type RunningNorm } from "./normalize.ts";
 import { ScoreTracker } from "./scores.ts";
 

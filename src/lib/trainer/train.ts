@@ -6,7 +6,7 @@ import { join, relative } from "node:path";
 import { NStepAccumulator, ReplayBuffer } from "../../../binding/buffer.ts";
 import { OBS_SIZE } from "../../../binding/shapes.ts";
 import { runtimeInfo, setNumThreads } from "../../../binding/index.ts";
-import { Maddpg, type MaddpgOptions, type UpdateStats } from "../../../binding/maddpg.ts";
+import { Maddpg, type UpdateStats } from "../../../binding/maddpg.ts";
 import { RemoteVecEnv } from "../bridge/remote-vec-env.ts";
 import { checkConfig } from "../config/check.ts";
 import { BuiltinVecEnv, envVariant, type VecEnv } from "../env/vec-env.ts";
@@ -20,6 +20,7 @@ import { latestCheckpoint, removeStaleTemps, settleCheckpoints, verifyCheckpoint
 import { afterSolveLine, episodeLine, solvedLine, TrainingProgress } from "./console.ts";
 import { evalConfig, greedyEpisodes } from "./evaluate.ts";
 import { killPoint } from "./kill-point.ts";
+import { maddpgOptions } from "./maddpg-options.ts";
 import { kTrainerFile, readSavedState, type LoopState, type RecentStats, type SavedState, type StopReason } from "./loop-state.ts";
 import { RunningNorm } from "./normalize.ts";
 import { createRunDir, writeJson } from "./run-dir.ts";
@@ -59,53 +60,6 @@ export interface TrainOptions {
   signal?: AbortSignal;
   /** Console output (default true). */
   quiet?: boolean;
-}
-
-/** The learner options a config stands for. */
-export function maddpgOptions(config: Config): MaddpgOptions {
-  const { agent, noise } = config;
-  return {
-    actorHidden: agent.hidden,
-    criticHidden: agent.hidden,
-    lrActor: agent.lrActor,
-    lrCritic: agent.lrCritic,
-    // n-step records (train.nStep) bootstrap from s_{t+n}: gamma^n in the target (see binding NStepAccumulator).
-    gamma: agent.gamma ** config.train.nStep,
-    tau: agent.tau,
-    batchSize: config.train.batchSize,
-    gradClip: agent.gradClip,
-    weightDecay: agent.weightDecay,
-    sharedParameters: agent.sharedParameters,
-    layerNorm: agent.layerNorm,
-    batchNorm: agent.batchNorm,
-    twinCritics: agent.twinCritics,
-    targetNoise: agent.targetNoise,
-    targetNoiseClip: agent.targetNoiseClip,
-    policyDelay: agent.policyDelay,
-    noise: {
-      type: noise.kind,
-      ouMu: noise.mu,
-      ouTheta: noise.theta,
-      ouSigma: noise.sigma,
-      gaussianSigma: noise.sigma,
-      scaleStart: noise.scaleStart,
-      scaleEnd: noise.scaleEnd,
-      decay: noise.decayEpisodes,
-      decayUnit: "episodes",
-    },
-    device: config.device,
-    impl: resolveImpl(config),
-    threads: config.threads,
-    seed: config.seed,
-  };
-}
-
-/** agent.impl with "auto" made concrete: fused on the CPU without LayerNorm/BatchNorm, graph on CUDA
- * without BatchNorm, else libtorch. */
-export function resolveImpl(config: Config): "fused" | "libtorch" | "graph" {
-  if (config.agent.impl !== "auto") return config.agent.impl;
-  if (config.device === "cuda") return config.agent.batchNorm ? "libtorch" : "graph";
-  return !config.agent.layerNorm && !config.agent.batchNorm ? "fused" : "libtorch";
 }
 
 /**
