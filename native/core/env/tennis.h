@@ -18,7 +18,7 @@
 
 namespace tennis {
 
-// Pointers into a TennisBatch's state arrays (defined in tennis.cc).
+// Pointers into a TennisBatch's state arrays (defined in env/tick.cc).
 struct Lanes;
 // Helper threads of step() (block_team.h).
 class BlockTeam;
@@ -161,9 +161,9 @@ class TennisBatch {
   std::unique_ptr<BlockTeam> team_;
 };
 
-// Hand-written controller (a port of the numpy prototype's, section 11): each racket waits on its floor, meets the
-// falling ball with its face centre and moves so that the ball is lobbed to about x = 6 on the other
-// side. Writes actions [n][2][2] for every env from its current state.
+// Hand-written controller (env/scripted.cc, a port of the numpy prototype's, section 11): each racket
+// waits on its floor, meets the falling ball with its face centre and moves so that the ball is lobbed
+// to about x = 6 on the other side. Writes actions [n][2][2] for every env from its current state.
 void scripted_actions(const TennisBatch& envs, float* actions);
 
 }  // namespace tennis
