@@ -84,9 +84,11 @@ enum StaticId { kFloorA, kFloorB, kWallA, kWallB, kNet, kNumStatics };
 struct Box {
   double x0, x1, y0, y1;
 };
-constexpr Box kStatics[kNumStatics] = {
-    {-12.5, 0.0, -3.75, -3.25}, {0.0, 12.5, -3.75, -3.25}, {-13.73, -12.27, -30.45, 30.45},
-    {12.27, 13.73, -30.45, 30.45}, {-0.05, 0.05, -5.0, -1.0}};
+constexpr Box kStatics[kNumStatics] = {{-12.5, 0.0, -3.75, -3.25},
+                                       {0.0, 12.5, -3.75, -3.25},
+                                       {-13.73, -12.27, -30.45, 30.45},
+                                       {12.27, 13.73, -30.45, 30.45},
+                                       {-0.05, 0.05, -5.0, -1.0}};
 // Quick reject for terminal events: the ball can only touch a floor below this y, a wall beyond this
 // |x|, or the net inside this |x| and below that y (exact tests follow in the scalar pass).
 constexpr float kTermFloorY = -2.75f + kBroadMargin;

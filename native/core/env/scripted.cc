@@ -47,7 +47,7 @@ void scripted_agent(const TennisState& s, int i, float* action) {
   const double xb = m * x, vx_in = m * vx, vy_in = vy;
   const double vx_out = (kAimLand - xb) / kAimFlight;
   const double lambda = std::max((vx_out - vx_in) / kCos55, (9.5 - vy_in) / kSin55);  // ball dv along the normal
-  const double vr = vx_in + (lambda / kFloorExchange + kSin55 * vy_in) / kCos55;    // racket speed giving it
+  const double vr = vx_in + (lambda / kFloorExchange + kSin55 * vy_in) / kCos55;      // racket speed giving it
   const double x_hit = xb - kFaceOffX;
   const int w = k / 5;
   if (w == 0) {

@@ -143,8 +143,9 @@ void TennisBatch::observe(int e, float* obs) {
     const float s6 = options_.observe_ball_velocity ? m * bvx : m * vx;
     const float s7 = options_.observe_ball_velocity ? bvy : vy;
     float* stack = &stack_[(static_cast<size_t>(e) * kAgents + i) * kObsSize];
-    F4 rows[6] = {load(stack + 8), load(stack + 12), load(stack + 16), load(stack + 20),
-                  F4{m * x, y, m * vx, vy}, F4{m * bx, by, s6, s7}};
+    F4 rows[6] = {load(stack + 8),          load(stack + 12),
+                  load(stack + 16),         load(stack + 20),         // the two newer frames
+                  F4{m * x, y, m * vx, vy}, F4{m * bx, by, s6, s7}};  // the current frame
     float* out = obs + (static_cast<size_t>(e) * kAgents + i) * kObsSize;
     std::memcpy(stack, rows, sizeof rows);
     std::memcpy(out, rows, sizeof rows);
@@ -231,7 +232,8 @@ TennisState TennisBatch::state(int env) const {
 void TennisBatch::set_state(int env, const TennisState& s) {
   check_env(env);
   auto agent = [](int v, const char* name) {
-    if (v < kNone || v > kA) throw std::invalid_argument(std::string(name) + " must be -1, 0 or 1, got " + std::to_string(v));
+    if (v < kNone || v > kA)
+      throw std::invalid_argument(std::string(name) + " must be -1, 0 or 1, got " + std::to_string(v));
     return v;
   };
   const size_t n = stride_, e = static_cast<size_t>(env);
@@ -285,8 +287,8 @@ template <typename Self, typename F>
 void for_each_array(Self& self, F&& f) {
   auto each = [&](auto&... vectors) { (f(vectors.data(), vectors.size() * sizeof(vectors[0])), ...); };
   each(self.bx_, self.by_, self.bvx_, self.bvy_, self.rx_, self.ry_, self.rvx_, self.rvy_, self.act_, self.rew_,
-       self.score_, self.last_hitter_, self.last_toucher_, self.inside_, self.touching_, self.done_,
-       self.max_reached_, self.steps_, self.academy_ticks_, self.started_, self.rng_, self.stack_);
+       self.score_, self.last_hitter_, self.last_toucher_, self.inside_, self.touching_, self.done_, self.max_reached_,
+       self.steps_, self.academy_ticks_, self.started_, self.rng_, self.stack_);
 }
 
 std::vector<uint8_t> TennisBatch::save_state() const {

@@ -129,8 +129,8 @@ inline void pass_integrate(const Lanes& l, size_t e, I4 keep) {
   const F4 ax = vabs(bx);
   const I4 inside = (ax < splat(0.5f)) & (splat(-1.5f) < by) & (by < splat(9.5f));  // as in_over()
   const I4 was_inside = loadi(l.inside + e) != splati(0);
-  const I4 terminal = (by <= splat(kTermFloorY)) | (ax >= splat(kTermWallX)) |
-                      ((ax <= splat(kTermNetX)) & (by <= splat(kTermNetY)));
+  const I4 terminal =
+      (by <= splat(kTermFloorY)) | (ax >= splat(kTermWallX)) | ((ax <= splat(kTermNetX)) & (by <= splat(kTermNetY)));
   const I4 slow = (loadi(l.near + e) != splati(0)) | (touchable != splati(0)) | (was_inside & ~inside) | terminal;
   puti<Masked>(l.inside + e, seli(slow, loadi(l.inside + e), inside & splati(1)), keep);
   for (int i = 0; i < kAgents; ++i)
