@@ -4,7 +4,8 @@ import type { NativeRuntimeInfo, NativeTopLevel } from "./native.ts";
 import { assertInt } from "./validate.ts";
 
 export { TennisTrainError } from "./errors.ts";
-export { addonCandidates, loadAddon, packageVersion, packageRoot } from "./load.ts";
+export { addonCandidates, loadAddon } from "./load.ts";
+export { packageRoot, packageVersion } from "./package.ts";
 export type { NativeRuntimeInfo } from "./native.ts";
 
 const top = addon as unknown as NativeTopLevel;

@@ -1,19 +1,13 @@
 // The only place that loads the .node file: tries each candidate, checks its version against
 // package.json, hands it the TennisTrainError class, or fails with one message that explains itself.
 import { createRequire } from "node:module";
-import { existsSync, readFileSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { existsSync } from "node:fs";
+import { join, resolve } from "node:path";
 
 import { TennisTrainError } from "./errors.ts";
+import { packageRoot, packageVersion } from "./package.ts";
 
 const require = createRequire(import.meta.url);
-
-/** Repository (package) root: binding/ sits directly under it. */
-export const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-
-/** The version in package.json, which the addon must match. */
-export const packageVersion: string = JSON.parse(readFileSync(join(packageRoot, "package.json"), "utf8")).version;
 
 /** Raw addon exports; the classes and functions are typed by the binding file that uses them. */
 export type Addon = Record<string, any> & { version: string };

@@ -5,7 +5,7 @@ import { Request } from "zeromq";
 
 import { TennisTrainError } from "../../binding/errors.ts";
 import { EnvServer, type ServedEnv } from "../../src/lib/bridge/server.ts";
-import { runEnvServer } from "../../src/apps/cli/env-server.ts";
+import { runEnvServer } from "../../src/lib/bridge/run-env-server.ts";
 import { RawClient } from "./helpers.ts";
 
 const kLocal = "tcp://127.0.0.1:0";

@@ -5,7 +5,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import { packageRoot, packageVersion } from "../../binding/load.ts";
+import { packageRoot, packageVersion } from "../../binding/package.ts";
 
 export function runCli(args: string[], env: NodeJS.ProcessEnv = {}) {
   const result = spawnSync(process.execPath, [join(packageRoot, "bin", "tennis-train.js"), ...args], {

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 
 import { TennisEnv, type TennisMode } from "../../binding/env.ts";
-import { packageRoot } from "../../binding/load.ts";
+import { packageRoot } from "../../binding/package.ts";
 import { randomPlay } from "../../src/lib/env/random-play.ts";
 
 const kFixtures = join(packageRoot, "test", "fixtures", "env");

@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import { packageRoot } from "../../binding/load.ts";
+import { packageRoot } from "../../binding/package.ts";
 import { ACTION_SIZE, AGENTS, JOINT_ACTION, JOINT_OBS, Maddpg, type MaddpgOptions } from "../../binding/maddpg.ts";
 import { PYTHON, pythonModulesMissing, skipBecause } from "../test-deps.ts";
 

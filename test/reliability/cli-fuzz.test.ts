@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
-import { packageRoot } from "../../binding/load.ts";
+import { packageRoot } from "../../binding/package.ts";
 import { ConfigError, resolveConfig } from "../../src/lib/config/resolve.ts";
 import { optionLeaves, type SchemaNode } from "../../src/lib/config/schema.ts";
 

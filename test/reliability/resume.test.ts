@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFile
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 
-import { packageRoot } from "../../binding/load.ts";
+import { packageRoot } from "../../binding/package.ts";
 import { Maddpg } from "../../binding/maddpg.ts";
 import { resolveConfig } from "../../src/lib/config/resolve.ts";
 import { kCheckpointsDir, latestCheckpoint } from "../../src/lib/trainer/checkpoint.ts";

@@ -8,7 +8,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 
 import { ReplayBuffer } from "../../binding/buffer.ts";
-import { packageRoot } from "../../binding/load.ts";
+import { packageRoot } from "../../binding/package.ts";
 import { resolveConfig } from "../../src/lib/config/resolve.ts";
 import { latestCheckpoint } from "../../src/lib/trainer/checkpoint.ts";
 import { kLockFile, lockRunDir, RunDirBusyError } from "../../src/lib/trainer/run-lock.ts";

@@ -10,7 +10,7 @@ import type { Config } from "../../src/lib/config/types.ts";
 import type { Replay } from "../../src/apps/server/replay.ts";
 import { serve, type RunningServer } from "../../src/apps/server/server.ts";
 import { latestCheckpoint } from "../../src/lib/trainer/checkpoint.ts";
-import { loadObsNorm } from "../../src/lib/trainer/normalize.ts";
+import { loadObsNorm } from "../../src/lib/trainer/loop-state.ts";
 import { maddpgOptions } from "../../src/lib/trainer/maddpg-options.ts";
 import { tinyRun } from "./tiny-run.ts";
 

@@ -9,7 +9,7 @@ import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 
-import { packageRoot } from "../../binding/load.ts";
+import { packageRoot } from "../../binding/package.ts";
 import { resolveConfig } from "../../src/lib/config/resolve.ts";
 import type { RunnerMessage } from "../../src/apps/server/runner.ts";
 import { latestCheckpoint } from "../../src/lib/trainer/checkpoint.ts";

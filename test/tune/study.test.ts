@@ -11,7 +11,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { PNG } from "pngjs";
 
-import { packageRoot } from "../../binding/load.ts";
+import { packageRoot } from "../../binding/package.ts";
 import { UsageError } from "../../src/apps/cli/common.ts";
 import { runTune } from "../../src/apps/cli/tune.ts";
 import { resolveConfig } from "../../src/lib/config/resolve.ts";

@@ -11,7 +11,7 @@ import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 
-import { packageRoot } from "../../binding/load.ts";
+import { packageRoot } from "../../binding/package.ts";
 import { runTune, runTuneStatus } from "../../src/apps/cli/tune.ts";
 import { StudyStore, withStore, type TrialRow } from "../../src/apps/tune/store.ts";
 import { postgresUnavailable, startPostgres, type PostgresServer } from "./postgres-server.ts";

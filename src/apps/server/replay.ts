@@ -86,7 +86,7 @@ async function play(dir: string, options: ReplayOptions): Promise<Replay> {
     import("../../../binding/maddpg.ts"),
     import("../../lib/trainer/maddpg-options.ts"),
     import("../../lib/env/vec-env.ts"),
-    import("../../lib/trainer/normalize.ts"),
+    import("../../lib/trainer/loop-state.ts"),
   ]);
   const agent = new Maddpg(maddpgOptions(config));
   const env = new TennisEnv({ numEnvs: 1, seed, ...envVariant(config) });

@@ -7,7 +7,7 @@ import { basename, dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 
-import { packageRoot } from "../../../binding/load.ts";
+import { packageRoot } from "../../../binding/package.ts";
 import type { Config } from "../../lib/config/types.ts";
 import { createRunDir } from "../../lib/trainer/run-dir.ts";
 import { openAppendLog } from "../../lib/util/append-log.ts";

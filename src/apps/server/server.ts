@@ -7,7 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 
-import { packageVersion } from "../../../binding/load.ts";
+import { packageVersion } from "../../../binding/package.ts";
 import { assertInt } from "../../../binding/validate.ts";
 import { ConfigError, resolveConfig } from "../../lib/config/resolve.ts";
 import { schemaDefaults } from "../../lib/config/schema.ts";

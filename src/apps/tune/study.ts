@@ -10,7 +10,7 @@ import { basename, dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
-import { packageRoot } from "../../../binding/load.ts";
+import { packageRoot } from "../../../binding/package.ts";
 import { ConfigError, mergeConfig, resolveConfig } from "../../lib/config/resolve.ts";
 import type { Config } from "../../lib/config/types.ts";
 import type { RunnerMessage } from "../server/runner.ts";

@@ -6,7 +6,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { basename } from "node:path";
 
-import { packageVersion } from "../../../binding/load.ts";
+import { packageVersion } from "../../../binding/package.ts";
 import { HttpError, hostAllowed, sendError, sendJson } from "../server/http.ts";
 import { kMaxReplaySteps, locateCheckpoint, playGreedyEpisode, type Replay } from "../server/replay.ts";
 import { sendPublic } from "../server/static.ts";

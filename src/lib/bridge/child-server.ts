@@ -1,9 +1,9 @@
-// A standalone env server for tests, benches and scripts/netns-bridge.sh (the CLI's env-server does
-// the same through src/apps/cli): prints one JSON line {"endpoint", "session"} on stdout once bound.
+// A standalone env server for tests, benches and scripts/netns-bridge.sh (`tennis-train env-server`
+// runs the same runEnvServer): prints one JSON line {"endpoint", "session"} on stdout once bound.
 // Usage: tsx src/lib/bridge/child-server.ts [--bind ADDR] [--envs N] [--seed S] [--token T]
 import { parseArgs } from "node:util";
 
-import { runEnvServer } from "../../apps/cli/env-server.ts";
+import { runEnvServer } from "./run-env-server.ts";
 
 const { values } = parseArgs({
   options: {

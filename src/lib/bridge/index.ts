@@ -11,3 +11,4 @@ export {
 export { RemoteVecEnv, type LostEpisodes, type RemoteServer, type RemoteStepResult, type RemoteVecEnvOptions } from "./remote-vec-env.ts";
 export { ErrorCodes, PROTOCOL_VERSION, type ErrorCode, type HelloInfo } from "./protocol.ts";
 export { spawnEnvServer, type SpawnedServer } from "./spawn.ts";
+export { runEnvServer, type RunEnvServerOptions } from "./run-env-server.ts";

@@ -6,7 +6,7 @@ import { Router } from "zeromq";
 
 import { ACTION_SIZE, AGENTS, BRAIN_NAME, MAX_EPISODE_STEPS, OBS_SIZE, TennisEnv, type StepResult, type TennisEnvOptions } from "../../../binding/env.ts";
 import { TennisTrainError } from "../../../binding/errors.ts";
-import { packageVersion } from "../../../binding/load.ts";
+import { packageVersion } from "../../../binding/package.ts";
 import { assertInt, assertString, invalidParameter } from "../../../binding/validate.ts";
 import {
   ErrorCodes,

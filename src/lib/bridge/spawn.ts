@@ -1,12 +1,11 @@
 // Starts a built-in env server as a child process (node --import tsx src/lib/bridge/child-server.ts) and
 // waits for its endpoint line: for benches, tests and scripts that need a server in another process.
 import { spawn, type ChildProcess } from "node:child_process";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 
 import { TennisTrainError } from "../../../binding/errors.ts";
+import { packageRoot } from "../../../binding/package.ts";
 
-const kRepoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 /** Upper bound on a child server's start (tsx and the LibTorch-linked addon take ~1-2 s). */
 const kStartTimeoutMs = 30000;
 
@@ -25,7 +24,7 @@ export interface SpawnedServer {
  * Spawns `command args` (which must print one JSON line {"endpoint","session"} on stdout once bound)
  * and resolves when it has; rejects if it exits first or stays silent for 30 s.
  */
-export function spawnAnnouncingServer(command: string, args: string[], cwd = kRepoRoot, env: NodeJS.ProcessEnv = process.env): Promise<SpawnedServer> {
+export function spawnAnnouncingServer(command: string, args: string[], cwd = packageRoot, env: NodeJS.ProcessEnv = process.env): Promise<SpawnedServer> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(command, args, { cwd, stdio: ["ignore", "pipe", "pipe"], env });
     let out = "";
@@ -61,7 +60,7 @@ export function spawnAnnouncingServer(command: string, args: string[], cwd = kRe
 /** A built-in env server in its own node process. */
 export function spawnEnvServer(options: { bind?: string; envs?: number; seed?: number; token?: string; quiet?: boolean } = {}): Promise<SpawnedServer> {
   // node --import tsx, not the tsx CLI: the CLI runs the script in a grandchild that a kill would orphan.
-  const args = ["--import", "tsx", join(kRepoRoot, "src", "lib", "bridge", "child-server.ts")];
+  const args = ["--import", "tsx", join(packageRoot, "src", "lib", "bridge", "child-server.ts")];
   if (options.quiet ?? true) args.push("--quiet");
   for (const key of ["bind", "envs", "seed", "token"] as const) {
     if (options[key] !== undefined) args.push(`--${key}`, String(options[key]));

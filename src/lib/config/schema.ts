@@ -4,7 +4,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 
-import { packageRoot } from "../../../binding/load.ts";
+import { packageRoot } from "../../../binding/package.ts";
 
 /** One schema node, as much of JSON Schema as configs/schema.json uses. */
 export interface SchemaNode {

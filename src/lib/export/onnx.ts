@@ -5,7 +5,7 @@
 import { writeFileSync } from "node:fs";
 
 import { ACTION_SIZE, OBS_SIZE } from "../../../binding/maddpg.ts";
-import { packageVersion } from "../../../binding/index.ts";
+import { packageVersion } from "../../../binding/package.ts";
 import { ModelProto, kAttributeFloat, kAttributeInt, kAttributeInts, kAttributeTensor, kTensorFloat } from "./onnx-proto.ts";
 import { type DenseLayer, type GreedyPolicy, kLayerNormEps } from "./policy.ts";
 

@@ -6,7 +6,8 @@ import { Maddpg, OBS_SIZE } from "../../../binding/maddpg.ts";
 import type { Config } from "../config/types.ts";
 import { verifyCheckpoint } from "../trainer/checkpoint.ts";
 import { runConfigOf } from "../trainer/evaluate.ts";
-import { kClip, loadObsNorm } from "../trainer/normalize.ts";
+import { loadObsNorm } from "../trainer/loop-state.ts";
+import { kClip } from "../trainer/normalize.ts";
 import { maddpgOptions } from "../trainer/maddpg-options.ts";
 
 /** Epsilon of the actors' LayerNorm: torch::nn::LayerNormOptions' default, which native/core/networks.cc keeps. */

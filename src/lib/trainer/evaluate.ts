@@ -9,7 +9,8 @@ import type { Config } from "../config/types.ts";
 import { envVariant } from "../env/vec-env.ts";
 import { verifyCheckpoint } from "./checkpoint.ts";
 import { maddpgOptions } from "./maddpg-options.ts";
-import { loadObsNorm, type RunningNorm } from "./normalize.ts";
+import { loadObsNorm } from "./loop-state.ts";
+import type { RunningNorm } from "./normalize.ts";
 import { ScoreTracker } from "./scores.ts";
 
 export interface GreedyResult {

@@ -1,13 +1,12 @@
 // The training loop's own state in a checkpoint (trainer.json): counters, scores, RNG and log positions,
 // read back with every field checked so a damaged file is named instead of failing later in the loop.
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
 import type { PendingRecord } from "../log/logger.ts";
 import { CheckpointError } from "./checkpoint.ts";
-import type { RunningNorm } from "./normalize.ts";
+import { RunningNorm } from "./normalize.ts";
 import type { ScoreTracker } from "./scores.ts";
-import type { Selection } from "./select.ts";
 
 export const kTrainerFile = "trainer.json";
 
@@ -16,6 +15,18 @@ export type RecentStats = Record<string, number>;
 
 /** How a run ended; "interrupted" runs are resumed, the others are finished. */
 export type StopReason = "solved" | "episodes" | "interrupted" | "nan" | "dead_gradients";
+
+/** The policy a finished run ends with, as its checks (train.selectEvery, select.ts) chose it. */
+export interface Selection {
+  /** Episode after which the final policy was checked. */
+  episode: number;
+  /** Its greedy check score (mean over check_episodes episodes). */
+  check_score: number;
+  /** train.selectEpisodes, or train.confirmEpisodes for a confirmed check. */
+  check_episodes: number;
+  /** Whether it replaced the policy the run ended with. */
+  restored: boolean;
+}
 
 /** The counters a checkpoint restores besides the native state. */
 export interface LoopState {
@@ -65,6 +76,13 @@ export function readSavedState(dir: string): SavedState {
   const problem = savedStateProblem(saved);
   if (problem !== null) throw new CheckpointError(dir, kTrainerFile, problem);
   return saved as SavedState;
+}
+
+/** The observation statistics saved in a checkpoint folder (null when the run did not normalise). */
+export function loadObsNorm(checkpointDir: string): RunningNorm | null {
+  if (!existsSync(join(checkpointDir, kTrainerFile))) return null;
+  const saved = readSavedState(checkpointDir);
+  return saved.norm ? RunningNorm.fromJSON(saved.norm) : null;
 }
 
 function savedStateProblem(saved: unknown): string | null {

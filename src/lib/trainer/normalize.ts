@@ -3,11 +3,6 @@
 // positions and velocities of several units drove the fresh actor's tanh into saturation within the
 // first updates (bench/RESULTS.md). JS-side: it touches 48 floats per env per step, small next to an update.
 
-import { existsSync } from "node:fs";
-import { join } from "node:path";
-
-import { kTrainerFile, readSavedState } from "./loop-state.ts";
-
 /** Clip of normalised values, in standard deviations. */
 export const kClip = 5;
 /** Added to the variance before its square root. */
@@ -67,11 +62,4 @@ export class RunningNorm {
     norm.var.set(state.var);
     return norm;
   }
-}
-
-/** The observation statistics saved in a checkpoint folder (null when the run did not normalise). */
-export function loadObsNorm(checkpointDir: string): RunningNorm | null {
-  if (!existsSync(join(checkpointDir, kTrainerFile))) return null;
-  const saved = readSavedState(checkpointDir);
-  return saved.norm ? RunningNorm.fromJSON(saved.norm) : null;
 }

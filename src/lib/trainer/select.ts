@@ -14,6 +14,7 @@ import type { Maddpg } from "../../../binding/maddpg.ts";
 import type { Config } from "../config/types.ts";
 import { CheckpointError } from "./checkpoint.ts";
 import { evalConfig, greedyEpisodes } from "./evaluate.ts";
+import type { Selection } from "./loop-state.ts";
 import { RunningNorm } from "./normalize.ts";
 import { writeJson } from "./run-dir.ts";
 
@@ -32,17 +33,6 @@ interface Check {
 interface Kept extends Check {
   params: Float32Array;
   norm: ReturnType<RunningNorm["toJSON"]> | null;
-}
-
-export interface Selection {
-  /** Episode after which the final policy was checked. */
-  episode: number;
-  /** Its greedy check score (mean over check_episodes episodes). */
-  check_score: number;
-  /** train.selectEpisodes, or train.confirmEpisodes for a confirmed check. */
-  check_episodes: number;
-  /** Whether it replaced the policy the run ended with. */
-  restored: boolean;
 }
 
 /** Plays `episodes` greedy episodes of a policy on an env seeded `seed` and returns their mean score. */

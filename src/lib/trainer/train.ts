@@ -7,9 +7,8 @@ import { NStepAccumulator, ReplayBuffer } from "../../../binding/buffer.ts";
 import { OBS_SIZE } from "../../../binding/shapes.ts";
 import { runtimeInfo, setNumThreads } from "../../../binding/index.ts";
 import { Maddpg, type UpdateStats } from "../../../binding/maddpg.ts";
-import { RemoteVecEnv } from "../bridge/remote-vec-env.ts";
 import { checkConfig } from "../config/check.ts";
-import { BuiltinVecEnv, envVariant, type VecEnv } from "../env/vec-env.ts";
+import { openVecEnv } from "../env/open.ts";
 import { ConfigError } from "../config/resolve.ts";
 import type { Config } from "../config/types.ts";
 import { JsonlSink, Logger } from "../log/logger.ts";
@@ -21,12 +20,12 @@ import { afterSolveLine, episodeLine, solvedLine, TrainingProgress } from "./con
 import { evalConfig, greedyEpisodes } from "./evaluate.ts";
 import { killPoint } from "./kill-point.ts";
 import { maddpgOptions } from "./maddpg-options.ts";
-import { kTrainerFile, readSavedState, type LoopState, type RecentStats, type SavedState, type StopReason } from "./loop-state.ts";
+import { kTrainerFile, readSavedState, type LoopState, type RecentStats, type SavedState, type Selection, type StopReason } from "./loop-state.ts";
 import { RunningNorm } from "./normalize.ts";
 import { createRunDir, writeJson } from "./run-dir.ts";
 import { lockRunDir } from "./run-lock.ts";
 import { ScoreTracker, type EpisodeResult } from "./scores.ts";
-import { PolicySelector, type Selection } from "./select.ts";
+import { PolicySelector } from "./select.ts";
 import { shapeRewards } from "./shaping.ts";
 
 /** What summary.json holds. */
@@ -508,12 +507,6 @@ function finalMetrics(config: Config, summary: TrainSummary): Partial<Record<(ty
       "final/check_confirmed": config.train.confirmEpisodes > 0 && selection.check_episodes === config.train.confirmEpisodes ? 1 : 0,
     }),
   };
-}
-
-/** The built-in envs, or remote env servers over the ZeroMQ bridge, as the config says. */
-async function openVecEnv(config: Config): Promise<VecEnv> {
-  if (config.env.kind === "remote") return RemoteVecEnv.connect({ addresses: config.env.addresses });
-  return new BuiltinVecEnv({ numEnvs: config.env.envs, seed: config.seed, ...envVariant(config), threads: Math.min(config.threads, config.env.envs) });
 }
 
 /** dones with the lost envs' rows cleared (their episode was discarded, not finished). */

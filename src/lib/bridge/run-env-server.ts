@@ -1,6 +1,6 @@
-// `tennis-train env-server`: serves built-in envs over the ZeroMQ bridge until SIGINT/SIGTERM (or an
-// abort signal), then closes cleanly. The CLI parses flags and calls runEnvServer.
-import { EnvServer, type EnvServerOptions, type EnvServerStats } from "../../lib/bridge/server.ts";
+// An env server's whole life: serves built-in envs over the ZeroMQ bridge until SIGINT/SIGTERM (or an
+// abort signal), then closes cleanly. `tennis-train env-server` parses its flags and calls runEnvServer.
+import { EnvServer, type EnvServerOptions, type EnvServerStats } from "./server.ts";
 
 export interface RunEnvServerOptions {
   /** ZeroMQ endpoint; default tcp://127.0.0.1:5555. A non-loopback bind needs `token`. */
