@@ -80,6 +80,18 @@ export interface DiagnosticsConfig {
   remedy: "warn" | "reset_noise" | "stop";
 }
 
+export interface SelfPlayConfig {
+  enabled: boolean;
+  window: number;
+  saveSteps: number;
+  swapSteps: number;
+  latestRatio: number;
+  hitBonus: number;
+  eloK: number;
+  checkEvery: number;
+  checkPoints: number;
+}
+
 export interface LogConfig {
   runsDir: string;
   every: number;
@@ -98,5 +110,6 @@ export interface Config {
   agent: AgentConfig;
   noise: NoiseConfig;
   diagnostics: DiagnosticsConfig;
+  selfPlay: SelfPlayConfig;
   log: LogConfig;
 }

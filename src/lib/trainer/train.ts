@@ -27,6 +27,7 @@ import { lockRunDir } from "./run-lock.ts";
 import { ScoreTracker, type EpisodeResult } from "./scores.ts";
 import { PolicySelector } from "./select.ts";
 import { shapeRewards } from "./shaping.ts";
+import { selfPlayApplies, trainSelfPlay } from "../compete/self-play.ts";
 
 /** What summary.json holds. */
 export interface TrainSummary {
@@ -66,6 +67,8 @@ export interface TrainOptions {
  * directory is locked for the run (RunDirBusyError when another live process writes to it).
  */
 export async function train(config: Config, options: TrainOptions = {}): Promise<TrainSummary> {
+  // Competitive mode trains by self-play (src/lib/compete/self-play.ts) unless selfPlay.enabled is off.
+  if (selfPlayApplies(config)) return trainSelfPlay(config, options);
   const problems = checkConfig(config, { cudaAvailable: runtimeInfo().cudaAvailable });
   if (problems.length > 0) throw new ConfigError(problems);
   if (options.resume && !isRunDir(options.resume)) throw new Error(`no run directory at ${options.resume} (it has no config.json)`);

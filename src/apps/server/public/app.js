@@ -13,8 +13,12 @@ const kTerminal = new Set(["finished", "stopped", "failed"]);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 /** Line colours of the runs on a chart, in the order runs first appear. */
 const kPalette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
-/** Tags charted until the user picks others. */
-const kDefaultTags = ["rollout/score_mean100", "rollout/score", "train/critic_loss", "train/actor_loss"];
+/** Tags of self-play runs (competitive mode), charted too until the user picks tags, once a run logs them. */
+const kSelfPlayTags = ["selfplay/elo", "selfplay/win_rate100", "eval/win_rate_vs_random", "eval/win_rate_vs_first"];
+/** The Elo rating of a self-play run's first snapshot, which anchors its learner's rating (src/lib/compete/opponent-pool.ts). */
+const kInitialElo = 1200;
+/** Tags charted until the user picks others (the self-play ones once a run logs them), in chart order. */
+const kDefaultTags = ["rollout/score_mean100", "rollout/score", "train/critic_loss", "train/actor_loss", ...kSelfPlayTags];
 /** Tags whose chart shows the run's target score. */
 const kScoreTags = new Set(["rollout/score", "rollout/score_mean100"]);
 /** Rows asked for per metrics page (the API's largest page). */
@@ -77,7 +81,7 @@ const view = {
   colors: new Map(),
   /** Every scalar tag seen in the rows held, and the charted ones. */
   allTags: new Set(),
-  tags: new Set(storedJson(kStored.tags, kDefaultTags)),
+  tags: new Set(storedJson(kStored.tags, kDefaultTags.filter((t) => !kSelfPlayTags.includes(t)))),
   smoothing: Number(storedJson(kStored.smoothing, 0.6)),
   log: storedJson(kStored.log, false) === true,
   /** "step" (the episode) or "env_steps". */
@@ -119,13 +123,17 @@ function addRows(id, first, rows) {
         if (!view.allTags.has(tag)) {
           view.allTags.add(tag);
           newTag = true;
+          if (kSelfPlayTags.includes(tag) && localStorage.getItem(kStored.tags) === null) view.tags.add(tag);
         }
       }
       points.push([row.step, value, envSteps]);
     }
   }
   m.next = Math.max(m.next, first + rows.length);
-  if (newTag) renderTagPicker();
+  if (newTag) {
+    renderTagPicker();
+    renderCharts();
+  }
   scheduleCharts();
 }
 
@@ -203,7 +211,9 @@ function updateCharts() {
   for (const [tag, chart] of view.charts) {
     chart.options.log = view.log;
     chart.options.smoothing = view.smoothing;
-    chart.options.reference = kScoreTags.has(tag) && typeof target === "number" ? { value: target, label: "target" } : undefined;
+    chart.options.reference =
+      tag === "selfplay/elo" ? { value: kInitialElo, label: "first snapshot" }
+      : kScoreTags.has(tag) && typeof target === "number" ? { value: target, label: "target" } : undefined;
     chart.setSeries(ids.map((id) => ({ id, label: shortId(id), color: colorOf(id), points: onXAxis(view.metrics.get(id)?.tags.get(tag) ?? []) })));
   }
 }

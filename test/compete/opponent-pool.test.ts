@@ -1,0 +1,81 @@
+// The self-play opponent pool: the window it keeps, the share of draws that pick the latest learner,
+// the same choices for the same seed, its checkpoint round trip, and the Elo arithmetic it uses.
+import { expect } from "chai";
+
+import { expectedScore, kInitialElo, OpponentPool, updatedRating } from "../../src/lib/compete/opponent-pool.ts";
+
+/** A pool holding snapshots 0..count-1 (one float each: its id). */
+function poolOf(count: number, window: number, latestRatio: number, seed = 0): OpponentPool {
+  const pool = new OpponentPool({ window, latestRatio, seed });
+  for (let i = 0; i < count; i++) pool.add(Float32Array.of(i), kInitialElo + i, 100 * i, null);
+  return pool;
+}
+
+/** Each draw as a snapshot id, or -1 for the latest learner. */
+function draws(pool: OpponentPool, count: number): number[] {
+  return Array.from({ length: count }, () => {
+    const choice = pool.sample();
+    return choice.kind === "latest" ? -1 : choice.snapshot.id;
+  });
+}
+
+describe("self-play opponent pool", () => {
+  it("keeps the newest `window` snapshots and draws only from them", () => {
+    const pool = poolOf(25, 10, 0.5);
+    expect(pool.count).to.equal(25);
+    expect(pool.snapshots.map((s) => s.id)).to.deep.equal([15, 16, 17, 18, 19, 20, 21, 22, 23, 24]);
+    const ids = draws(pool, 4000).filter((id) => id >= 0);
+    expect(Math.min(...ids)).to.equal(15);
+    expect(Math.max(...ids)).to.equal(24);
+    // Uniform over the window: each snapshot near 1/10 of the snapshot draws.
+    for (let id = 15; id < 25; id++) expect(ids.filter((x) => x === id).length / ids.length).to.be.closeTo(0.1, 0.03);
+  });
+
+  it("picks the latest learner in latestRatio of the draws (always while empty, never at 0)", () => {
+    for (const ratio of [0, 0.25, 0.5, 1]) {
+      const latest = draws(poolOf(5, 10, ratio), 4000).filter((id) => id === -1).length / 4000;
+      expect(latest, `latestRatio ${ratio}`).to.be.closeTo(ratio, 0.03);
+    }
+    expect(draws(poolOf(0, 10, 0), 20)).to.deep.equal(new Array(20).fill(-1));
+  });
+
+  it("draws the same opponents for the same seed, others for another", () => {
+    expect(draws(poolOf(12, 10, 0.5, 7), 200)).to.deep.equal(draws(poolOf(12, 10, 0.5, 7), 200));
+    expect(draws(poolOf(12, 10, 0.5, 7), 200)).to.not.deep.equal(draws(poolOf(12, 10, 0.5, 8), 200));
+  });
+
+  it("copies the parameters it is given and keeps each snapshot's rating", () => {
+    const pool = new OpponentPool({ window: 2, latestRatio: 0, seed: 0 });
+    const params = Float32Array.of(1, 2, 3);
+    pool.add(params, 1234.5, 10, null);
+    params[0] = 99;
+    expect(Array.from(pool.snapshots[0].params)).to.deep.equal([1, 2, 3]);
+    expect(pool.snapshots[0]).to.include({ id: 0, rating: 1234.5, envSteps: 10 });
+  });
+
+  it("restores from its checkpoint state and goes on drawing as the original", () => {
+    const pool = new OpponentPool({ window: 3, latestRatio: 0.5, seed: 3 });
+    for (let i = 0; i < 5; i++) pool.add(Float32Array.of(i, -i), 1200 + i, i, { count: i, mean: [i], var: [1] });
+    draws(pool, 7);
+    const copy = OpponentPool.restore({ window: 3, latestRatio: 0.5, seed: 3 }, JSON.parse(JSON.stringify(pool.toJSON())), pool.paramsBytes(), 2);
+    expect(copy.snapshots.map((s) => [s.id, s.rating, Array.from(s.params)])).to.deep.equal(pool.snapshots.map((s) => [s.id, s.rating, Array.from(s.params)]));
+    expect(copy.count).to.equal(5);
+    expect(draws(copy, 50)).to.deep.equal(draws(pool, 50));
+    expect(() => OpponentPool.restore({ window: 3, latestRatio: 0.5, seed: 3 }, pool.toJSON(), pool.paramsBytes(), 3)).to.throw(
+      "the pool's parameters hold 6 floats, not 3 snapshots of 3",
+    );
+  });
+
+  it("rejects a window below 1 and a ratio outside [0, 1]", () => {
+    expect(() => new OpponentPool({ window: 0, latestRatio: 0.5, seed: 0 })).to.throw(RangeError, "Expected integer >= 1 for window but received 0");
+    expect(() => new OpponentPool({ window: 1, latestRatio: 1.5, seed: 0 })).to.throw(RangeError, "Expected number between 0 and 1 for latestRatio but received 1.5");
+  });
+
+  it("rates as Elo does: 400 points are 10:1 odds, K times the surprise per game", () => {
+    expect(expectedScore(1200, 1200)).to.equal(0.5);
+    expect(expectedScore(1600, 1200)).to.be.closeTo(10 / 11, 1e-12);
+    expect(updatedRating(1200, 1200, 1, 16)).to.equal(1208);
+    expect(updatedRating(1200, 1200, 0.5, 16)).to.equal(1200);
+    expect(updatedRating(1600, 1200, 0, 16)).to.be.closeTo(1600 - 16 * (10 / 11), 1e-9);
+  });
+});
