@@ -240,6 +240,14 @@ async function selfPlayLocked(config: Config, options: TrainOptions, runDir: str
         logger.record("rollout/noise_scale", agent.stats().noiseScale ?? 0);
         logger.record("time/env_steps", envSteps);
         logger.record("time/updates", updates);
+        // Checks play the policy of this point's updates, logged in the point's row.
+        const checkDue = learning && firstSnapshot !== null && sp.checkEvery > 0 && ep.episode % sp.checkEvery === 0;
+        const checked = checkDue ? check(ep.episode, sp.checkPoints) : null;
+        if (checked) {
+          checks.push(checked);
+          logger.record("eval/win_rate_vs_random", checked.vs_random.winRate);
+          logger.record("eval/win_rate_vs_first", checked.vs_first.winRate);
+        }
         logger.dump(ep.episode);
         options.onEpisode?.(ep);
         if (ep.episode % config.log.every === 0) {
@@ -248,6 +256,7 @@ async function selfPlayLocked(config: Config, options: TrainOptions, runDir: str
           [stepsAtLastLine, timeAtLastLine] = [envSteps, now];
           say(episodeLine(ep.episode, rating, recent, opponent, pool.snapshots.length, ep.steps, updates, sps));
         }
+        if (checked) say(checkLine(checked, wall()));
       }
       obs = step.obs;
       if (finished.length > 0) episodeUpdates = 0;
@@ -269,13 +278,6 @@ async function selfPlayLocked(config: Config, options: TrainOptions, runDir: str
         logger.recordMean("train/critic_loss", stats.criticLoss);
         logger.recordMean("train/q_mean", stats.qMean);
         if (stats.actorUpdates > 0) logger.recordMean("train/actor_loss", stats.actorLoss);
-      }
-      if (learning && firstSnapshot && sp.checkEvery > 0 && crossed(episodes, finished.length, sp.checkEvery)) {
-        const result = check(episodes, sp.checkPoints);
-        checks.push(result);
-        logger.record("eval/win_rate_vs_random", result.vs_random.winRate);
-        logger.record("eval/win_rate_vs_first", result.vs_first.winRate);
-        say(checkLine(result, wall()));
       }
       if (t.checkpointEvery > 0 && crossed(episodes, finished.length, t.checkpointEvery) && episodes < t.episodes) {
         await checkpoint(`ep${String(episodes).padStart(7, "0")}`);
