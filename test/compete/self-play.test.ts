@@ -87,7 +87,7 @@ describe("self-play training", function () {
     expect((a as SelfPlaySummary).self_play.elo).to.equal((b as SelfPlaySummary).self_play.elo);
   });
 
-  it("adds the hit bonus to the racket whose ball crossed the net, not on a point's last step", () => {
+  it("adds the hit bonus to the racket whose ball crossed the net and takes it from the other, not on a point's last step", () => {
     const obs = new Float32Array(2 * 48);
     const next = new Float32Array(2 * 48);
     const ballX = (rows: Float32Array, row: number, x: number) => (rows[row * 24 + 20] = x);
@@ -96,7 +96,7 @@ describe("self-play training", function () {
     ballX(obs, 2, -0.3); ballX(next, 2, 0.2); // env 1 ends its point this step
     const rewards = Float32Array.of(0, 0, 1, -1);
     const out = addHitBonus(obs, next, rewards, Float32Array.of(0, 0, 1, 1), 0.1, new Float32Array(4));
-    expect(Array.from(out)).to.deep.equal([Math.fround(0.1), 0, 1, -1]);
+    expect(Array.from(out)).to.deep.equal([Math.fround(0.1), Math.fround(-0.1), 1, -1]);
   });
 
   it("`tennis-train --mode competitive` prints the self-play lines; --resume of such a run is refused", () => {

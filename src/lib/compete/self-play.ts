@@ -127,6 +127,9 @@ async function selfPlayLocked(config: Config, options: TrainOptions, runDir: str
   let firstSnapshot: { params: Float32Array; norm: RunningNorm | null } | null = null;
   let [envSteps, updates, episodes, episodeUpdates, lastSave, lastSwap] = [0, 0, 0, 0, 0, 0];
   let swapDue = false;
+  // train.stallEpisodes: points in a row in which the learner's racket never sent the ball over the net.
+  const sentOver = new Uint8Array(n);
+  let [stallRun, actorResets] = [0, 0];
   let stopped: TrainSummary["stopped"] = "episodes";
   let lastCheckpointAt = -1;
 
@@ -209,6 +212,7 @@ async function selfPlayLocked(config: Config, options: TrainOptions, runDir: str
       envSteps += n;
       if (norm) norm.update(step.nextObs);
       const nextSeen = norm ? norm.normalize(step.nextObs, normNextObs) : step.nextObs;
+      for (let e = 0; e < n; e++) if (crossedNet(obs, step.nextObs, step.dones, 2 * e + sides[e])) sentOver[e] = 1;
       const rewards = sp.hitBonus > 0 ? addHitBonus(obs, step.nextObs, step.rewards, step.dones, sp.hitBonus, shaped) : step.rewards;
       accumulator.add(buffer, seen, joint, rewards, nextSeen, step.dones);
       const finished = tracker.addStep(step.rewards, step.dones);
@@ -221,6 +225,16 @@ async function selfPlayLocked(config: Config, options: TrainOptions, runDir: str
         const side = sides[e];
         const result = Math.sign(ep.agentScores[side]);
         sides[e] = 1 - side;
+        stallRun = sentOver[e] ? 0 : stallRun + 1;
+        sentOver[e] = 0;
+        // A saturated actor that never reaches the ball loses every serve and wins only the opponent's
+        // misses; as in the cooperative trainer, the actors then start afresh (critics and replay stay).
+        if (learning && t.stallEpisodes > 0 && stallRun >= t.stallEpisodes) {
+          stallRun = 0;
+          actorResets += 1;
+          agent.resetActors((config.seed + 0x9e3779b9 * actorResets) >>> 0);
+          say(`The learner sent no ball over the net in ${t.stallEpisodes} points: its actors start afresh (restart ${actorResets}, point ${ep.episode}).`);
+        }
         episodes = ep.episode;
         if (learning && opponent) {
           const op: Opponent = opponent;
@@ -277,6 +291,7 @@ async function selfPlayLocked(config: Config, options: TrainOptions, runDir: str
         }
         logger.recordMean("train/critic_loss", stats.criticLoss);
         logger.recordMean("train/q_mean", stats.qMean);
+        if (Number.isFinite(stats.saturation)) logger.recordMean("train/action_saturation", stats.saturation);
         if (stats.actorUpdates > 0) logger.recordMean("train/actor_loss", stats.actorLoss);
       }
       if (t.checkpointEvery > 0 && crossed(episodes, finished.length, t.checkpointEvery) && episodes < t.episodes) {
@@ -307,7 +322,7 @@ async function selfPlayLocked(config: Config, options: TrainOptions, runDir: str
       stopped,
       final_eval: null,
       selection: null,
-      diagnostics: { dead_gradient_alarms: 0, actor_resets: 0, mean_saturation: null, last_q_mean: null, recent: null },
+      diagnostics: { dead_gradient_alarms: 0, actor_resets: actorResets, mean_saturation: null, last_q_mean: null, recent: null },
       run_dir: runDir,
       self_play: {
         elo: rating,
@@ -334,17 +349,25 @@ const kBallX = 16 + 4;
 
 /**
  * selfPlay.hitBonus: the stored rewards plus `bonus` for each racket that sent the ball over the net
- * in this step (its ball x, in its own frame, went from its side to the other's); a ball on a racket's
- * side can only leave it over the net by that racket's hit. The step that ends a point is left as it
+ * in this step (its ball x, in its own frame, went from its side to the other's), and minus `bonus` for
+ * the other racket, so the game stays zero-sum; a ball on a racket's side can only leave it over the
+ * net by that racket's hit. Without it the learner finds that touching a ball it cannot yet send over
+ * delays the point's -1, which discounting rewards: it juggles the ball on its own side. The step that ends a point is left as it
  * is (its next observation is already the next point's). The log, results and Elo use the env's rewards.
  */
 export function addHitBonus(obs: Float32Array, nextObs: Float32Array, rewards: Float32Array, dones: Float32Array, bonus: number, out: Float32Array): Float32Array {
   out.set(rewards);
   for (let row = 0; row < rewards.length; row++) {
-    if (dones[row] !== 0) continue;
-    if (obs[row * 24 + kBallX] < 0 && nextObs[row * 24 + kBallX] >= 0) out[row] += bonus;
+    if (!crossedNet(obs, nextObs, dones, row)) continue;
+    out[row] += bonus;
+    out[row ^ 1] -= bonus;
   }
   return out;
+}
+
+/** Whether agent row `row` ([env][agent] order) sent the ball over the net in this step (see addHitBonus). */
+function crossedNet(obs: Float32Array, nextObs: Float32Array, dones: Float32Array, row: number): boolean {
+  return dones[row] === 0 && obs[row * 24 + kBallX] < 0 && nextObs[row * 24 + kBallX] >= 0;
 }
 
 /** Whether the `count` episodes that ended with this step crossed a multiple of `every`. */
