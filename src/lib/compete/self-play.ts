@@ -24,12 +24,12 @@ import { JsonlSink, Logger } from "../log/logger.ts";
 import { flattenHParams, hparamsMarkdown, TensorBoardSink } from "../log/tensorboard.ts";
 import { removeStaleTemps, settleCheckpoints, writeCheckpoint } from "../trainer/checkpoint.ts";
 import { formatDuration } from "../trainer/console.ts";
-import { kTrainerFile } from "../trainer/loop-state.ts";
+import { kTrainerFile, type RecentStats, type Selection, type StopReason } from "../trainer/loop-state.ts";
+import { maddpgOptions } from "../trainer/maddpg-options.ts";
 import { RunningNorm } from "../trainer/normalize.ts";
 import { createRunDir, writeJson } from "../trainer/run-dir.ts";
 import { lockRunDir } from "../trainer/run-lock.ts";
-import { ScoreTracker } from "../trainer/scores.ts";
-import { maddpgOptions, type TrainOptions, type TrainSummary } from "../trainer/train.ts";
+import { ScoreTracker, type EpisodeResult } from "../trainer/scores.ts";
 import { Rng } from "../util/rng.ts";
 import { kInitialElo, OpponentPool, updatedRating, type OpponentChoice } from "./opponent-pool.ts";
 import { mergeSides, normOf, playPoints, PolicyController, RandomController, type PointsResult } from "./self-play-check.ts";
@@ -46,9 +46,36 @@ export interface SelfPlayCheck {
   vs_first: PointsResult;
 }
 
-/** summary.json of a self-play run: the training summary (nothing is "solved" in competitive mode)
- * with the self-play results. */
-export interface SelfPlaySummary extends TrainSummary {
+/** The options of train() (src/lib/trainer/train.ts) that a self-play run takes. */
+export interface SelfPlayOptions {
+  /** Refused: a self-play run cannot be resumed. */
+  resume?: string;
+  /** Write into this existing run directory instead of a new one. */
+  runDir?: string;
+  /** Called for every finished point. */
+  onEpisode?: (ep: EpisodeResult) => void;
+  /** Stops the run (with a checkpoint) when aborted. */
+  signal?: AbortSignal;
+  /** Console output (default true). */
+  quiet?: boolean;
+}
+
+/** summary.json of a self-play run: the fields of a training run's summary (train.ts TrainSummary;
+ * nothing is "solved" in competitive mode) with the self-play results. */
+export interface SelfPlaySummary {
+  solved: false;
+  episodes_to_solve: null;
+  episodes: number;
+  wall_s: number;
+  at_solve: null;
+  best_avg100: null;
+  env_steps: number;
+  updates: number;
+  stopped: StopReason;
+  final_eval: null;
+  selection: Selection | null;
+  diagnostics: { dead_gradient_alarms: number; actor_resets: number; mean_saturation: number | null; last_q_mean: number | null; recent: RecentStats | null };
+  run_dir: string;
   self_play: {
     elo: number;
     /** The learner's share of won points over the last 100 against the pool (draws count as not won). */
@@ -80,7 +107,7 @@ interface Opponent {
  * among them), TensorBoard events, checkpoints (the learner, its observation statistics and the pool)
  * and summary.json into a new run directory. Resuming a self-play run is not supported.
  */
-export async function trainSelfPlay(config: Config, options: TrainOptions = {}): Promise<SelfPlaySummary> {
+export async function trainSelfPlay(config: Config, options: SelfPlayOptions = {}): Promise<SelfPlaySummary> {
   const problems = checkConfig(config, { cudaAvailable: runtimeInfo().cudaAvailable });
   if (config.env.kind !== "builtin") problems.push("self-play (env.mode competitive with selfPlay.enabled) needs env.kind builtin: the opponent acts in the trainer's process");
   if (problems.length > 0) throw new ConfigError(problems);
@@ -97,7 +124,7 @@ export async function trainSelfPlay(config: Config, options: TrainOptions = {}):
   }
 }
 
-async function selfPlayLocked(config: Config, options: TrainOptions, runDir: string): Promise<SelfPlaySummary> {
+async function selfPlayLocked(config: Config, options: SelfPlayOptions, runDir: string): Promise<SelfPlaySummary> {
   const say = (line: string) => {
     if (!options.quiet) console.log(line);
   };
@@ -130,7 +157,7 @@ async function selfPlayLocked(config: Config, options: TrainOptions, runDir: str
   // train.stallEpisodes: points in a row in which the learner's racket never sent the ball over the net.
   const sentOver = new Uint8Array(n);
   let [stallRun, actorResets] = [0, 0];
-  let stopped: TrainSummary["stopped"] = "episodes";
+  let stopped: StopReason = "episodes";
   let lastCheckpointAt = -1;
 
   const actions = new Float32Array(n * 4);
