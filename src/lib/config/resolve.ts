@@ -1,9 +1,11 @@
-// Resolves a config: schema defaults < `--config FILE` < CLI flags, each layer validated against the
-// schema on its own so every message names the field, what was expected, what was received and where
+// Resolves a config: schema defaults < competitive mode's defaults (configs/competitive.json, when
+// env.mode is competitive) < `--config FILE` < CLI flags, each layer validated against the schema on its own so every message names the field, what was expected, what was received and where
 // it came from. Cross-field rules live in check.ts.
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { Ajv, type ErrorObject } from "ajv";
 
+import { packageRoot } from "../../../binding/package.ts";
 import { describe } from "../../../binding/validate.ts";
 import { checkConfig } from "./check.ts";
 import { expectedText, nodeAt, schema, schemaDefaults } from "./schema.ts";
@@ -124,6 +126,14 @@ export function mergeConfig<T>(base: T, over: unknown): T {
   return out as T;
 }
 
+/** configs/competitive.json: the defaults of competitive mode that differ from the schema's. */
+export const competitivePath = join(packageRoot, "configs", "competitive.json");
+
+/** The defaults of competitive mode that differ from the schema's (a layer between the schema's and a config file). */
+export function competitiveDefaults(): unknown {
+  return JSON.parse(readFileSync(competitivePath, "utf8"));
+}
+
 /** Reads a config file as JSON, with a clear error when it cannot be read or parsed. */
 export function readConfigFile(path: string): unknown {
   let text: string;
@@ -153,6 +163,8 @@ export function resolveConfig(input: ResolveInput = {}): Config {
   const problems: string[] = [];
   let config = schemaDefaults() as unknown as Config;
   const fileLayer = input.file !== undefined ? readConfigFile(input.file) : input.fileObject;
+  // Self-play (the training of competitive mode) learns with other defaults for a few options.
+  if ((valueAt(input.flags, "env.mode") ?? valueAt(fileLayer, "env.mode")) === "competitive") config = mergeConfig(config, competitiveDefaults());
   if (fileLayer !== undefined) {
     const source = input.file ?? "the config";
     const fileProblems = validateLayerObject(fileLayer, source);
