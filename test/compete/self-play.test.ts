@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import { addHitBonus, kPoolFile, type SelfPlaySummary } from "../../src/lib/compete/self-play.ts";
+import { addHitBonus, kFirstSnapshotFile, kPoolFile, type SelfPlaySummary } from "../../src/lib/compete/self-play.ts";
 import { resolveConfig } from "../../src/lib/config/resolve.ts";
 import { latestCheckpoint } from "../../src/lib/trainer/checkpoint.ts";
 import { evalCheckpoint } from "../../src/lib/trainer/evaluate.ts";
@@ -73,7 +73,7 @@ describe("self-play training", function () {
     expect(summary.self_play.pool[0]).to.deep.include({ id: 0, rating: 1200 });
     const latest = latestCheckpoint(dir)!;
     expect(latest).to.not.equal(null);
-    for (const file of ["agent.pt", kPoolFile, "trainer.json", "manifest.json"]) expect(existsSync(join(latest, file)), file).to.equal(true);
+    for (const file of ["agent.pt", kPoolFile, kFirstSnapshotFile, "trainer.json", "manifest.json"]) expect(existsSync(join(latest, file)), file).to.equal(true);
     expect(readdirSync(join(dir, "checkpoints")).filter((d) => d.startsWith("ep"))).to.include.members(["ep0000020", "ep0000030"]);
     expect(JSON.parse(readFileSync(join(dir, "summary.json"), "utf8")).self_play.snapshots).to.equal(summary.self_play.snapshots);
     // The checkpoint is one that eval reads as it reads any run's.

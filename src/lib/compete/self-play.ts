@@ -38,6 +38,8 @@ import { mergeSides, normOf, playPoints, PolicyController, RandomController, typ
 const kWinWindow = 100;
 /** Pool snapshots' parameters in a checkpoint folder. */
 export const kPoolFile = "pool.bin";
+/** The first snapshot's parameters in a checkpoint folder (its statistics: trainer.json selfPlay.first_norm). */
+export const kFirstSnapshotFile = "first_snapshot.bin";
 
 /** What a greedy check found (selfPlay.checkEvery, and the end of the run). */
 export interface SelfPlayCheck {
@@ -205,10 +207,12 @@ async function selfPlayLocked(config: Config, options: SelfPlayOptions, runDir: 
     await writeCheckpoint(runDir, label, async (dir) => {
       await agent.save(join(dir, "agent.pt"));
       writeFileSync(join(dir, kPoolFile), pool.paramsBytes());
+      // The anchor of the ratings stays with every checkpoint, also once it has left the pool's window.
+      if (firstSnapshot) writeFileSync(join(dir, kFirstSnapshotFile), new Uint8Array(firstSnapshot.params.buffer, firstSnapshot.params.byteOffset, firstSnapshot.params.byteLength));
       // The fields of the trainer's own trainer.json that readers of a checkpoint (eval, export, match) use.
       writeJson(join(dir, kTrainerFile), {
         envSteps, updates, episodes, warmupRng: warmup.state32, scores: [], averages: [], tracker: tracker.toJSON(), norm: norm?.toJSON(),
-        selfPlay: { elo: rating, pool: pool.toJSON(), sides: Array.from(sides) },
+        selfPlay: { elo: rating, pool: pool.toJSON(), sides: Array.from(sides), first_norm: firstSnapshot?.norm?.toJSON() ?? null },
       });
     });
     lastCheckpointAt = envSteps;
