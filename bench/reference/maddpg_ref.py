@@ -1,7 +1,7 @@
 """PyTorch reference of tennis-train's MADDPG/MATD3 update, written plainly like the notebook's codebase.
 
-Same maths, same init scheme and the same parameter layout as native/core/maddpg.cc, so that the native
-learner can be checked against it (parity) and timed against it (bench). Run with /usr/bin/python3 (torch 1.13).
+Same maths, same init scheme and the same parameter layout as native/core/learner.cc and libtorch_path.cc,
+so that the native learner can be checked against it (parity) and timed against it (bench). Run with /usr/bin/python3 (torch 1.13).
 
   maddpg_ref.py dump DIR [--variant maddpg|matd3|shared] [--updates 10] [--batch 64] [--seed 0]
       writes init.f32, the batches, target_noise.f32 (MATD3), final.f32 and manifest.json to DIR

@@ -16,7 +16,7 @@ struct RuntimeInfo {
 
 RuntimeInfo runtime_info();
 
-// Sets LibTorch's intra-op thread count (the VMs here default to 1); rejects n < 1.
+// Sets LibTorch's intra-op thread count (its default depends on the host); rejects n < 1.
 void set_num_threads(int n);
 
 }  // namespace tennis

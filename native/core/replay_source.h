@@ -4,7 +4,7 @@
 #pragma once
 #include <memory>
 
-#include "maddpg.h"
+#include "batch_source.h"
 #include "replay_buffer.h"
 
 namespace tennis {

@@ -21,11 +21,17 @@ namespace {
 constexpr size_t kJointObs = tennis::kAgents * tennis::kObsSize;
 constexpr size_t kJointAction = tennis::kAgents * tennis::kActionSize;
 
-// Reads one optional config key with type checks (TypeError naming the key).
+// What a ConfigReader does with a key the object lacks.
+enum class Missing {
+  kKeep,   // leave the output as it is
+  kThrow,  // TypeError "options.<prefix><key> is required"
+};
+
+// Reads config keys with type checks (TypeError naming the key).
 class ConfigReader {
  public:
-  ConfigReader(Napi::Env env, Napi::Object object, std::string prefix)
-      : env_(env), object_(object), prefix_(std::move(prefix)) {}
+  ConfigReader(Napi::Env env, Napi::Object object, std::string prefix, Missing missing)
+      : env_(env), object_(object), prefix_(std::move(prefix)), missing_(missing) {}
 
   void number(const char* key, double& out) {
     Napi::Value v = get(key);
@@ -85,18 +91,64 @@ class ConfigReader {
  private:
   Napi::Value get(const char* key) {
     known_.insert(key);
-    return object_.Get(key);
+    Napi::Value v = object_.Get(key);
+    THROW_TYPEERROR_IF(v.IsUndefined() && missing_ == Missing::kThrow, env_, "options.", prefix_, key,
+                       " is required");
+    return v;
   }
 
   Napi::Env env_;
   Napi::Object object_;
   std::string prefix_;
+  Missing missing_;
   std::set<std::string> known_;
 };
 
-tennis::MaddpgConfig config_from(Napi::Env env, Napi::Object object) {
+// The learner options a caller of the Maddpg constructor leaves out: kKeep takes them from
+// omitted_option_values(), kThrow makes each one required. binding/maddpg.ts passes only the options
+// its caller set; the trainer (src/trainer/train.ts, maddpgOptions) sets every one from the resolved
+// config, whose defaults configs/schema.json holds.
+constexpr Missing kMissingOption = Missing::kKeep;
+
+// The values of the learner options a caller leaves out (kMissingOption = kKeep). They are not the
+// trainer's defaults (configs/schema.json).
+tennis::MaddpgConfig omitted_option_values() {
   tennis::MaddpgConfig c;
-  ConfigReader r(env, object, "");
+  c.actor_hidden = {128, 128};
+  c.critic_hidden = {128, 128};
+  c.lr_actor = 1e-4;
+  c.lr_critic = 1e-3;
+  c.gamma = 0.99;
+  c.tau = 1e-3;
+  c.batch_size = 256;
+  c.grad_clip = 1.0;
+  c.weight_decay = 0.0;
+  c.shared_parameters = false;
+  c.layer_norm = false;
+  c.batch_norm = false;
+  c.twin_critics = false;
+  c.target_noise = 0.0;
+  c.target_noise_clip = 0.5;
+  c.policy_delay = 1;
+  c.noise.type = "ou";
+  c.noise.ou_mu = 0.0;
+  c.noise.ou_theta = 0.15;
+  c.noise.ou_sigma = 0.2;
+  c.noise.gaussian_sigma = 0.1;
+  c.noise.scale_start = 1.0;
+  c.noise.scale_end = 1.0;
+  c.noise.decay = 0;
+  c.noise.decay_unit = "episodes";
+  c.device = "cpu";
+  c.impl = "libtorch";
+  c.threads = 0;
+  c.seed = 0;
+  return c;
+}
+
+tennis::MaddpgConfig config_from(Napi::Env env, Napi::Object object) {
+  tennis::MaddpgConfig c = omitted_option_values();
+  ConfigReader r(env, object, "", kMissingOption);
   r.int_list("actorHidden", c.actor_hidden);
   r.int_list("criticHidden", c.critic_hidden);
   r.number("lrActor", c.lr_actor);
@@ -121,7 +173,7 @@ tennis::MaddpgConfig config_from(Napi::Env env, Napi::Object object) {
   THROW_TYPEERROR_IF(seed < 0 || std::floor(seed) != seed || seed > 9007199254740991.0, env,
                      "seed must be an integer in [0, 2^53), got ", seed);
   c.seed = uint64_t(seed);
-  ConfigReader n(env, r.object("noise"), "noise.");
+  ConfigReader n(env, r.object("noise"), "noise.", kMissingOption);
   n.string("type", c.noise.type);
   n.number("ouMu", c.noise.ou_mu);
   n.number("ouTheta", c.noise.ou_theta);
@@ -263,7 +315,7 @@ Napi::Value MaddpgWrap::Update(const Napi::CallbackInfo& info) {
   const int64_t k = int_arg(info, 1, "k", 1, 1000000);
   Napi::Object options = object_arg(info, 2, "sampleOptions");
   tennis::SampleOptions sample;
-  ConfigReader r(env, options, "sampleOptions.");
+  ConfigReader r(env, options, "sampleOptions.", Missing::kKeep);
   r.integer("earlyTrainingSteps", sample.early_training_steps);
   double ratio = sample.neg_sampling_ratio;
   r.number("negSamplingRatio", ratio);

@@ -26,6 +26,7 @@
 #include "parity.h"
 #include "maddpg.h"
 #include "replay_source.h"
+#include "test_config.h"
 
 namespace {
 
@@ -72,7 +73,7 @@ struct Batch {
 };
 
 MaddpgConfig base_config(const std::string& impl) {
-  MaddpgConfig c;
+  MaddpgConfig c = tennis_test::test_maddpg_config();
   c.actor_hidden = {64, 32};
   c.critic_hidden = {64, 48};
   c.lr_actor = 1e-3;

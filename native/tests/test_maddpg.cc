@@ -25,6 +25,7 @@
 #include "check.h"
 #include "maddpg.h"
 #include "parity.h"
+#include "test_config.h"
 
 namespace {
 
@@ -93,7 +94,7 @@ class RandomSource : public tennis::BatchSource {
 };
 
 MaddpgConfig small_config(uint64_t seed = 1) {
-  MaddpgConfig c;
+  MaddpgConfig c = tennis_test::test_maddpg_config();
   c.actor_hidden = {32, 32};
   c.critic_hidden = {32, 32};
   c.batch_size = 16;
@@ -676,7 +677,7 @@ TEST(maddpg_parity_with_reference_dump) {
   std::ifstream manifest_in(dir + "/manifest.json");
   CHECK_MSG(manifest_in.good(), "no manifest.json in " << dir);
   const std::string json((std::istreambuf_iterator<char>(manifest_in)), std::istreambuf_iterator<char>());
-  MaddpgConfig c;
+  MaddpgConfig c = tennis_test::test_maddpg_config();
   c.actor_hidden = manifest_ints(json, "actor_hidden");
   c.critic_hidden = manifest_ints(json, "critic_hidden");
   c.lr_actor = manifest_number(json, "lr_actor");

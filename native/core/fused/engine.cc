@@ -1,4 +1,4 @@
-// The fused update, step for step the maths of maddpg.cc's LibTorch path (which the parity tests hold
+// The fused update, step for step the maths of the LibTorch path (libtorch_path.cc) (which the parity tests hold
 // to the PyTorch reference within float rounding): target joint action once from all target actors;
 // per group, the critic (and twin) towards y = r_i + gamma (1 - done_i) Q'_i on the stacked agent
 // views, then the actor along -Q_i(o, a with a_i = mu_i(o_i)) through the just-stepped critic,
@@ -10,7 +10,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <limits>
 
 #include "kernels.h"
 #include "mlp.h"
@@ -23,7 +22,7 @@ namespace {
 constexpr int64_t kJointObs = kAgents * kObsSize;
 constexpr int64_t kJointAction = kAgents * kActionSize;
 constexpr int64_t kCriticInput = kJointObs + kJointAction;
-// |action| above this counts as saturated (as in maddpg.cc).
+// |action| above this counts as saturated (as in learner.h).
 constexpr float kSaturated = 0.99f;
 // clip_grad_norm_'s guard: coefficient = max_norm / (norm + 1e-6).
 constexpr float kClipGuard = 1e-6f;
@@ -73,23 +72,6 @@ void optimizer_step(const NetBuffers& net, const float* grad, double lr, double 
 }
 
 }  // namespace
-
-Settings Settings::from(const MaddpgConfig& c) {
-  Settings s;
-  s.actor_hidden = c.actor_hidden;
-  s.critic_hidden = c.critic_hidden;
-  s.shared_parameters = c.shared_parameters;
-  s.twin_critics = c.twin_critics;
-  s.gamma = c.gamma;
-  s.tau = c.tau;
-  s.lr_actor = c.lr_actor;
-  s.lr_critic = c.lr_critic;
-  s.weight_decay = c.weight_decay;
-  s.grad_clip = c.grad_clip;
-  s.target_noise = c.target_noise;
-  s.target_noise_clip = c.target_noise_clip;
-  return s;
-}
 
 struct Updater::Group {
   GroupBuffers buffers;
@@ -191,22 +173,22 @@ struct Updater::Group {
   }
 };
 
-Updater::Updater(Settings settings, std::vector<GroupBuffers> groups) : settings_(std::move(settings)) {
+Updater::Updater(const MaddpgConfig& config, std::vector<GroupBuffers> groups) : config_(config) {
   for (auto& buffers : groups) {
     auto g = std::make_unique<Group>();
     g->buffers = std::move(buffers);
-    g->actor = MlpLayout(kObsSize, settings_.actor_hidden, kActionSize, 0);
-    const int n_critics = settings_.twin_critics ? 2 : 1;
+    g->actor = MlpLayout(kObsSize, config_.actor_hidden, kActionSize, 0);
+    const int n_critics = config_.twin_critics ? 2 : 1;
     int64_t offset = 0;
     for (int c = 0; c < n_critics; ++c) {
-      g->critics.emplace_back(kCriticInput, settings_.critic_hidden, 1, offset);
+      g->critics.emplace_back(kCriticInput, config_.critic_hidden, 1, offset);
       offset += g->critics.back().numel;
     }
     for (int i : g->buffers.agents) {
       std::vector<int> order;
-      if (settings_.shared_parameters) order.push_back(i);
+      if (config_.shared_parameters) order.push_back(i);
       for (int j = 0; j < kAgents; ++j) {
-        if (!settings_.shared_parameters || j != i) order.push_back(j);
+        if (!config_.shared_parameters || j != i) order.push_back(j);
       }
       g->view.push_back(order);
     }
@@ -244,9 +226,9 @@ void Updater::target_actions(Group& g, const BatchView& batch, const float* nois
                   sizeof(float) * kActionSize);
     }
   }
-  if (settings_.target_noise > 0) {
+  if (config_.target_noise > 0) {
     // MATD3 target policy smoothing: a' = clip(mu'(o') + clip(sigma * eps, -c, c), -1, 1).
-    const float sigma = float(settings_.target_noise), clip = float(settings_.target_noise_clip);
+    const float sigma = float(config_.target_noise), clip = float(config_.target_noise_clip);
     for (int64_t r = 0; r < batch.size; ++r) {
       for (int i : g.buffers.agents) {
         for (int j = 0; j < kActionSize; ++j) {
@@ -271,7 +253,7 @@ void Updater::learn(Group& g, const BatchView& batch, bool actor_step, int threa
     mlp_forward(g.critics[size_t(c)], critic.target, g.packed_critic_target.data(), rows, g.x_next.data(),
                 kCriticInput, g.q_next[c].data(), 1, g.target_kept, threads);
   }
-  const float gamma = float(settings_.gamma);
+  const float gamma = float(config_.gamma);
   for (int64_t k = 0; k < n; ++k) {
     const int i = g.buffers.agents[size_t(k)];
     for (int64_t r = 0; r < batch_rows; ++r) {
@@ -315,8 +297,8 @@ void Updater::learn(Group& g, const BatchView& batch, bool actor_step, int threa
     mlp_backward(g.critics[size_t(c)], critic.params, rows, g.x.data(), kCriticInput, g.critic_kept[c],
                  g.dq[c].data(), g.grad_critic.data(), nullptr, 0, 0, 0, g.scratch, threads);
   }
-  g.critic_norm = clip_gradient(g.grad_critic.data(), g.critic_tensors, settings_.grad_clip, g.norms);
-  optimizer_step(critic, g.grad_critic.data(), settings_.lr_critic, settings_.weight_decay);
+  g.critic_norm = clip_gradient(g.grad_critic.data(), g.critic_tensors, config_.grad_clip, g.norms);
+  optimizer_step(critic, g.grad_critic.data(), config_.lr_critic, config_.weight_decay);
   g.pack_critics(critic.params, g.packed_critic.data());
   g.critic_loss = critic_loss;
   g.q_mean = q_sum / double(rows);
@@ -358,17 +340,17 @@ void Updater::learn(Group& g, const BatchView& batch, bool actor_step, int threa
   for (int64_t e = 0; e < rows * kActionSize; ++e) saturated += std::fabs(mu[e]) > kSaturated;
   mlp_backward(g.actor, actor.params, rows, obs, ld_obs, g.actor_kept, g.d_pre.data(), g.grad_actor.data(), nullptr,
                0, 0, 0, g.scratch, threads);
-  g.actor_norm = clip_gradient(g.grad_actor.data(), g.actor_tensors, settings_.grad_clip, g.norms);
-  optimizer_step(actor, g.grad_actor.data(), settings_.lr_actor, settings_.weight_decay);
+  g.actor_norm = clip_gradient(g.grad_actor.data(), g.actor_tensors, config_.grad_clip, g.norms);
+  optimizer_step(actor, g.grad_actor.data(), config_.lr_actor, config_.weight_decay);
   g.pack_actor(actor.params, g.packed_actor.data());
   g.actor_loss = -q_actor_sum / double(rows);
   g.saturation = double(saturated) / double(rows * kActionSize);
 
   // ---- soft update (polyak), one flat multiply-add per network and per layout ---------------------
-  soft_update(actor.numel, actor.target, actor.params, settings_.tau);
-  soft_update(critic.numel, critic.target, critic.params, settings_.tau);
-  soft_update(actor.numel, g.packed_actor_target.data(), g.packed_actor.data(), settings_.tau);
-  soft_update(critic.numel, g.packed_critic_target.data(), g.packed_critic.data(), settings_.tau);
+  soft_update(actor.numel, actor.target, actor.params, config_.tau);
+  soft_update(critic.numel, critic.target, critic.params, config_.tau);
+  soft_update(actor.numel, g.packed_actor_target.data(), g.packed_actor.data(), config_.tau);
+  soft_update(critic.numel, g.packed_critic_target.data(), g.packed_critic.data(), config_.tau);
 }
 
 UpdateStats Updater::update(const BatchView& batch, const float* noise, bool actor_step, int threads) {
@@ -388,26 +370,12 @@ UpdateStats Updater::update(const BatchView& batch, const float* noise, bool act
     for (auto& g : groups_) learn(*g, batch, actor_step, threads);
   }
 
-  UpdateStats stats;
-  stats.updates = 1;
-  stats.actor_updates = actor_step ? 1 : 0;
-  double critic_loss = 0, q_mean = 0, critic_norm = 0, actor_loss = 0, actor_norm = 0, saturation = 0;
+  StatsAccumulator sums;  // over groups
   for (auto& g : groups_) {
-    critic_loss += g->critic_loss;
-    q_mean += g->q_mean;
-    critic_norm += g->critic_norm;
-    actor_loss += g->actor_loss;
-    actor_norm += g->actor_norm;
-    saturation += g->saturation;
+    sums.add_critic(g->critic_loss, g->q_mean, g->critic_norm);
+    if (actor_step) sums.add_actor(g->actor_loss, g->actor_norm, g->saturation);
   }
-  const double count = double(n_groups);
-  const double nan = std::numeric_limits<double>::quiet_NaN();
-  stats.critic_loss = critic_loss / count;
-  stats.q_mean = q_mean / count;
-  stats.critic_grad_norm = critic_norm / count;
-  stats.actor_loss = actor_step ? actor_loss / count : nan;
-  stats.actor_grad_norm = actor_step ? actor_norm / count : nan;
-  stats.saturation = actor_step ? saturation / count : nan;
+  UpdateStats stats = sums.means(1, actor_step ? 1 : 0);
   // |TD error| per transition, mean over agents.
   stats.td_errors.assign(size_t(batch.size), 0.f);
   for (auto& g : groups_) {

@@ -1,13 +1,15 @@
-// The fused MADDPG/MATD3 update (MaddpgConfig::impl = "fused"): the same maths as the LibTorch path
-// of maddpg.cc, on the learner's own flat parameter, target and Adam buffers (raw pointers, no
-// LibTorch here), with hand-derived gradients, one flat Adam and one flat soft update per network,
-// and with separate agents' networks updated on separate threads (pair.h).
+// The fused MADDPG/MATD3 update (MaddpgConfig::impl = "fused", adapted by fused_path.cc): the same
+// maths as the LibTorch path (libtorch_path.cc), on the learner's own flat parameter, target and Adam
+// buffers (raw pointers, no LibTorch here), with hand-derived gradients, one flat Adam and one flat
+// soft update per network, and with separate agents' networks updated on separate threads (pair.h).
 #pragma once
 #include <cstdint>
 #include <memory>
 #include <vector>
 
-#include "../maddpg.h"
+#include "../batch.h"
+#include "../maddpg_config.h"
+#include "../update_stats.h"
 
 namespace tennis::fused {
 
@@ -28,21 +30,11 @@ struct GroupBuffers {
   NetBuffers actor, critic;
 };
 
-// The options of the update (MaddpgConfig minus what the fused path does not need).
-struct Settings {
-  std::vector<int64_t> actor_hidden, critic_hidden;
-  bool shared_parameters = false;
-  bool twin_critics = false;
-  double gamma = 0.99, tau = 1e-3;
-  double lr_actor = 1e-4, lr_critic = 1e-3, weight_decay = 0, grad_clip = 1;
-  double target_noise = 0, target_noise_clip = 0.5;
-
-  static Settings from(const MaddpgConfig& config);
-};
-
 class Updater {
  public:
-  Updater(Settings settings, std::vector<GroupBuffers> groups);
+  // `config`: a validated config whose impl is "fused" (the fields it reads: network widths,
+  // shared_parameters, twin_critics, gamma, tau, learning rates, weight_decay, grad_clip, target noise).
+  Updater(const MaddpgConfig& config, std::vector<GroupBuffers> groups);
   ~Updater();
   Updater(const Updater&) = delete;
   Updater& operator=(const Updater&) = delete;
@@ -63,7 +55,7 @@ class Updater {
   void target_actions(Group& g, const BatchView& batch, const float* noise, int threads);
   void learn(Group& g, const BatchView& batch, bool actor_step, int threads);
 
-  Settings settings_;
+  MaddpgConfig config_;
   std::vector<std::unique_ptr<Group>> groups_;
   std::vector<float> next_actions_;  // [rows][agents][2]
   std::unique_ptr<class ThreadPair> pair_;  // the second thread, started on the first 2-thread update

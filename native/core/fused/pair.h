@@ -1,7 +1,7 @@
 // Two threads for the fused update's two agent groups: the caller and one persistent worker, with a
 // barrier between phases. Waits spin for a few microseconds, then block, so that an update on a busy
 // machine (more runnable threads than cores) does not burn its share spinning for a preempted
-// partner -- OpenMP's default spin-waiting made 2 threads ~5x slower than 1 there.
+// partner, as OpenMP's default spin-waiting does.
 #pragma once
 #include <atomic>
 #include <condition_variable>

@@ -1,8 +1,8 @@
 // The fused update's thread count, chosen at run time from the measured time per update. The fused
 // path gives bit-identical results with any thread count (tests check it), so the choice changes speed
 // only. It matters on a busy machine: two threads that hand work to each other many times per update
-// (the shared-parameter networks split every matrix product) can be tens of times slower than one when
-// other processes hold the cores, and a little faster than one when the cores are free.
+// (the shared-parameter networks split every matrix product) can be much slower than one when other
+// processes hold the cores, and faster than one when the cores are free.
 #pragma once
 #include <cstdint>
 

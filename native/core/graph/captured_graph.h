@@ -1,6 +1,6 @@
 // A CUDA graph of a piece of device work: run eagerly a few times (so that LibTorch's allocator,
 // cuBLAS handles and autograd threads are set up), captured once on a side stream, then replayed with
-// one launch. Used by the MADDPG "graph" update (maddpg.cc). Without CUDA in the build, constructing
+// one launch. Used by the MADDPG "graph" update (graph_path.cc). Without CUDA in the build, constructing
 // one throws std::runtime_error; available() says so up front.
 #pragma once
 #include <functional>
