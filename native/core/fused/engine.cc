@@ -1,5 +1,5 @@
-// The fused update, step for step the maths of the LibTorch path (libtorch_path.cc) (which the parity tests hold
-// to the PyTorch reference within float rounding): target joint action once from all target actors;
+// The fused update, step for step the maths of the LibTorch path, libtorch_path.cc (which the parity
+// tests hold to the PyTorch reference within float rounding): target joint action once from all target actors;
 // per group, the critic (and twin) towards y = r_i + gamma (1 - done_i) Q'_i on the stacked agent
 // views, then the actor along -Q_i(o, a with a_i = mu_i(o_i)) through the just-stepped critic,
 // without critic weight gradients; then the soft update. Rows are ordered as the LibTorch path
