@@ -126,6 +126,7 @@ export interface NativeTennisEnv {
   state(env: number): TennisState;
   setState(env: number, state: Partial<TennisState>): void;
   scriptedActions(actions: Float32Array): void;
+  competitiveActions(actions: Float32Array): void;
   saveState(): Buffer;
   loadState(bytes: Uint8Array, obs: Float32Array): void;
   dispose(): void;
@@ -180,6 +181,7 @@ export class TennisEnv {
   private readonly dones: Float32Array;
   private readonly maxReached: Float32Array;
   private readonly scripted: Float32Array;
+  private readonly competitive: Float32Array;
 
   constructor(options: TennisEnvOptions = {}) {
     const o = validateOptions(options);
@@ -202,6 +204,7 @@ export class TennisEnv {
     this.dones = new Float32Array(n * AGENTS);
     this.maxReached = new Float32Array(n * AGENTS);
     this.scripted = new Float32Array(n * kActionFloats);
+    this.competitive = new Float32Array(n * kActionFloats);
   }
 
   /** Unity env.reset() on every env; returns the observations [envs][2][24] (an env-owned array). */
@@ -258,6 +261,16 @@ export class TennisEnv {
   scriptedActions(): Float32Array {
     this.native.scriptedActions(this.scripted);
     return this.scripted;
+  }
+
+  /**
+   * The competitive controller's actions for every env ([envs][2][2]; an env-owned array,
+   * not the one scriptedActions() fills): each racket returns the balls it can reach, aimed to land far from
+   * the opponent's racket (native/core/env/competitive.h, docs/competitive.md).
+   */
+  competitiveActions(): Float32Array {
+    this.native.competitiveActions(this.competitive);
+    return this.competitive;
   }
 
   /** The whole batch state (RNG, physics, counters, observation stacks) as bytes, for checkpoints. */

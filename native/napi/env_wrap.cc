@@ -7,6 +7,8 @@
 #include <type_traits>
 #include <vector>
 
+#include "env/competitive.h"
+
 #include "async.h"
 #include "convert.h"
 #include "errors.h"
@@ -179,6 +181,7 @@ void EnvWrap::Init(Napi::Env env, Napi::Object exports) {
                                        InstanceMethod<&EnvWrap::State>("state"),
                                        InstanceMethod<&EnvWrap::SetState>("setState"),
                                        InstanceMethod<&EnvWrap::ScriptedActions>("scriptedActions"),
+                                       InstanceMethod<&EnvWrap::CompetitiveActions>("competitiveActions"),
                                        InstanceMethod<&EnvWrap::SaveState>("saveState"),
                                        InstanceMethod<&EnvWrap::LoadState>("loadState"),
                                        InstanceMethod<&EnvWrap::Dispose>("dispose"),
@@ -287,6 +290,14 @@ Napi::Value EnvWrap::ScriptedActions(const Napi::CallbackInfo& info) {
   tennis::TennisBatch& batch = core(env);
   float* actions = float32_arg(info, 0, "actions", num_envs_ * kActionFloats);
   guard(env, [&] { tennis::scripted_actions(batch, actions); });
+  return env.Undefined();
+}
+
+Napi::Value EnvWrap::CompetitiveActions(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  tennis::TennisBatch& batch = core(env);
+  float* actions = float32_arg(info, 0, "actions", num_envs_ * kActionFloats);
+  guard(env, [&] { tennis::competitive_actions(batch, actions); });
   return env.Undefined();
 }
 

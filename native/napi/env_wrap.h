@@ -20,6 +20,8 @@
 //   setState(env, state)                              [sync] test and tooling hook, same fields as state().
 //   scriptedActions(actions)                          [sync] writes the hand-written controller's actions
 //       for every env into actions (n*4).
+//   competitiveActions(actions)                       [sync] writes the competitive controller's actions
+//       (env/competitive.h) for every env into actions (n*4).
 //   saveState()                                       [sync] Buffer with the whole batch state (checkpoints).
 //   loadState(bytes, obs)                             [sync] bytes Uint8Array / Buffer from saveState() of a
 //       batch with the same numEnvs and options (else TennisTrainError ERR_INVALID_ARG, nothing
@@ -55,6 +57,7 @@ class EnvWrap : public Napi::ObjectWrap<EnvWrap> {
   Napi::Value State(const Napi::CallbackInfo& info);
   Napi::Value SetState(const Napi::CallbackInfo& info);
   Napi::Value ScriptedActions(const Napi::CallbackInfo& info);
+  Napi::Value CompetitiveActions(const Napi::CallbackInfo& info);
   Napi::Value SaveState(const Napi::CallbackInfo& info);
   Napi::Value LoadState(const Napi::CallbackInfo& info);
   Napi::Value Dispose(const Napi::CallbackInfo& info);

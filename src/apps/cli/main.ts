@@ -14,6 +14,7 @@ import {
   tuneCommand,
   watchCommand,
 } from "./commands.ts";
+import { leagueCommand, matchCommand } from "./compete.ts";
 import { exportCommand } from "./export.ts";
 import { infoCommand } from "./info.ts";
 import { evalCommand, randomCommand } from "./play.ts";
@@ -23,7 +24,7 @@ export const kExitCodes = { failure: 1, usage: 2 } as const;
 
 /** Flags of the commands themselves (the config flags come from the schema). */
 const kCommandFlags = ["config", "cuda", "json", "verbose", "help", "resume", "checkpoint", "policy", "eval-episodes",
-  "out", "seconds", "objective", "study", "sampler", "sampler-seed", "token", "runs-dir", "max-concurrent", "seeds", "bind", "host", "port", "space", "trials", "parallel", "episodes", "seed", "envs", "format", "agent"];
+  "out", "seconds", "objective", "study", "sampler", "sampler-seed", "token", "runs-dir", "max-concurrent", "seeds", "bind", "host", "port", "space", "trials", "parallel", "episodes", "seed", "envs", "format", "agent", "a", "b", "checkpoints", "anchors"];
 
 /** Rewrites yargs' "Unknown argument(s): x" with did-you-mean suggestions from the known options; an
  * option of another command is named as such. */
@@ -76,6 +77,8 @@ export function buildCli(args: string[]) {
     .command(randomCommand)
     .command(watchCommand)
     .command(exportCommand)
+    .command(matchCommand)
+    .command(leagueCommand)
     .command(benchCommand)
     .command(envServerCommand)
     .command(serveCommand)
