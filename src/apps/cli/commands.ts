@@ -14,6 +14,8 @@ import { runTune, runTuneStatus } from "./tune.ts";
 import { RunDirBusyError } from "../../lib/trainer/run-lock.ts";
 import { train } from "../../lib/trainer/train.ts";
 import { runWatch } from "../watch/watch.ts";
+import { kSpecHelp } from "../../lib/compete/match.ts";
+import { specFlag } from "./compete.ts";
 import { TennisTrainError } from "../../../binding/errors.ts";
 import { invalidParameter } from "../../../binding/validate.ts";
 import { UsageError, checkpointFlag, configFromArgv, printJson, requireRunsDir, withConfigOptions, withJson } from "./common.ts";
@@ -52,16 +54,23 @@ export const trainCommand: CommandModule = {
 
 export const watchCommand: CommandModule = {
   command: "watch",
-  describe: "Watch a trained pair play: a browser replay of a greedy episode, or --out rally.gif",
+  describe: "Watch a trained pair play (a browser replay of a greedy episode, or --out rally.gif); --a SPEC --b SPEC shows competitive points",
   builder: (y) =>
     y
-      .option("checkpoint", { type: "string", demandOption: true, describe: "Run directory or checkpoint folder" })
+      .option("checkpoint", { type: "string", describe: "Run directory or checkpoint folder" })
+      .option("a", { type: "string", describe: `Competitive play instead: player A, ${kSpecHelp}` })
+      .option("b", { type: "string", describe: `Competitive play: player B, ${kSpecHelp}` })
       .option("out", { type: "string", describe: "Write an animated GIF instead of serving the replay" })
       .option("port", { describe: "Port of the replay page [default: 8081]" })
-      .option("seed", { describe: "Env seed of the episode" }),
+      .option("seed", { describe: "Env seed of the episode (competitive: A plays the right-hand racket at even seeds)" }),
   handler: async (argv) => {
+    const competitive = argv.a !== undefined || argv.b !== undefined;
+    if (competitive && argv.checkpoint !== undefined) throw new UsageError("watch takes --checkpoint DIR or --a SPEC --b SPEC, not both");
+    if (competitive && (argv.a === undefined || argv.b === undefined)) throw new UsageError(`watch --a SPEC needs --b SPEC too (a SPEC is ${kSpecHelp})`);
+    if (!competitive && argv.checkpoint === undefined) throw new UsageError("watch needs --checkpoint DIR (a run directory or a checkpoint folder), or --a SPEC --b SPEC for competitive play");
     const options = {
-      checkpoint: checkpointFlag(argv),
+      checkpoint: competitive ? undefined : checkpointFlag(argv),
+      match: competitive ? { a: specFlag(argv, "a"), b: specFlag(argv, "b") } : undefined,
       out: stringFlag(argv, "out"),
       port: intFlag(argv, "port", 0, kMaxPort),
       seed: intFlag(argv, "seed", 0, kMaxSeed),

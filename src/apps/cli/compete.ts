@@ -14,7 +14,7 @@ const kMaxMatchEpisodes = 1_000_000;
 export const kDefaultLeagueOut = "league";
 
 /** A player spec flag, or a UsageError naming the flag. */
-function specFlag(argv: Record<string, unknown>, flag: string) {
+export function specFlag(argv: Record<string, unknown>, flag: string) {
   try {
     return parsePlayerSpec(argv[flag], `--${flag}`);
   } catch (err) {
