@@ -39,9 +39,12 @@ const double kFloorExchange = 2 * kInvMassBall / (kInvMassBall + kCos55 * kCos55
 // Ball centre height when it touches a floor.
 constexpr double kFloorBallY = -3.25 + kBallRadius;
 
-// Shot choice: predicted landings (own frame, opponent's side positive) allowed in [kMinLand, kMaxLand];
-// the far wall's face is at 12.27, so the ball centre touches it at 11.77.
-constexpr double kMinLand = 1.5, kMaxLand = 10.8;
+// Shot choice: predicted landings (own frame, opponent's side positive) allowed in [kMinLand, kMaxLand].
+// The far wall's face is at 12.27, so the ball centre touches it at 11.77; a ball coming down beyond
+// about 11.2 is out of reach of a racket standing at its wall stop (10.9) with the face centre, and
+// kMaxLand = 11.3 is where the rally controller stops returning the deep shots (docs/competitive.md:
+// 10.8 wins 80% of its points against it, 11.3 all; 11.5 sends more into the wall).
+constexpr double kMinLand = 1.5, kMaxLand = 11.3;
 // Over the net (|x| < kNetHalf + ball radius + margin) the ball centre must stay this high (net top
 // -1, ball radius 0.5, and a margin for the prediction's error).
 constexpr double kNetClearX = 0.8, kNetClearY = -0.1;
