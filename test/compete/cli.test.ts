@@ -17,7 +17,7 @@ function usageError(args: string[]): string {
 describe("compete/cli", function () {
   this.timeout(300_000);
   const missing = join(tmpdir(), "tt-no-such-run");
-  const spec = "a SPEC is a run directory, a checkpoint folder, scripted or random";
+  const spec = "a SPEC is a run directory, a checkpoint folder, scripted, rally or random";
 
   it("match prints the record, the score and the Elo difference; --json is one object on the last line", () => {
     const text = runCli(["match", "--a", "scripted", "--b", "random", "--episodes", "8", "--seed", "2"]);
@@ -56,7 +56,7 @@ describe("compete/cli", function () {
       `No checkpoint at ${missing}: no such file or directory (league takes run directories or checkpoint folders)`,
     );
     expect(usageError(["league", missing, "--anchors", "scripted,best"])).to.equal(
-      'Expected none or a comma-separated list of scripted, random for --anchors but received "scripted,best" of type string',
+      'Expected none or a comma-separated list of scripted, rally, random for --anchors but received "scripted,best" of type string',
     );
     expect(usageError(["league", missing, "--checkpoints", "some"])).to.contain('Argument: checkpoints, Given: "some", Choices: "all", "latest"');
     expect(usageError(["league", missing, "--episodes", "-3"])).to.equal("Expected integer between 1 and 1000000 for --episodes but received -3 of type number");

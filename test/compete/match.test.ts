@@ -39,17 +39,18 @@ describe("compete/match", function () {
     expect(Array.from(out)).to.deep.equal([1, 2, -3, -4, -5, -6, 7, 8]);
   });
 
-  it("a SPEC names scripted, random or a checkpoint; anything else is a PlayerSpecError", () => {
+  it("a SPEC names scripted, rally, random or a checkpoint; anything else is a PlayerSpecError", () => {
     expect(scripted).to.deep.equal({ kind: "scripted", label: "scripted" });
     expect(random).to.deep.equal({ kind: "random", label: "random" });
+    expect(parsePlayerSpec("rally")).to.deep.equal({ kind: "rally", label: "rally" });
     const missing = join(tmpdir(), "tt-no-such-run");
     expect(() => parsePlayerSpec(missing, "--a")).to.throw(
       PlayerSpecError,
-      `No player at ${missing} for --a: no such file or directory (a SPEC is a run directory, a checkpoint folder, scripted or random)`,
+      `No player at ${missing} for --a: no such file or directory (a SPEC is a run directory, a checkpoint folder, scripted, rally or random)`,
     );
     const empty = mkdtempSync(join(tmpdir(), "tt-empty-"));
     expect(() => parsePlayerSpec(empty, "--b")).to.throw(PlayerSpecError, `No player at ${empty} for --b: it holds no complete checkpoint`);
-    expect(() => parsePlayerSpec("", "--a")).to.throw(PlayerSpecError, 'Expected a run directory, a checkpoint folder, scripted or random for --a but received ""');
+    expect(() => parsePlayerSpec("", "--a")).to.throw(PlayerSpecError, 'Expected a run directory, a checkpoint folder, scripted, rally or random for --a but received ""');
   });
 
   it("is deterministic per seed and depends on it", async () => {

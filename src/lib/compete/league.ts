@@ -21,7 +21,7 @@ import {
 } from "./match.ts";
 
 /** Anchors a league may add beside the checkpoints. */
-export const kAnchors = ["scripted", "random"] as const;
+export const kAnchors = ["scripted", "rally", "random"] as const;
 export type Anchor = (typeof kAnchors)[number];
 /** Virtual draws added to every pairing's games before the fit (a prior that keeps ratings finite). */
 export const kPriorDraws = 1;

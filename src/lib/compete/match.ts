@@ -1,7 +1,8 @@
 // Matches on the competitive Tennis (docs/tennis-env.md section 9): two players, each a checkpoint's
-// greedy policy, the scripted competitive controller or uniform random actions, play N points on a
-// batch of native envs. Player A takes side 0 in even episodes and side 1 in odd ones, so neither the
-// serve nor the court side favours a player. Every step is one act() per player on the whole batch.
+// greedy policy, the scripted competitive controller, the cooperative rally controller or uniform
+// random actions, play N points on a batch of native envs. Player A takes side 0 in even episodes and
+// side 1 in odd ones, so neither the serve nor the court side favours a player. Every step is one
+// act() per player on the whole batch.
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 
@@ -21,10 +22,12 @@ export const kDefaultMatchEnvs = 64;
 /** Most envs a match plays at once. */
 export const kMaxMatchEnvs = 4096;
 
-/** Who plays: a checkpoint folder's greedy actors, the scripted competitive controller, or random actions. */
+/** Who plays: a checkpoint folder's greedy actors, the scripted competitive controller, the cooperative
+ * rally controller, or random actions. */
 export type PlayerSpec =
   | { kind: "checkpoint"; checkpoint: string; label: string }
   | { kind: "scripted"; label: "scripted" }
+  | { kind: "rally"; label: "rally" }
   | { kind: "random"; label: "random" };
 
 /** A SPEC that names nothing playable; the message says what was given and what a SPEC is. */
@@ -36,15 +39,15 @@ export class PlayerSpecError extends Error {
 }
 
 /** What a SPEC may be, for messages and help. */
-export const kSpecHelp = "a run directory, a checkpoint folder, scripted or random";
+export const kSpecHelp = "a run directory, a checkpoint folder, scripted, rally or random";
 
 /**
- * The player a SPEC names: `scripted`, `random`, or a run directory / checkpoint folder (its latest
+ * The player a SPEC names: `scripted`, `rally`, `random`, or a run directory / checkpoint folder (its latest
  * complete checkpoint). `what` names the SPEC in errors ("--a").
  */
 export function parsePlayerSpec(spec: unknown, what = "SPEC"): PlayerSpec {
   if (typeof spec !== "string" || spec === "") throw new PlayerSpecError(`Expected ${kSpecHelp} for ${what} but received ${JSON.stringify(spec) ?? String(spec)}`);
-  if (spec === "scripted" || spec === "random") return { kind: spec, label: spec } as PlayerSpec;
+  if (spec === "scripted" || spec === "rally" || spec === "random") return { kind: spec, label: spec } as PlayerSpec;
   const checkpoint = latestCheckpoint(resolve(spec));
   if (checkpoint === null) {
     const problem = existsSync(spec) ? "it holds no complete checkpoint" : "no such file or directory";
@@ -100,6 +103,15 @@ class ScriptedPlayer implements Player {
   dispose(): void {}
 }
 
+/** The cooperative hand-written controller (TennisEnv.scriptedActions): it lobs every ball to x = 6. */
+class RallyPlayer implements Player {
+  readonly label = "rally";
+  act(env: TennisEnv): Float32Array {
+    return env.scriptedActions();
+  }
+  dispose(): void {}
+}
+
 /** Uniform random actions in [-1, 1), seeded. */
 class RandomPlayer implements Player {
   readonly label = "random";
@@ -126,6 +138,7 @@ export function specConfig(spec: PlayerSpec): Config | null {
  */
 export async function createPlayer(spec: PlayerSpec, numEnvs: number, seed: number): Promise<Player> {
   if (spec.kind === "scripted") return new ScriptedPlayer();
+  if (spec.kind === "rally") return new RallyPlayer();
   if (spec.kind === "random") return new RandomPlayer(seed, numEnvs);
   verifyCheckpoint(spec.checkpoint);
   const learner = new Maddpg(maddpgOptions(runConfigOf(spec.checkpoint)));
