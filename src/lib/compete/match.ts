@@ -12,8 +12,9 @@ import { Maddpg } from "../../../binding/maddpg.ts";
 import type { Config } from "../config/types.ts";
 import { verifyCheckpoint, latestCheckpoint } from "../trainer/checkpoint.ts";
 import { runConfigOf } from "../trainer/evaluate.ts";
-import { loadObsNorm, type RunningNorm } from "../trainer/normalize.ts";
-import { maddpgOptions } from "../trainer/train.ts";
+import { loadObsNorm } from "../trainer/loop-state.ts";
+import { maddpgOptions } from "../trainer/maddpg-options.ts";
+import type { RunningNorm } from "../trainer/normalize.ts";
 import { Rng } from "../util/rng.ts";
 import { jsonElo, scoreEstimate, type Record3 } from "./elo.ts";
 
