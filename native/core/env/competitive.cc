@@ -9,28 +9,16 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
+
+#include "env/physics.h"
 
 namespace tennis {
 
+using namespace physics;
+
 namespace {
 
-// Physics constants of docs/tennis-env.md (sections 2-4), as the env uses them.
-constexpr double kDt = 0.02;
-constexpr float kGdt = -9.81f * 0.02f;
-constexpr double kBallRadius = 0.5;
-constexpr double kInvMassBall = 1 / 0.75;
-constexpr double kInvMassRacket = 1 / 4.0;
-constexpr double kBallVmax = 9.0;
-constexpr double kRacketSpeed = 30.0;
-constexpr double kHalfU = 0.5 * 5.5 * 0.2;
-constexpr double kHalfV = 0.5 * 0.75 * 2.5;
-constexpr float kMirror[2] = {-1.0f, 1.0f};
-const double kCos55 = std::cos(55.0 * (M_PI / 180.0));
-const double kSin55 = std::sin(55.0 * (M_PI / 180.0));
-const double kCentreX = -0.5 * kCos55;
-const double kCentreY = -0.5 * kSin55;
-// Racket y when resting on its floor.
-const double kRestY = -3.25 - (kCentreY - kHalfU * kSin55 - kHalfV * kCos55);
 // Ball centre on the centre of racket A's hitting face, relative to the racket position.
 const double kFaceOffX = kCentreX + kHalfU * kCos55 + kBallRadius * kCos55;
 const double kFaceOffY = kCentreY + kHalfU * kSin55 + kBallRadius * kSin55;
@@ -41,23 +29,23 @@ constexpr double kFloorBallY = -3.25 + kBallRadius;
 
 // Shot choice: predicted landings (own frame, opponent's side positive) allowed in [kMinLand, kMaxLand].
 // The far wall's face is at 12.27, so the ball centre touches it at 11.77; a ball coming down beyond
-// about 11.2 is out of reach of a racket standing at its wall stop (10.9) with the face centre, and
+// about 11.2 is out of reach of a racket standing at its wall stop (kWallStop) with the face centre, and
 // kMaxLand = 11.3 is where the rally controller stops returning the deep shots (docs/competitive.md:
 // 10.8 wins 80% of its points against it, 11.3 all; 11.5 sends more into the wall).
 constexpr double kMinLand = 1.5, kMaxLand = 11.3;
-// Over the net (|x| < kNetHalf + ball radius + margin) the ball centre must stay this high (net top
-// -1, ball radius 0.5, and a margin for the prediction's error).
+// Within |x| < kNetClearX (the net's half width 0.05, the ball radius 0.5 and a margin) the ball centre
+// must stay above kNetClearY (the net top -1 plus the ball radius, and a margin for the prediction).
 constexpr double kNetClearX = 0.8, kNetClearY = -0.1;
 // Racket speeds tried, evenly spaced in [-kMaxShotSpeed, kMaxShotSpeed].
 constexpr int kShotGrid = 61;
-constexpr double kMaxShotSpeed = 0.95 * kRacketSpeed;
+constexpr double kMaxShotSpeed = 0.95 * double{kRacketSpeed};
 // Waiting x (own frame) while the ball is not ours.
 constexpr double kHomeX = -6.5;
 // Ticks of free flight predicted (to the face height, and for a shot to the floor).
 constexpr int kPredictTicks = 250;
 
 double clamp1(double v) { return std::min(std::max(v, -1.0), 1.0); }
-double clampv(double v) { return std::min(std::max(v, -kBallVmax), kBallVmax); }
+double clampv(double v) { return std::min(std::max(v, -double{kBallVmax}), double{kBallVmax}); }
 
 // Predicted landing x of a ball leaving (x, y) with velocity (vx, vy) in the hitter's frame (the
 // env's free flight: per-tick clamp, gravity, integration), or NaN when it would touch the net, come
@@ -127,7 +115,7 @@ void competitive_agent(const TennisState& s, int i, float* action) {
 void competitive_actions(const TennisBatch& envs, float* actions) {
   for (int e = 0; e < envs.num_envs(); ++e) {
     const TennisState s = envs.state(e);
-    for (int i = 0; i < 2; ++i) competitive_agent(s, i, actions + static_cast<size_t>(e) * 4 + i * 2);
+    for (int i = 0; i < kAgents; ++i) competitive_agent(s, i, actions + static_cast<size_t>(e) * 4 + i * 2);
   }
 }
 
