@@ -61,7 +61,7 @@ export interface BenchUpdateResult {
   rows: BenchUpdateRow[];
   /** Median updates/s per implementation ("graph k=16" for graph rows) and thread count. */
   medians: Record<string, RatiosByThreads>;
-  /** LibTorch over reference at 1 thread (issue 5's key; null when either is missing). */
+  /** LibTorch over reference at 1 thread (null when either is missing). */
   ratio_native_vs_reference: number | null;
   /** Fused over reference at 1 thread (null when either is missing). */
   ratio_fused_vs_reference: number | null;
@@ -72,7 +72,7 @@ export interface BenchUpdateResult {
     fused_vs_libtorch: RatiosByThreads;
     graph_vs_reference: Record<string, number>;
   };
-  /** libtorch/reference per thread count (kept from issue 5's result shape). */
+  /** libtorch/reference per thread count (the same figures as ratios.libtorch_vs_reference). */
   ratios_by_threads: RatiosByThreads;
   /** Why a side is missing, if one is. */
   notes: string[];

@@ -266,7 +266,7 @@ export class Maddpg {
   }
 
   /**
-   * k updates sampling batches of batchSize straight from a native ReplayBuffer (binding/replay-buffer),
+   * k updates sampling batches of batchSize straight from a native ReplayBuffer (binding/buffer.ts),
    * with no JS in between; with a prioritized buffer the TD errors update its priorities.
    */
   update(buffer: ReplayBuffer | NativeReplayBuffer, k: number, options: SampleOptions = {}): Promise<UpdateStats> {

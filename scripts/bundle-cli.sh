@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Bundles the tennis-train CLI into one ES module for a machine with node but no npm packages (the GPU
-# machine of scripts/gpu-check.sh): esbuild inlines the TypeScript and the pure-JS packages; the native
+# Bundles the tennis-train CLI into one ES module for a machine with node but no npm packages (as
+# scripts/gpu-check.sh runs it): esbuild inlines the TypeScript and the pure-JS packages; the native
 # ones that training does not use (zeromq: bridge; better-sqlite3: tune; playwright-core: e2e tests) are
 # replaced by stand-ins that throw when used. The bundle resolves the repo from its own folder's parent,
 # so OUT_DIR must be a direct child of the repo root.

@@ -69,8 +69,8 @@ for t in (1, 2):
 (out / "bench.json").write_text(json.dumps(rows, indent=1))
 PY
 
-# Optional: with NODE (a node binary) and CLI (the CLI as one file from scripts/bundle-cli.sh, since the GPU
-# machine has no npm; node_modules/node-addon-api and node_modules/node-api-headers must be there too),
+# Optional: with NODE (a node binary) and CLI (the CLI as one file from scripts/bundle-cli.sh, which runs
+# without npm; node_modules/node-addon-api and node_modules/node-api-headers must be there too),
 # build the addon against the CUDA LibTorch and train the default config until solved on CUDA (auto impl =
 # graph) and, beside it, on the CPU (fused), same seed.
 if [ -n "${NODE:-}" ] && [ -n "${CLI:-}" ]; then

@@ -52,7 +52,7 @@ if ! torch_dir=$(find_libtorch 2>/tmp/tennis-find-libtorch.err); then
 fi
 echo "tennis-train setup: LibTorch at $torch_dir"
 
-# The reference BLAS that libtorch-dev pulls in is ~7x slower for our updates than OpenBLAS.
+# The reference BLAS that libtorch-dev pulls in makes the MADDPG update (bench update) ~7x slower than OpenBLAS.
 if [[ "$torch_dir" == /usr/lib/* ]] && ! ls /usr/lib/*/libopenblas*.so* >/dev/null 2>&1 \
    && ! ls /usr/lib/*/openblas*/libopenblas*.so* >/dev/null 2>&1; then
   if can_apt; then

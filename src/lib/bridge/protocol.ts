@@ -131,7 +131,7 @@ export class ProtocolError extends Error {
   }
 }
 
-// Payloads are raw little-endian float32: a big-endian host would need a byte swap nobody here can test.
+// Payloads are raw little-endian float32 read and written in the host's byte order, which must be little-endian (no byte swap is implemented).
 if (endianness() !== "LE") throw new TennisTrainError("The env bridge supports little-endian hosts only", "ERR_BRIDGE_MALFORMED");
 
 /** JSON header as a frame. */
