@@ -4,6 +4,7 @@ import { join, resolve } from "node:path";
 
 import { TennisEnv } from "../../../binding/env.ts";
 import { Maddpg } from "../../../binding/maddpg.ts";
+import { JOINT_OBS } from "../../../binding/shapes.ts";
 import { resolveConfig } from "../config/resolve.ts";
 import type { Config } from "../config/types.ts";
 import { envVariant } from "../env/vec-env.ts";
@@ -53,7 +54,7 @@ export function greedyEpisodes(agent: Maddpg, config: Config, episodes: number, 
 export function* greedyRollout(config: Config, episodes: number, seed: number, norm: RunningNorm | null = null): Generator<Float32Array, GreedyResult, Float32Array> {
   const env = new TennisEnv({ numEnvs: 1, seed, ...envVariant(config), autoReset: true });
   const tracker = new ScoreTracker(1, episodes, Infinity);
-  const seen = new Float32Array(48);
+  const seen = new Float32Array(JOINT_OBS);
   const scores: number[] = [];
   try {
     let obs = env.reset();

@@ -2,6 +2,7 @@
 // are mirrored views of one game, so one set of 24 statistics serves both. On by default: raw
 // positions and velocities of several units drove the fresh actor's tanh into saturation within the
 // first updates (bench/RESULTS.md). JS-side: it touches 48 floats per env per step, small next to an update.
+import { OBS_SIZE } from "../../../binding/shapes.ts";
 
 /** Clip of normalised values, in standard deviations. */
 export const kClip = 5;
@@ -13,7 +14,7 @@ export class RunningNorm {
   readonly mean: Float64Array;
   readonly var: Float64Array;
 
-  constructor(readonly size = 24) {
+  constructor(readonly size = OBS_SIZE) {
     this.mean = new Float64Array(size);
     this.var = new Float64Array(size).fill(1);
   }

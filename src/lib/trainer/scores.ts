@@ -1,6 +1,7 @@
 // The score as Udacity defines it: per episode, each agent's summed reward, then the max over the two
 // agents; the moving average over the last `window` episodes; solved when it reaches the target, at
 // the episode where that window ends.
+import { AGENTS } from "../../../binding/shapes.ts";
 
 /** One finished episode. */
 export interface EpisodeResult {
@@ -30,7 +31,7 @@ export class ScoreTracker {
     readonly window = 100,
     readonly target = 0.5,
   ) {
-    this.sums = new Float64Array(numEnvs * 2);
+    this.sums = new Float64Array(numEnvs * AGENTS);
     this.steps = new Int32Array(numEnvs);
   }
 
@@ -54,26 +55,26 @@ export class ScoreTracker {
   addStep(rewards: Float32Array, dones: Float32Array): EpisodeResult[] {
     const finished: EpisodeResult[] = [];
     for (let e = 0; e < this.numEnvs; e++) {
-      this.sums[2 * e] += rewards[2 * e];
-      this.sums[2 * e + 1] += rewards[2 * e + 1];
+      this.sums[AGENTS * e] += rewards[AGENTS * e];
+      this.sums[AGENTS * e + 1] += rewards[AGENTS * e + 1];
       this.steps[e] += 1;
-      if (dones[2 * e] !== 0 || dones[2 * e + 1] !== 0) finished.push(this.finishEpisode(e));
+      if (dones[AGENTS * e] !== 0 || dones[AGENTS * e + 1] !== 0) finished.push(this.finishEpisode(e));
     }
     return finished;
   }
 
   /** Forgets env e's episode in flight without scoring it (an episode lost with a remote server). */
   discardEpisode(e: number): void {
-    this.sums[2 * e] = this.sums[2 * e + 1] = 0;
+    this.sums[AGENTS * e] = this.sums[AGENTS * e + 1] = 0;
     this.steps[e] = 0;
   }
 
   /** Ends env e's episode now (e.g. the loop's max-steps cut). */
   finishEpisode(e: number): EpisodeResult {
-    const agentScores: [number, number] = [this.sums[2 * e], this.sums[2 * e + 1]];
+    const agentScores: [number, number] = [this.sums[AGENTS * e], this.sums[AGENTS * e + 1]];
     const score = Math.max(agentScores[0], agentScores[1]);
     const steps = this.steps[e];
-    this.sums[2 * e] = this.sums[2 * e + 1] = 0;
+    this.sums[AGENTS * e] = this.sums[AGENTS * e + 1] = 0;
     this.steps[e] = 0;
     this.episodes += 1;
     this.recent.push(score);
