@@ -87,6 +87,14 @@ describe("self-play training", function () {
     expect((a as SelfPlaySummary).self_play.elo).to.equal((b as SelfPlaySummary).self_play.elo);
   });
 
+  it("starts the actors afresh after train.stallEpisodes points without a ball sent over by the learner", async () => {
+    const config = tinyConfig(runsDir, 30);
+    const summary = await train({ ...config, train: { ...config.train, stallEpisodes: 3 }, selfPlay: { ...config.selfPlay, checkEvery: 0 } }, { quiet: true });
+    expect(summary.diagnostics.actor_resets).to.be.greaterThan(0);
+    const none = await train({ ...config, train: { ...config.train, stallEpisodes: 0 }, selfPlay: { ...config.selfPlay, checkEvery: 0 } }, { quiet: true });
+    expect(none.diagnostics.actor_resets).to.equal(0);
+  });
+
   it("adds the hit bonus to the racket whose ball crossed the net and takes it from the other, not on a point's last step", () => {
     const obs = new Float32Array(2 * 48);
     const next = new Float32Array(2 * 48);
