@@ -106,13 +106,3 @@ export class OpponentPool {
     return pool;
   }
 }
-
-/** Expected score of a player rated `rating` against one rated `opponent` (logistic, 400 points a decade). */
-export function expectedScore(rating: number, opponent: number): number {
-  return 1 / (1 + 10 ** ((opponent - rating) / 400));
-}
-
-/** The rating after one game scoring `score` (1 win, 0.5 draw, 0 loss) against `opponent`. */
-export function updatedRating(rating: number, opponent: number, score: number, k: number): number {
-  return rating + k * (score - expectedScore(rating, opponent));
-}

@@ -1,47 +1,37 @@
-// Greedy checks of a self-play learner: a batch of competitive points against another controller, one
-// point per env, all envs stepped together (one native act per controller per step).
-import { TennisEnv } from "../../../binding/env.ts";
-import type { Maddpg } from "../../../binding/maddpg.ts";
-import type { Config } from "../config/types.ts";
-import { NormalRng } from "../env/random-play.ts";
-import { envVariant } from "../env/vec-env.ts";
+// Greedy checks of a self-play learner: matches (src/lib/compete/match.ts) of the live learner against
+// random play and against its first snapshot, all points of a check played in parallel envs.
+import type { TennisEnv } from "../../../binding/env.ts";
+import { JOINT_ACTION, JOINT_OBS, type Maddpg } from "../../../binding/maddpg.ts";
 import { RunningNorm } from "../trainer/normalize.ts";
+import { createPlayer, kDefaultMatchEnvs, parsePlayerSpec, runMatch, type Player } from "./match.ts";
 
-/** Something that picks joint actions [envs][2][2] for joint raw observations [envs][2][24]; a match
- * uses only its side's half. */
-export interface Controller {
-  act(obs: Float32Array, actions: Float32Array): void;
-}
-
-/** A learner's greedy actors on its observation statistics. */
-export class PolicyController implements Controller {
-  private seen = new Float32Array(0);
+/** A learner's greedy actors on its observation statistics, as a match player; it frees the learner
+ * on dispose() only when it owns it. */
+export class LearnerPlayer implements Player {
+  private readonly normalized: Float32Array;
+  private readonly actions: Float32Array;
 
   constructor(
-    private readonly agent: Maddpg,
+    readonly label: string,
+    private readonly learner: Maddpg,
     private readonly norm: RunningNorm | null,
-  ) {}
+    numEnvs: number,
+    private readonly owned = false,
+  ) {
+    this.normalized = new Float32Array(numEnvs * JOINT_OBS);
+    this.actions = new Float32Array(numEnvs * JOINT_ACTION);
+  }
 
-  act(obs: Float32Array, actions: Float32Array): void {
-    if (this.seen.length !== obs.length) this.seen = new Float32Array(obs.length);
-    this.agent.act(this.norm ? this.norm.normalize(obs, this.seen) : obs, actions, false);
+  act(_env: TennisEnv, obs: Float32Array): Float32Array {
+    return this.learner.act(this.norm ? this.norm.normalize(obs, this.normalized) : obs, this.actions, false);
+  }
+
+  dispose(): void {
+    if (this.owned) this.learner.dispose();
   }
 }
 
-/** The notebook's random agent: standard-normal actions clipped to [-1, 1], seeded. */
-export class RandomController implements Controller {
-  private readonly rng: NormalRng;
-
-  constructor(seed: number) {
-    this.rng = new NormalRng(seed);
-  }
-
-  act(_obs: Float32Array, actions: Float32Array): void {
-    this.rng.fillClipped(actions);
-  }
-}
-
-/** Points won, lost and drawn (the 1001-step cap) by the first controller. */
+/** Points won, lost and drawn (the 1001-step cap) by the learner. */
 export interface PointsResult {
   points: number;
   wins: number;
@@ -51,47 +41,21 @@ export interface PointsResult {
   winRate: number;
 }
 
-/**
- * Plays `points` points, one per env on re-served courts (env seed `seed` + i), the first controller on
- * side i % 2 of env i and `opponent` on the other; counts each env's first point only.
- */
-export function playPoints(config: Config, points: number, seed: number, player: Controller, opponent: Controller): PointsResult {
-  const env = new TennisEnv({ numEnvs: points, seed, ...envVariant(config), mode: "competitive", cleanReset: true });
-  const mine = new Float32Array(points * 4);
-  const theirs = new Float32Array(points * 4);
-  const joint = new Float32Array(points * 4);
-  const result = new Int8Array(points).fill(2);
-  let open = points;
-  try {
-    let obs = env.reset();
-    while (open > 0) {
-      player.act(obs, mine);
-      opponent.act(obs, theirs);
-      for (let e = 0; e < points; e++) mergeSides(joint, mine, theirs, e, e % 2);
-      const step = env.step(joint);
-      for (let e = 0; e < points; e++) {
-        if (result[e] !== 2 || step.dones[2 * e] === 0) continue;
-        result[e] = Math.sign(step.rewards[2 * e + (e % 2)]);
-        open -= 1;
-      }
-      obs = step.obs;
-    }
-  } finally {
-    env.dispose();
-  }
-  const wins = result.filter((r) => r === 1).length;
-  const losses = result.filter((r) => r === -1).length;
-  return { points, wins, losses, draws: points - wins - losses, winRate: wins / points };
+/** Envs a check plays on: its points, up to the match command's default. */
+export function checkEnvs(points: number): number {
+  return Math.min(points, kDefaultMatchEnvs);
 }
 
-/** Writes env e's actions: side `side` from `mine`, the other side from `theirs`. */
-export function mergeSides(joint: Float32Array, mine: Float32Array, theirs: Float32Array, e: number, side: number): void {
-  const own = 4 * e + 2 * side;
-  const other = 4 * e + 2 * (1 - side);
-  joint[own] = mine[own];
-  joint[own + 1] = mine[own + 1];
-  joint[other] = theirs[other];
-  joint[other + 1] = theirs[other + 1];
+/** `points` points of `player` against `opponent` (the learner on each side in half), env i seeded seed + i,
+ * on the observations the learner was trained on. */
+export function playPoints(player: Player, opponent: Player, points: number, seed: number, observeBallVelocity = false): PointsResult {
+  const result = runMatch(player, opponent, { episodes: points, seed, envs: checkEnvs(points), observeBallVelocity });
+  return { points, wins: result.wins, losses: result.losses, draws: result.draws, winRate: result.wins / points };
+}
+
+/** The match command's random player (uniform actions), seeded. */
+export function randomPlayer(points: number, seed: number): Promise<Player> {
+  return createPlayer(parsePlayerSpec("random"), checkEnvs(points), seed);
 }
 
 /** A RunningNorm from saved statistics (null stays null). */

@@ -31,8 +31,10 @@ import { createRunDir, writeJson } from "../trainer/run-dir.ts";
 import { lockRunDir } from "../trainer/run-lock.ts";
 import { ScoreTracker, type EpisodeResult } from "../trainer/scores.ts";
 import { Rng } from "../util/rng.ts";
-import { kInitialElo, OpponentPool, updatedRating, type OpponentChoice } from "./opponent-pool.ts";
-import { mergeSides, normOf, playPoints, PolicyController, RandomController, type PointsResult } from "./self-play-check.ts";
+import { updateElo } from "./elo.ts";
+import { kInitialElo, OpponentPool, type OpponentChoice } from "./opponent-pool.ts";
+import { gatherSides } from "./match.ts";
+import { checkEnvs, LearnerPlayer, normOf, playPoints, randomPlayer, type PointsResult } from "./self-play-check.ts";
 
 /** Points of the moving win rate against the pool (`selfplay/win_rate100`). */
 const kWinWindow = 100;
@@ -188,19 +190,23 @@ async function selfPlayLocked(config: Config, options: SelfPlayOptions, runDir: 
     }
     [lastSwap, swapDue] = [envSteps, false];
   };
-  const check = (episode: number, points: number): SelfPlayCheck => {
-    const player = new PolicyController(agent, norm);
+  const check = async (episode: number, points: number): Promise<SelfPlayCheck> => {
+    const seed = (config.seed + 1_000_003 + episode) >>> 0;
+    const player = new LearnerPlayer("learner", agent, norm, checkEnvs(points));
     const first = new Maddpg(maddpgOptions(config));
+    first.setParameters(firstSnapshot!.params);
+    const firstPlayer = new LearnerPlayer("first snapshot", first, firstSnapshot!.norm, checkEnvs(points), true);
+    const random = await randomPlayer(points, seed);
     try {
-      first.setParameters(firstSnapshot!.params);
-      const seed = (config.seed + 1_000_003 + episode) >>> 0;
+      const { observeBallVelocity } = config.env;
       return {
         episode,
-        vs_random: playPoints(config, points, seed, player, new RandomController(seed)),
-        vs_first: playPoints(config, points, seed, player, new PolicyController(first, firstSnapshot!.norm)),
+        vs_random: playPoints(player, random, points, seed, observeBallVelocity),
+        vs_first: playPoints(player, firstPlayer, points, seed, observeBallVelocity),
       };
     } finally {
-      first.dispose();
+      firstPlayer.dispose();
+      random.dispose();
     }
   };
   const checkpoint = async (label: string) => {
@@ -237,7 +243,7 @@ async function selfPlayLocked(config: Config, options: SelfPlayOptions, runDir: 
         agent.act(seen, actions, true);
         const op = opponent!;
         opponentAgent.act(op.norm ? op.norm.normalize(obs, opponentObs) : obs, opponentActions, false);
-        for (let e = 0; e < n; e++) mergeSides(joint, actions, opponentActions, e, sides[e]);
+        gatherSides(actions, opponentActions, sides, joint);
       } else warmup.fillSigned(joint);
       const step = await env.step(joint);
       envSteps += n;
@@ -269,7 +275,8 @@ async function selfPlayLocked(config: Config, options: SelfPlayOptions, runDir: 
         episodes = ep.episode;
         if (learning && opponent) {
           const op: Opponent = opponent;
-          rating = updatedRating(rating, op.rating, (result + 1) / 2, sp.eloK);
+          // Only the learner's rating moves: a snapshot keeps the rating it was taken with.
+          [rating] = updateElo(rating, op.rating, (result + 1) / 2, sp.eloK);
           recent.push(result === 1 ? 1 : 0);
           if (recent.length > kWinWindow) recent.shift();
           logger.record("selfplay/elo", rating);
@@ -287,7 +294,7 @@ async function selfPlayLocked(config: Config, options: SelfPlayOptions, runDir: 
         logger.record("time/updates", updates);
         // Checks play the policy of this point's updates, logged in the point's row.
         const checkDue = learning && firstSnapshot !== null && sp.checkEvery > 0 && ep.episode % sp.checkEvery === 0;
-        const checked = checkDue ? check(ep.episode, sp.checkPoints) : null;
+        const checked = checkDue ? await check(ep.episode, sp.checkPoints) : null;
         if (checked) {
           checks.push(checked);
           logger.record("eval/win_rate_vs_random", checked.vs_random.winRate);
@@ -338,7 +345,7 @@ async function selfPlayLocked(config: Config, options: SelfPlayOptions, runDir: 
   try {
     let finalCheck: SelfPlayCheck | null = null;
     if (t.evalEpisodes > 0 && stopped !== "nan" && firstSnapshot) {
-      finalCheck = check(episodes, Math.max(2, t.evalEpisodes));
+      finalCheck = await check(episodes, Math.max(2, t.evalEpisodes));
       say(`Final policy (after point ${episodes}): ${checkLine(finalCheck, wall())}`);
     }
     const summary: SelfPlaySummary = {
