@@ -49,6 +49,17 @@ describe("compete/cli", function () {
     expect(usageError(["match", "--a", "scripted", "--b", "random", "--episodse", "3"])).to.equal("Unknown option --episodse (did you mean --episodes?)");
   });
 
+  it("watch --a --b writes one competitive point as a GIF; its flags are checked", () => {
+    const gif = join(mkdtempSync(join(tmpdir(), "tt-watch-")), "point.gif");
+    const result = runCli(["watch", "--a", "scripted", "--b", "random", "--seed", "1", "--out", gif]);
+    expect(result.code, result.stderr).to.equal(0);
+    expect(result.stdout.trim()).to.match(new RegExp(`^Wrote ${gif}: \\d+ frames \\(\\d+ KiB\\), scripted vs random \\(A on the left\\), (the point decided|a draw \\(not decided within the cap\\))$`));
+    expect(existsSync(gif)).to.equal(true);
+    expect(usageError(["watch", "--a", "scripted"])).to.equal(`watch --a SPEC needs --b SPEC too (${spec})`);
+    expect(usageError(["watch", "--checkpoint", missing, "--a", "scripted", "--b", "random"])).to.equal("watch takes --checkpoint DIR or --a SPEC --b SPEC, not both");
+    expect(usageError(["watch"])).to.equal("watch needs --checkpoint DIR (a run directory or a checkpoint folder), or --a SPEC --b SPEC for competitive play");
+  });
+
   it("league: every bad input is a usage error that names it", () => {
     expect(usageError(["league"])).to.equal("Not enough non-option arguments: got 0, need at least 1");
     const out = join(mkdtempSync(join(tmpdir(), "tt-league-out-")), "league");
