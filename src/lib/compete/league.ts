@@ -93,8 +93,12 @@ export function leagueSpecs(runs: string[], checkpoints: "all" | "latest", ancho
       throw new PlayerSpecError(`No checkpoint at ${run}: ${problem} (league takes run directories or checkpoint folders)`);
     }
     for (const checkpoint of dirs) {
-      const label = checkpointLabel(checkpoint);
-      if (!specs.some((s) => s.kind === "checkpoint" && s.label === label)) specs.push({ kind: "checkpoint", checkpoint, label });
+      if (specs.some((s) => s.kind === "checkpoint" && resolve(s.checkpoint) === resolve(checkpoint))) continue;
+      // Runs of one name in different folders: the later ones' labels get " (2)", " (3)", ...
+      const base = checkpointLabel(checkpoint);
+      let label = base;
+      for (let n = 2; specs.some((s) => s.label === label); n++) label = `${base} (${n})`;
+      specs.push({ kind: "checkpoint", checkpoint, label });
     }
   }
   for (const anchor of anchors) specs.push({ kind: anchor, label: anchor } as PlayerSpec);
@@ -196,6 +200,8 @@ export async function playLeague(options: LeagueOptions): Promise<LeagueResult> 
   const k = specs.length;
   const players: Player[] = [];
   const pairings: MatchResult[] = [];
+  // The players' indices of each pairing, in play order.
+  const pairs: [number, number][] = [];
   const table: PairTable = {
     points: Array.from({ length: k }, () => new Array<number>(k).fill(0)),
     games: Array.from({ length: k }, () => new Array<number>(k).fill(0)),
@@ -205,8 +211,9 @@ export async function playLeague(options: LeagueOptions): Promise<LeagueResult> 
     const total = (k * (k - 1)) / 2;
     for (let i = 0; i < k; i++) {
       for (let j = i + 1; j < k; j++) {
-        const result = runMatch(players[i], players[j], { episodes, seed, envs, ...observations });
+        const result = { ...runMatch(players[i], players[j], { episodes, seed, envs, ...observations }), a: specs[i].label, b: specs[j].label };
         pairings.push(result);
+        pairs.push([i, j]);
         table.points[i][j] += result.wins + result.draws / 2;
         table.points[j][i] += result.losses + result.draws / 2;
         table.games[i][j] += result.episodes;
@@ -221,9 +228,10 @@ export async function playLeague(options: LeagueOptions): Promise<LeagueResult> 
   const fit = fitRatings(table, randomIndex >= 0 ? randomIndex : null);
   const rows: LeaguePlayer[] = specs.map((spec, i) => {
     const record = { wins: 0, draws: 0, losses: 0 };
-    for (const p of pairings) {
-      if (p.a === spec.label) (record.wins += p.wins), (record.draws += p.draws), (record.losses += p.losses);
-      if (p.b === spec.label) (record.wins += p.losses), (record.draws += p.draws), (record.losses += p.wins);
+    for (const [p, m] of pairings.entries()) {
+      const [a, b] = pairs[p];
+      if (a === i) (record.wins += m.wins), (record.draws += m.draws), (record.losses += m.losses);
+      if (b === i) (record.wins += m.losses), (record.draws += m.draws), (record.losses += m.wins);
     }
     const games = record.wins + record.draws + record.losses;
     return {

@@ -8,6 +8,7 @@ import { join, resolve } from "node:path";
 
 import { ACTION_SIZE, AGENTS, TennisEnv } from "../../../binding/env.ts";
 import { JOINT_ACTION, JOINT_OBS } from "../../../binding/shapes.ts";
+import { invalidParameter } from "../../../binding/validate.ts";
 import { Maddpg } from "../../../binding/maddpg.ts";
 import type { Config } from "../config/types.ts";
 import { verifyCheckpoint, latestCheckpoint } from "../trainer/checkpoint.ts";
@@ -47,7 +48,7 @@ export const kSpecHelp = "a run directory, a checkpoint folder, scripted, rally 
  * complete checkpoint). `what` names the SPEC in errors ("--a").
  */
 export function parsePlayerSpec(spec: unknown, what = "SPEC"): PlayerSpec {
-  if (typeof spec !== "string" || spec === "") throw new PlayerSpecError(`Expected ${kSpecHelp} for ${what} but received ${JSON.stringify(spec) ?? String(spec)}`);
+  if (typeof spec !== "string" || spec === "") throw new PlayerSpecError(invalidParameter(what, kSpecHelp, spec).message);
   if (spec === "scripted" || spec === "rally" || spec === "random") return { kind: spec, label: spec } as PlayerSpec;
   const checkpoint = latestCheckpoint(resolve(spec));
   if (checkpoint === null) {
