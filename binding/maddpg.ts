@@ -14,74 +14,77 @@ import {
 
 export { ACTION_SIZE, AGENTS, JOINT_ACTION, JOINT_OBS, OBS_SIZE } from "./shapes.ts";
 
-/** Exploration noise of act(explore = true). */
+/** Exploration noise of act(explore = true). Every field is required: the binding has no defaults. */
 export interface NoiseOptions {
-  /** "ou" (Ornstein-Uhlenbeck, default), "gaussian" or "none". */
-  type?: "ou" | "gaussian" | "none";
-  /** OU long-run mean (default 0). */
-  ouMu?: number;
-  /** OU mean reversion per step, in [0, 1] (default 0.15). */
-  ouTheta?: number;
-  /** OU diffusion per step, >= 0 (default 0.2). */
-  ouSigma?: number;
-  /** Standard deviation of Gaussian noise, >= 0 (default 0.1). */
-  gaussianSigma?: number;
-  /** Noise scale at the start, >= 0 (default 1). */
-  scaleStart?: number;
-  /** Noise scale after `decay` units, >= 0 (default 1). */
-  scaleEnd?: number;
-  /** Units over which the scale goes linearly from scaleStart to scaleEnd; 0 = constant (default 0). */
-  decay?: number;
-  /** What `decay` counts: "episodes" (env resets through resetNoise, default) or "steps" (explore acts). */
-  decayUnit?: "episodes" | "steps";
+  /** "ou" (Ornstein-Uhlenbeck), "gaussian" or "none". */
+  type: "ou" | "gaussian" | "none";
+  /** OU long-run mean. */
+  ouMu: number;
+  /** OU mean reversion per step. */
+  ouTheta: number;
+  /** OU diffusion per step, >= 0. */
+  ouSigma: number;
+  /** Standard deviation of Gaussian noise, >= 0. */
+  gaussianSigma: number;
+  /** Noise scale at the start, >= 0. */
+  scaleStart: number;
+  /** Noise scale after `decay` units, >= 0. */
+  scaleEnd: number;
+  /** Units over which the scale goes linearly from scaleStart to scaleEnd; 0 = constant scaleStart. */
+  decay: number;
+  /** What `decay` counts: "episodes" (env resets through resetNoise) or "steps" (explore acts). */
+  decayUnit: "episodes" | "steps";
 }
 
-/** Learner options; omitted keys take the native defaults (native/core/maddpg.h, MaddpgConfig). */
+/**
+ * Learner options. Every field is required: the binding has no defaults, and the trainer passes
+ * maddpgOptions(config) of a resolved config (configs/schema.json holds the defaults and the bounds).
+ */
 export interface MaddpgOptions {
-  /** Actor hidden layer widths (default [128, 128]). */
-  actorHidden?: number[];
-  /** Critic hidden layer widths (default [128, 128]). */
-  criticHidden?: number[];
-  /** Adam learning rate of the actors, > 0 (default 1e-4). */
-  lrActor?: number;
-  /** Adam learning rate of the critics, > 0 (default 1e-3). */
-  lrCritic?: number;
-  /** Discount in [0, 1] (default 0.99). */
-  gamma?: number;
-  /** Soft-update rate of the targets in [0, 1] (default 1e-3). */
-  tau?: number;
-  /** Rows per update when sampling from a buffer with update() (default 256). */
-  batchSize?: number;
-  /** Max gradient norm per network; <= 0 disables clipping (default 1). */
-  gradClip?: number;
-  /** Adam L2 penalty, >= 0 (default 0). */
-  weightDecay?: number;
-  /** One actor and one critic for both agents, each from its own point of view (default false). */
-  sharedParameters?: boolean;
-  /** LayerNorm after each actor hidden layer (default false). */
-  layerNorm?: boolean;
-  /** BatchNorm1d after each critic hidden layer (default false). */
-  batchNorm?: boolean;
-  /** MATD3: two critics per agent, the target takes their minimum (default false). */
-  twinCritics?: boolean;
-  /** MATD3: std of the target policy smoothing noise, >= 0; 0 = off (default 0). */
-  targetNoise?: number;
-  /** MATD3: clip of that noise, >= 0 (default 0.5). */
-  targetNoiseClip?: number;
-  /** MATD3: actors and targets update every policyDelay updates, >= 1 (default 1). */
-  policyDelay?: number;
+  /** Actor hidden layer widths. */
+  actorHidden: number[];
+  /** Critic hidden layer widths. */
+  criticHidden: number[];
+  /** Adam learning rate of the actors. */
+  lrActor: number;
+  /** Adam learning rate of the critics. */
+  lrCritic: number;
+  /** Discount. */
+  gamma: number;
+  /** Soft-update rate of the targets. */
+  tau: number;
+  /** Rows per update when sampling from a buffer with update(). */
+  batchSize: number;
+  /** Max gradient norm per network; <= 0 disables clipping. */
+  gradClip: number;
+  /** Adam L2 penalty. */
+  weightDecay: number;
+  /** One actor and one critic for both agents, each from its own point of view. */
+  sharedParameters: boolean;
+  /** LayerNorm after each actor hidden layer. */
+  layerNorm: boolean;
+  /** BatchNorm1d after each critic hidden layer. */
+  batchNorm: boolean;
+  /** MATD3: two critics per agent, the target takes their minimum. */
+  twinCritics: boolean;
+  /** MATD3: std of the target policy smoothing noise; 0 = off. */
+  targetNoise: number;
+  /** MATD3: clip of that noise. */
+  targetNoiseClip: number;
+  /** MATD3: actors and targets update every policyDelay updates. */
+  policyDelay: number;
   /** Exploration noise. */
-  noise?: NoiseOptions;
-  /** "cpu" (default) or "cuda". */
-  device?: "cpu" | "cuda";
-  /** Update implementation: "libtorch" (LibTorch ops + autograd, default), "fused" (hand-derived
-   *  gradients on flat buffers, CPU) or "graph" (CUDA: update(k) sampled on the device and replayed as
-   *  one CUDA graph); the same maths, checked against the reference. */
-  impl?: "libtorch" | "fused" | "graph";
-  /** LibTorch intra-op threads set at construction; 0 leaves them as they are (default 0). */
-  threads?: number;
-  /** Seeds init, exploration noise and target smoothing noise (integer >= 0, default 0). */
-  seed?: number;
+  noise: NoiseOptions;
+  /** "cpu" or "cuda". */
+  device: "cpu" | "cuda";
+  /** Update implementation: "libtorch" (LibTorch ops + autograd), "fused" (hand-derived gradients on
+   *  flat buffers, CPU) or "graph" (CUDA: update(k) sampled on the device and replayed as one CUDA
+   *  graph); the same maths, checked against the reference. */
+  impl: "libtorch" | "fused" | "graph";
+  /** LibTorch intra-op threads set at construction; 0 leaves them as they are. */
+  threads: number;
+  /** Seeds init, exploration noise and target smoothing noise. */
+  seed: number;
 }
 
 /** A batch of joint transitions, row-major float32 (rows = obs.length / 48). */
@@ -150,64 +153,61 @@ interface NativeMaddpg {
 
 type NativeMaddpgClass = new (options: MaddpgOptions) => NativeMaddpg;
 
-const OPTION_KEYS = new Set([
+const kOptionKeys = [
   "actorHidden", "criticHidden", "lrActor", "lrCritic", "gamma", "tau", "batchSize", "gradClip", "weightDecay",
   "sharedParameters", "layerNorm", "batchNorm", "twinCritics", "targetNoise", "targetNoiseClip", "policyDelay",
   "noise", "device", "impl", "threads", "seed",
-]);
-const NOISE_KEYS = new Set(["type", "ouMu", "ouTheta", "ouSigma", "gaussianSigma", "scaleStart", "scaleEnd", "decay", "decayUnit"]);
+] as const;
+const kNoiseKeys = ["type", "ouMu", "ouTheta", "ouSigma", "gaussianSigma", "scaleStart", "scaleEnd", "decay", "decayUnit"] as const;
+/** Sizes and counts cross as C++ int (int32); seeds as uint64 from a JS number. */
+const kMaxInt32 = 2 ** 31 - 1;
 
-function assertKnownKeys(name: string, value: object, known: Set<string>): void {
+/** Every key of `keys` present and no other; names the first unknown or missing one. */
+function assertExactKeys(name: string, value: object, keys: readonly string[]): void {
   for (const key of Object.keys(value)) {
-    if (!known.has(key)) throw invalidParameter(`${name}.${key}`, `one of the keys ${[...known].join(", ")}`, key);
+    if (!keys.includes(key)) throw invalidParameter(`${name}.${key}`, `one of the keys ${keys.join(", ")}`, key);
+  }
+  for (const key of keys) {
+    if ((value as Record<string, unknown>)[key] === undefined) throw invalidParameter(`${name}.${key}`, "a value (every option is required)", undefined);
   }
 }
 
-function assertHidden(name: string, value: unknown): void {
+function assertWidths(name: string, value: unknown): void {
   if (!Array.isArray(value) || value.length === 0) throw invalidParameter(name, "a non-empty array of layer widths", value);
-  value.forEach((h, i) => assertInt(`${name}[${i}]`, h, 1, 65536));
+  value.forEach((h, i) => assertInt(`${name}[${i}]`, h, 1, kMaxInt32));
 }
 
-/** Checks every option's type and range; throws a TypeError naming the first bad one. */
+/**
+ * Checks what the native side needs to stay memory-safe: every option present, of its type, sizes and
+ * counts positive integers within int32, numbers finite. Ranges that are choices (learning rates,
+ * gamma, widths) are the config schema's; native code rechecks them. Throws a TypeError naming the
+ * first bad option.
+ */
 export function validateMaddpgOptions(options: MaddpgOptions): void {
   if (typeof options !== "object" || options === null || Array.isArray(options)) {
     throw invalidParameter("options", "an object", options);
   }
-  assertKnownKeys("options", options, OPTION_KEYS);
+  assertExactKeys("options", options, kOptionKeys);
   const o = options;
-  if (o.actorHidden !== undefined) assertHidden("actorHidden", o.actorHidden);
-  if (o.criticHidden !== undefined) assertHidden("criticHidden", o.criticHidden);
-  if (o.lrActor !== undefined) assertNumber("lrActor", o.lrActor, Number.MIN_VALUE);
-  if (o.lrCritic !== undefined) assertNumber("lrCritic", o.lrCritic, Number.MIN_VALUE);
-  if (o.gamma !== undefined) assertNumber("gamma", o.gamma, 0, 1);
-  if (o.tau !== undefined) assertNumber("tau", o.tau, 0, 1);
-  if (o.batchSize !== undefined) assertInt("batchSize", o.batchSize, 1);
-  if (o.gradClip !== undefined) assertNumber("gradClip", o.gradClip);
-  if (o.weightDecay !== undefined) assertNumber("weightDecay", o.weightDecay, 0);
-  for (const key of ["sharedParameters", "layerNorm", "batchNorm", "twinCritics"] as const) {
-    if (o[key] !== undefined) assertBoolean(key, o[key]);
+  assertWidths("actorHidden", o.actorHidden);
+  assertWidths("criticHidden", o.criticHidden);
+  for (const key of ["lrActor", "lrCritic", "gamma", "tau", "gradClip", "weightDecay", "targetNoise", "targetNoiseClip"] as const) {
+    assertNumber(key, o[key]);
   }
-  if (o.targetNoise !== undefined) assertNumber("targetNoise", o.targetNoise, 0);
-  if (o.targetNoiseClip !== undefined) assertNumber("targetNoiseClip", o.targetNoiseClip, 0);
-  if (o.policyDelay !== undefined) assertInt("policyDelay", o.policyDelay, 1);
-  if (o.device !== undefined) assertString("device", o.device, ["cpu", "cuda"]);
-  if (o.impl !== undefined) assertString("impl", o.impl, ["libtorch", "fused", "graph"]);
-  if (o.threads !== undefined) assertInt("threads", o.threads, 0, 256);
-  if (o.seed !== undefined) assertInt("seed", o.seed, 0, Number.MAX_SAFE_INTEGER);
-  if (o.noise !== undefined) {
-    const n = o.noise;
-    if (typeof n !== "object" || n === null || Array.isArray(n)) throw invalidParameter("noise", "an object", n);
-    assertKnownKeys("noise", n, NOISE_KEYS);
-    if (n.type !== undefined) assertString("noise.type", n.type, ["ou", "gaussian", "none"]);
-    if (n.ouMu !== undefined) assertNumber("noise.ouMu", n.ouMu);
-    if (n.ouTheta !== undefined) assertNumber("noise.ouTheta", n.ouTheta, 0, 1);
-    if (n.ouSigma !== undefined) assertNumber("noise.ouSigma", n.ouSigma, 0);
-    if (n.gaussianSigma !== undefined) assertNumber("noise.gaussianSigma", n.gaussianSigma, 0);
-    if (n.scaleStart !== undefined) assertNumber("noise.scaleStart", n.scaleStart, 0);
-    if (n.scaleEnd !== undefined) assertNumber("noise.scaleEnd", n.scaleEnd, 0);
-    if (n.decay !== undefined) assertInt("noise.decay", n.decay, 0);
-    if (n.decayUnit !== undefined) assertString("noise.decayUnit", n.decayUnit, ["episodes", "steps"]);
-  }
+  assertInt("batchSize", o.batchSize, 1, kMaxInt32);
+  for (const key of ["sharedParameters", "layerNorm", "batchNorm", "twinCritics"] as const) assertBoolean(key, o[key]);
+  assertInt("policyDelay", o.policyDelay, 1, kMaxInt32);
+  assertString("device", o.device, ["cpu", "cuda"]);
+  assertString("impl", o.impl, ["libtorch", "fused", "graph"]);
+  assertInt("threads", o.threads, 0, kMaxInt32);
+  assertInt("seed", o.seed, 0, Number.MAX_SAFE_INTEGER);
+  const n = o.noise;
+  if (typeof n !== "object" || n === null || Array.isArray(n)) throw invalidParameter("noise", "an object", n);
+  assertExactKeys("noise", n, kNoiseKeys);
+  assertString("noise.type", n.type, ["ou", "gaussian", "none"]);
+  for (const key of ["ouMu", "ouTheta", "ouSigma", "gaussianSigma", "scaleStart", "scaleEnd"] as const) assertNumber(`noise.${key}`, n[key]);
+  assertInt("noise.decay", n.decay, 0, Number.MAX_SAFE_INTEGER);
+  assertString("noise.decayUnit", n.decayUnit, ["episodes", "steps"]);
 }
 
 /** Checks a batch's arrays and their lengths; returns its row count. */
@@ -236,7 +236,7 @@ export class Maddpg {
   readonly #native: NativeMaddpg;
   readonly parameterCount: number;
 
-  constructor(options: MaddpgOptions = {}) {
+  constructor(options: MaddpgOptions) {
     validateMaddpgOptions(options);
     const NativeClass = addon.Maddpg as NativeMaddpgClass;
     this.#native = new NativeClass(options);
@@ -273,7 +273,11 @@ export class Maddpg {
     if (typeof buffer !== "object" || buffer === null) throw invalidParameter("buffer", "a ReplayBuffer", buffer);
     assertInt("k", k, 1, 1_000_000);
     if (typeof options !== "object" || options === null) throw invalidParameter("options", "an object", options);
-    assertKnownKeys("options", options, new Set(["earlyTrainingSteps", "negSamplingRatio"]));
+    for (const key of Object.keys(options)) {
+      if (key !== "earlyTrainingSteps" && key !== "negSamplingRatio") {
+        throw invalidParameter(`options.${key}`, "one of the keys earlyTrainingSteps, negSamplingRatio", key);
+      }
+    }
     if (options.earlyTrainingSteps !== undefined) assertInt("options.earlyTrainingSteps", options.earlyTrainingSteps, 0);
     if (options.negSamplingRatio !== undefined) assertNumber("options.negSamplingRatio", options.negSamplingRatio, -Infinity, 1);
     // The public ReplayBuffer (binding/buffer.ts) hands over its native object; native checks the type.

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import { checkConfig } from "../../src/lib/config/check.ts";
+import { checkConfig, checkRuntime } from "../../src/lib/config/check.ts";
 import { flagsToConfig } from "../../src/lib/config/flags.ts";
 import { ConfigError, didYouMean, resolveConfig } from "../../src/lib/config/resolve.ts";
 import { isSafeName, kMaxConfigNameLength, namePattern } from "../../src/lib/config/names.ts";
@@ -143,8 +143,8 @@ describe("checkConfig", () => {
   it("cuda requested where none is usable", () => {
     const config = base();
     config.device = "cuda";
-    expect(checkConfig(config, { cudaAvailable: false })[0]).to.contain("no CUDA device is usable");
-    expect(checkConfig(config, { cudaAvailable: true })).to.deep.equal([]);
+    expect(checkRuntime(config, { cudaAvailable: false })[0]).to.contain("no CUDA device is usable");
+    expect(checkRuntime(config, { cudaAvailable: true })).to.deep.equal([]);
   });
 
   it("prioritized replay with the notebook's sampling filters", () => {

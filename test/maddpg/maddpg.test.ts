@@ -10,8 +10,9 @@ import { ReplayBuffer } from "../../binding/buffer.ts";
 import { TennisTrainError } from "../../binding/errors.ts";
 import { addon } from "../../binding/load.ts";
 import { AGENTS, JOINT_ACTION, JOINT_OBS, Maddpg, type MaddpgOptions, type TransitionBatch } from "../../binding/maddpg.ts";
+import { learnerOptions } from "../helpers/maddpg-options.ts";
 
-const small: MaddpgOptions = { actorHidden: [32, 32], criticHidden: [32, 32], batchSize: 16, seed: 1, threads: 1 };
+const small: MaddpgOptions = learnerOptions({ actorHidden: [32, 32], criticHidden: [32, 32], batchSize: 16, seed: 1, threads: 1 });
 
 /** A deterministic pseudo-random batch (xorshift), so two calls with one seed give the same rows. */
 function makeBatch(rows: number, seed: number): TransitionBatch {
@@ -50,7 +51,7 @@ describe("Maddpg binding", function () {
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   it("acts for n envs in place, within [-1, 1], and explores only when asked", () => {
-    const learner = new Maddpg({ ...small, noise: { type: "gaussian", gaussianSigma: 0.5 } });
+    const learner = new Maddpg({ ...small, noise: { ...small.noise, type: "gaussian", gaussianSigma: 0.5 } });
     const obs = makeBatch(3, 1).obs.subarray(0, 3 * JOINT_OBS);
     const actions = new Float32Array(3 * JOINT_ACTION);
     expect(learner.act(obs, actions)).to.equal(actions);
@@ -74,10 +75,19 @@ describe("Maddpg binding", function () {
       TypeError,
       "Expected a Float32Array of length 4 for actions but received Float32Array of length 5",
     );
-    expect(() => new Maddpg({ gamma: 2 })).to.throw(TypeError, "Expected finite number between 0 and 1 for gamma but received 2 of type number");
-    expect(() => new Maddpg({ actorHidden: [] })).to.throw(TypeError, "actorHidden");
-    expect(() => new Maddpg({ lrActr: 1 } as MaddpgOptions)).to.throw(TypeError, "options.lrActr");
-    expect(() => new Maddpg({ impl: "graph" })).to.throw(
+    expect(() => new Maddpg({ ...small, gamma: "0.9" as never })).to.throw(TypeError, 'Expected finite number for gamma but received "0.9" of type string');
+    expect(() => new Maddpg({ ...small, actorHidden: [] })).to.throw(TypeError, "actorHidden");
+    expect(() => new Maddpg({ ...small, batchSize: 0 })).to.throw(TypeError, "Expected integer between 1 and 2147483647 for batchSize but received 0 of type number");
+    expect(() => new Maddpg({ ...small, lrActr: 1 } as MaddpgOptions)).to.throw(TypeError, "options.lrActr");
+    // No defaults: every option is required.
+    const { lrActor: _lrActor, ...withoutLrActor } = small;
+    expect(() => new Maddpg(withoutLrActor as MaddpgOptions)).to.throw(
+      TypeError,
+      "Expected a value (every option is required) for options.lrActor but received undefined of type undefined",
+    );
+    const { decay: _decay, ...noiseWithoutDecay } = small.noise;
+    expect(() => new Maddpg({ ...small, noise: noiseWithoutDecay as MaddpgOptions["noise"] })).to.throw(TypeError, "noise.decay");
+    expect(() => new Maddpg({ ...small, impl: "graph" })).to.throw(
       'impl "graph" runs on device "cuda", got device "cpu"; use impl "fused" or "libtorch" on the CPU',
     );
     expect(() => learner.setParameters(new Float32Array(3))).to.throw(TypeError, `length ${learner.parameterCount}`);

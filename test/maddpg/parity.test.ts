@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { packageRoot } from "../../binding/package.ts";
 import { ACTION_SIZE, AGENTS, JOINT_ACTION, JOINT_OBS, Maddpg, type MaddpgOptions } from "../../binding/maddpg.ts";
 import { PYTHON, pythonModulesMissing, skipBecause } from "../test-deps.ts";
+import { learnerOptions } from "../helpers/maddpg-options.ts";
 
 const REFERENCE = join(packageRoot, "bench", "reference", "maddpg_ref.py");
 // Per tensor, |native - reference| <= TOLERANCE * |reference - init| (2-norms over the tensor): the
@@ -52,7 +53,7 @@ interface Manifest {
 }
 
 function optionsOf(m: Manifest, impl: "libtorch" | "fused"): MaddpgOptions {
-  return {
+  return learnerOptions({
     impl,
     actorHidden: m.actor_hidden,
     criticHidden: m.critic_hidden,
@@ -69,8 +70,10 @@ function optionsOf(m: Manifest, impl: "libtorch" | "fused"): MaddpgOptions {
     targetNoise: m.target_noise,
     targetNoiseClip: m.target_noise_clip,
     policyDelay: m.policy_delay,
+    batchSize: m.batch_size,
     threads: 1,
-  };
+    seed: 0,
+  });
 }
 
 describe("maddpg parity with the PyTorch reference", function () {
@@ -151,7 +154,7 @@ describe("maddpg parity with the PyTorch reference", function () {
 
   for (const layerNorm of [false, true]) {
     it(`the exported TorchScript actor (layerNorm ${layerNorm}) matches act() under torch.jit.load`, async () => {
-      const learner = new Maddpg({ actorHidden: [64, 32], criticHidden: [64, 64], layerNorm, seed: 5, threads: 1 });
+      const learner = new Maddpg(learnerOptions({ actorHidden: [64, 32], criticHidden: [64, 64], layerNorm, seed: 5, threads: 1 }));
       const rows = 32;
       const random = (n: number, scale = 1) => Float32Array.from({ length: n }, () => (Math.random() * 2 - 1) * scale);
       // Move the weights away from their init so the check covers trained values.

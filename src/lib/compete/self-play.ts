@@ -16,7 +16,7 @@ import { writeFileSync } from "node:fs";
 import { NStepAccumulator, ReplayBuffer } from "../../../binding/buffer.ts";
 import { runtimeInfo, setNumThreads } from "../../../binding/index.ts";
 import { Maddpg, OBS_SIZE } from "../../../binding/maddpg.ts";
-import { checkConfig } from "../config/check.ts";
+import { checkRuntime } from "../config/check.ts";
 import { ConfigError } from "../config/resolve.ts";
 import type { Config } from "../config/types.ts";
 import { BuiltinVecEnv, envVariant } from "../env/vec-env.ts";
@@ -112,7 +112,7 @@ interface Opponent {
  * and summary.json into a new run directory. Resuming a self-play run is not supported.
  */
 export async function trainSelfPlay(config: Config, options: SelfPlayOptions = {}): Promise<SelfPlaySummary> {
-  const problems = checkConfig(config, { cudaAvailable: runtimeInfo().cudaAvailable });
+  const problems = checkRuntime(config, { cudaAvailable: runtimeInfo().cudaAvailable });
   if (config.env.kind !== "builtin") problems.push("self-play (env.mode competitive with selfPlay.enabled) needs env.kind builtin: the opponent acts in the trainer's process");
   if (problems.length > 0) throw new ConfigError(problems);
   if (options.resume) throw new Error("self-play runs cannot be resumed: start a new run (selfPlay.enabled; --no-self-play trains without self-play)");

@@ -1,4 +1,5 @@
-// Cross-field rules that a JSON Schema cannot state, in one place (jest's check()).
+// Cross-field rules that a JSON Schema cannot state, in one place (jest's check()). Bounds of single
+// fields live in configs/schema.json only; resolveConfig runs checkConfig once, after the schema.
 import type { Config } from "./types.ts";
 
 /** Facts about the runtime that some rules need; omitted facts are not checked. */
@@ -6,8 +7,8 @@ export interface RuntimeFacts {
   cudaAvailable?: boolean;
 }
 
-/** Returns one message per violated rule (empty when the config is consistent). */
-export function checkConfig(config: Config, facts: RuntimeFacts = {}): string[] {
+/** Returns one message per violated cross-field rule (empty when the config is consistent). */
+export function checkConfig(config: Config): string[] {
   const problems: string[] = [];
   if (config.train.batchSize > config.buffer.capacity) {
     problems.push(
@@ -46,6 +47,12 @@ export function checkConfig(config: Config, facts: RuntimeFacts = {}): string[] 
       problems.push(`\`agent.impl\` = graph (CUDA graphs) does not support ${unsupported.join(", ")}; use --impl libtorch (or auto)`);
     }
   }
+  return problems;
+}
+
+/** Returns one message per rule the config breaks on this runtime (train() runs it before a run starts). */
+export function checkRuntime(config: Config, facts: RuntimeFacts): string[] {
+  const problems: string[] = [];
   if (config.device === "cuda" && facts.cudaAvailable === false) {
     problems.push("`device` = cuda but no CUDA device is usable (the addon was built without CUDA or no GPU is present)");
   }

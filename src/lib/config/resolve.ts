@@ -1,14 +1,15 @@
 // Resolves a config: schema defaults < competitive mode's defaults (configs/competitive.json, when
-// env.mode is competitive) < `--config FILE` < CLI flags, each layer validated against the schema on its own so every message names the field, what was expected, what was received and where
-// it came from. Cross-field rules live in check.ts.
+// env.mode is competitive) < `--config FILE` < CLI flags, each layer validated against the schema on
+// its own so every message names the field, what was expected, what was received and where it came
+// from. Cross-field rules live in check.ts.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { Ajv, type ErrorObject } from "ajv";
+import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
 
 import { packageRoot } from "../../../binding/package.ts";
 import { describe } from "../../../binding/validate.ts";
 import { checkConfig } from "./check.ts";
-import { expectedText, nodeAt, schema, schemaDefaults } from "./schema.ts";
+import { expectedText, loadSchema, nodeAt, schema, schemaDefaults, schemaPath, type SchemaNode } from "./schema.ts";
 import type { Config } from "./types.ts";
 
 /** A config that failed validation; `problems` holds one line per field. */
@@ -23,7 +24,27 @@ export class ConfigError extends Error {
 }
 
 const ajv = new Ajv({ allErrors: true, strict: false });
-const validateLayer = ajv.compile(schema);
+
+/** A schema and its compiled validator. */
+interface LoadedSchema {
+  root: SchemaNode;
+  validate: ValidateFunction;
+}
+
+const loaded = new Map<string, LoadedSchema>([[schemaPath, { root: schema, validate: ajv.compile(schema) }]]);
+
+/** configs/schema.json, or the schema file `file` (compiled once per path). */
+function schemaAt(file = schemaPath): LoadedSchema {
+  let entry = loaded.get(file);
+  if (!entry) {
+    const root = loadSchema(file);
+    // A copy keeps the original's $id; ajv refuses a second schema under one id.
+    const { $id: _id, ...rest } = root as SchemaNode & { $id?: string };
+    entry = { root, validate: ajv.compile(rest) };
+    loaded.set(file, entry);
+  }
+  return entry;
+}
 
 /** Edit distance, for did-you-mean suggestions. */
 export function editDistance(a: string, b: string): number {
@@ -58,21 +79,21 @@ function valueAt(obj: unknown, path: string): unknown {
 }
 
 /** ajv errors -> one message per field, in the sharp shape. `source` says where the layer came from. */
-function describeErrors(errors: ErrorObject[], layer: unknown, source: string): Map<string, string> {
+function describeErrors(errors: ErrorObject[], layer: unknown, source: string, root: SchemaNode): Map<string, string> {
   const messages = new Map<string, string>();
   for (const error of errors) {
     const path = error.instancePath.split("/").filter(Boolean).join(".");
     if (error.keyword === "additionalProperty" || error.keyword === "additionalProperties") {
       const key = (error.params as { additionalProperty: string }).additionalProperty;
       const full = path ? `${path}.${key}` : key;
-      const siblings = Object.keys(nodeAt(path)?.properties ?? {});
+      const siblings = Object.keys(nodeAt(path, root)?.properties ?? {});
       const suggestion = didYouMean(key, siblings);
       messages.set(full, `Unknown option \`${full}\` in ${source}${suggestion ? ` (did you mean \`${path ? `${path}.` : ""}${suggestion}\`?)` : ""}`);
       continue;
     }
     const fieldPath = path.replace(/\.\d+$/, "");
     if (messages.has(fieldPath)) continue;
-    const node = nodeAt(fieldPath);
+    const node = nodeAt(fieldPath, root);
     const expected = node ? expectedText(node) : error.message ?? "a valid value";
     messages.set(fieldPath, `Expected ${expected} for \`${fieldPath}\` but received ${describe(valueAt(layer, fieldPath))} in ${source}`);
   }
@@ -91,10 +112,10 @@ function nonFinitePaths(value: unknown, path = ""): string[] {
  * One message per known field holding NaN or ±Infinity (JSON's 1e309 parses as Infinity): the schema's
  * `number` type admits them, and JSON would write them back as null.
  */
-function nonFiniteProblems(layer: unknown, source: string): Map<string, string> {
+function nonFiniteProblems(layer: unknown, source: string, root: SchemaNode): Map<string, string> {
   const messages = new Map<string, string>();
   for (const path of nonFinitePaths(layer)) {
-    const node = nodeAt(path);
+    const node = nodeAt(path, root);
     if (!node) continue;
     const received = describe(valueAt(layer, path));
     messages.set(path, `Expected finite ${expectedText(node)} for \`${path}\` but received ${received} in ${source}`);
@@ -102,13 +123,14 @@ function nonFiniteProblems(layer: unknown, source: string): Map<string, string> 
   return messages;
 }
 
-/** Validates one partial layer (a config file or the flags); returns its problems. */
-export function validateLayerObject(layer: unknown, source: string): string[] {
+/** Validates one partial layer (a config file or the flags) against the schema file; returns its problems. */
+export function validateLayerObject(layer: unknown, source: string, file = schemaPath): string[] {
   if (typeof layer !== "object" || layer === null || Array.isArray(layer)) {
     return [`Expected a JSON object in ${source} but received ${describe(layer)}`];
   }
-  const messages = validateLayer(layer) ? new Map<string, string>() : describeErrors(validateLayer.errors ?? [], layer, source);
-  for (const [path, message] of nonFiniteProblems(layer, source)) if (!messages.has(path)) messages.set(path, message);
+  const { root, validate } = schemaAt(file);
+  const messages = validate(layer) ? new Map<string, string>() : describeErrors(validate.errors ?? [], layer, source, root);
+  for (const [path, message] of nonFiniteProblems(layer, source, root)) if (!messages.has(path)) messages.set(path, message);
   return [...messages.values()];
 }
 
@@ -156,23 +178,29 @@ export interface ResolveInput {
   fileObject?: unknown;
   /** Partial config built from CLI flags. */
   flags?: Record<string, unknown>;
+  /** The schema file whose defaults and bounds apply (default configs/schema.json). */
+  schemaFile?: string;
 }
 
-/** Defaults < file < flags, validated; throws ConfigError listing every problem. */
+/**
+ * Defaults < file < flags, each layer validated against the schema, then the cross-field rules of
+ * check.ts; throws ConfigError listing every problem.
+ */
 export function resolveConfig(input: ResolveInput = {}): Config {
   const problems: string[] = [];
-  let config = schemaDefaults() as unknown as Config;
+  const file = input.schemaFile ?? schemaPath;
+  let config = schemaDefaults(schemaAt(file).root) as unknown as Config;
   const fileLayer = input.file !== undefined ? readConfigFile(input.file) : input.fileObject;
   // Self-play (the training of competitive mode) learns with other defaults for a few options.
   if ((valueAt(input.flags, "env.mode") ?? valueAt(fileLayer, "env.mode")) === "competitive") config = mergeConfig(config, competitiveDefaults());
   if (fileLayer !== undefined) {
     const source = input.file ?? "the config";
-    const fileProblems = validateLayerObject(fileLayer, source);
+    const fileProblems = validateLayerObject(fileLayer, source, file);
     problems.push(...fileProblems);
     if (fileProblems.length === 0) config = mergeConfig(config, fileLayer);
   }
   if (input.flags && Object.keys(input.flags).length > 0) {
-    const flagProblems = validateLayerObject(input.flags, "the command-line flags");
+    const flagProblems = validateLayerObject(input.flags, "the command-line flags", file);
     problems.push(...flagProblems);
     if (flagProblems.length === 0) config = mergeConfig(config, input.flags);
   }

@@ -36,7 +36,13 @@ export interface OptionLeaf {
 }
 
 export const schemaPath = join(packageRoot, "configs", "schema.json");
-export const schema: SchemaNode = JSON.parse(readFileSync(schemaPath, "utf8"));
+
+/** Reads a schema file (configs/schema.json, or a copy of it). */
+export function loadSchema(file: string): SchemaNode {
+  return JSON.parse(readFileSync(file, "utf8")) as SchemaNode;
+}
+
+export const schema: SchemaNode = loadSchema(schemaPath);
 
 /** Every leaf option of the schema, in schema order. */
 export function optionLeaves(root: SchemaNode = schema, prefix = ""): OptionLeaf[] {

@@ -2,6 +2,8 @@
 // learner gets the policy's layers with the observation normalisation folded into the first Linear
 // (normalisation comes before it, with or without LayerNorm), so the file takes raw observations.
 import { Maddpg } from "../../../binding/maddpg.ts";
+import { resolveConfig } from "../config/resolve.ts";
+import { maddpgOptions } from "../trainer/maddpg-options.ts";
 import type { DenseLayer, GreedyPolicy, ObsNormalization } from "./policy.ts";
 
 /**
@@ -28,7 +30,11 @@ export function foldObsNormalization(layer: DenseLayer, norm: ObsNormalization):
 export function writeTorchScript(policy: GreedyPolicy, path: string): void {
   const layers = policy.obsNorm ? [foldObsNormalization(policy.layers[0], policy.obsNorm), ...policy.layers.slice(1)] : policy.layers;
   const hidden = layers.slice(0, -1).map((layer) => layer.outputs);
+  // A vessel for the actor's weights: the default config's learner with the policy's actor shape.
   const holder = new Maddpg({
+    ...maddpgOptions(resolveConfig()),
+    device: "cpu",
+    threads: 0,
     actorHidden: hidden,
     criticHidden: [1],
     sharedParameters: true,

@@ -8,7 +8,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 
 import { runtimeInfo, setNumThreads } from "../../../binding/index.ts";
-import { checkConfig } from "../config/check.ts";
+import { checkRuntime } from "../config/check.ts";
 import { ConfigError } from "../config/resolve.ts";
 import type { Config } from "../config/types.ts";
 import { removeStaleTemps, settleCheckpoints } from "./checkpoint.ts";
@@ -49,7 +49,7 @@ export interface TrainOptions {
 export async function train(config: Config, options: TrainOptions = {}): Promise<TrainSummary> {
   // Competitive mode trains by self-play (src/lib/compete/self-play.ts) unless selfPlay.enabled is off.
   if (selfPlayApplies(config)) return trainSelfPlay(config, options);
-  const problems = checkConfig(config, { cudaAvailable: runtimeInfo().cudaAvailable });
+  const problems = checkRuntime(config, { cudaAvailable: runtimeInfo().cudaAvailable });
   if (problems.length > 0) throw new ConfigError(problems);
   if (options.resume && !isRunDir(options.resume)) throw new Error(`no run directory at ${options.resume} (it has no config.json)`);
   setNumThreads(config.threads);
