@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { RECORD_FLOATS, ReplayBuffer, createBatch } from "../binding/buffer.ts";
 import { assertInt, assertNumber } from "../binding/validate.ts";
 import { processAlive } from "../src/lib/util/process.ts";
+import { resolveConfig } from "../src/lib/config/resolve.ts";
 
 export interface BufferBenchOptions {
   /** Seconds each timed row runs (default 2). */
@@ -123,11 +124,11 @@ function sweepStaleBenchSegments(): void {
 /** The bench's buffer: in a POSIX shm segment, or in private memory where /dev/shm is too small. */
 function openBenchBuffer(capacity: number, shmName: string): { buffer: ReplayBuffer; memory: "shm" | "private" } {
   try {
-    return { buffer: new ReplayBuffer({ capacity, shmName, seed: 0 }), memory: "shm" };
+    return { buffer: new ReplayBuffer({ ...resolveConfig().buffer, capacity, shmName, seed: 0 }), memory: "shm" };
   } catch (err) {
     // A container's small /dev/shm (often 64 MiB): same layout in private shared memory instead.
     if (!/not enough shared memory/.test((err as Error).message)) throw err;
-    return { buffer: new ReplayBuffer({ capacity, seed: 0 }), memory: "private" };
+    return { buffer: new ReplayBuffer({ ...resolveConfig().buffer, capacity, seed: 0 }), memory: "private" };
   }
 }
 

@@ -20,25 +20,28 @@ const kShmName = /^\/?[A-Za-z0-9._-]{1,200}$/;
 const kOptionKeys = ["capacity", "shmName", "prioritized", "alpha", "beta0", "betaSteps", "priorityEps", "seed"];
 const kSampleKeys = ["earlyTrainingSteps", "negSamplingRatio"];
 
-/** Options of a new (owner) buffer. */
+/**
+ * Options of a new (owner) buffer. capacity, prioritized, alpha, beta0, betaSteps and seed are
+ * required: their defaults are the config schema's (`buffer.*`, `seed`), which the trainer passes.
+ */
 export interface ReplayBufferOptions {
-  /** Records kept (a ring); integer in [1, 2^31-1]. Default 100000. */
-  capacity?: number;
+  /** Records kept (a ring); integer in [1, 2^31-1]. */
+  capacity: number;
   /** POSIX shm name ("/name" or "name", letters, digits, ".", "_", "-") so other processes can attach;
    *  omitted: private memory. Use ReplayBuffer.uniqueShmName() for one name per run. */
   shmName?: string;
-  /** Proportional prioritized replay (Schaul et al. 2016). Default false. */
-  prioritized?: boolean;
-  /** Priority exponent, >= 0. Default 0.6. */
-  alpha?: number;
-  /** Initial importance-sampling exponent in [0, 1], annealed linearly to 1. Default 0.4. */
-  beta0?: number;
-  /** sample() calls over which beta reaches 1; integer >= 1. Default 100000. */
-  betaSteps?: number;
-  /** Added to |td error| so no record gets priority 0; > 0. Default 1e-6. */
+  /** Proportional prioritized replay (Schaul et al. 2016). */
+  prioritized: boolean;
+  /** Priority exponent, >= 0. */
+  alpha: number;
+  /** Initial importance-sampling exponent in [0, 1], annealed linearly to 1. */
+  beta0: number;
+  /** sample() calls over which beta reaches 1; integer >= 1. */
+  betaSteps: number;
+  /** Added to |td error| so no record gets priority 0; > 0. Default 1e-6 (not a config option). */
   priorityEps?: number;
-  /** Sampler RNG seed; integer in [0, 2^53-1]. Default 0. */
-  seed?: number;
+  /** Sampler RNG seed; integer in [0, 2^53-1]. */
+  seed: number;
 }
 
 /** The notebook's sampling options. */
@@ -142,17 +145,17 @@ function assertPrefix(value: unknown): asserts value is string {
 
 function validateOptions(options: unknown): ReplayBufferOptions {
   assertPlainObject("options", options, kOptionKeys);
-  const o = options as ReplayBufferOptions;
-  if (o.capacity !== undefined) assertInt("capacity", o.capacity, 1, MAX_CAPACITY);
+  const o = options as unknown as ReplayBufferOptions;
+  assertInt("capacity", o.capacity, 1, MAX_CAPACITY);
   if (o.shmName !== undefined) assertShmName("shmName", o.shmName);
-  if (o.prioritized !== undefined) assertBoolean("prioritized", o.prioritized);
-  if (o.alpha !== undefined) assertNumber("alpha", o.alpha, 0);
-  if (o.beta0 !== undefined) assertNumber("beta0", o.beta0, 0, 1);
-  if (o.betaSteps !== undefined) assertInt("betaSteps", o.betaSteps, 1, Number.MAX_SAFE_INTEGER);
+  assertBoolean("prioritized", o.prioritized);
+  assertNumber("alpha", o.alpha, 0);
+  assertNumber("beta0", o.beta0, 0, 1);
+  assertInt("betaSteps", o.betaSteps, 1, Number.MAX_SAFE_INTEGER);
   if (o.priorityEps !== undefined && !(typeof o.priorityEps === "number" && Number.isFinite(o.priorityEps) && o.priorityEps > 0)) {
     throw invalidParameter("priorityEps", "finite number > 0", o.priorityEps);
   }
-  if (o.seed !== undefined) assertInt("seed", o.seed, 0, Number.MAX_SAFE_INTEGER);
+  assertInt("seed", o.seed, 0, Number.MAX_SAFE_INTEGER);
   return o;
 }
 
@@ -217,7 +220,7 @@ export class ReplayBuffer {
   /** The native object; pass it to native learners (e.g. Maddpg.update) that sample without JS. */
   readonly native: NativeReplayBuffer;
 
-  constructor(options: ReplayBufferOptions = {}) {
+  constructor(options: ReplayBufferOptions) {
     this.native = new (nativeClass())(validateOptions(options));
   }
 

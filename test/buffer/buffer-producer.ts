@@ -4,6 +4,7 @@
 //                                         dispose() (exit) or waits to be killed (hang)
 import { ReplayBuffer } from "../../binding/buffer.ts";
 import { knownStep } from "./records.ts";
+import { bufferOptions } from "../helpers/buffer-options.ts";
 
 const [mode, shmName, a, b] = process.argv.slice(2);
 if (mode === "attach") {
@@ -16,7 +17,7 @@ if (mode === "attach") {
   }
   process.exit(0);
 } else if (mode === "own") {
-  const buffer = new ReplayBuffer({ capacity: 100, shmName });
+  const buffer = new ReplayBuffer(bufferOptions({ capacity: 100, shmName }));
   const s = knownStep(0, 0, 3);
   buffer.add(s.obs, s.actions, s.rewards, s.nextObs, s.dones);
   console.log("ready");

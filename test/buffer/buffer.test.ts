@@ -7,9 +7,10 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-import { ReplayBuffer, createBatch, type SampleBatch } from "../../binding/buffer.ts";
+import { ReplayBuffer, createBatch, type ReplayBufferOptions, type SampleBatch } from "../../binding/buffer.ts";
 import { TennisTrainError } from "../../binding/errors.ts";
 import { isKnown, knownStep } from "./records.ts";
+import { bufferOptions } from "../helpers/buffer-options.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -62,8 +63,8 @@ function codeOf(fn: () => unknown): string | undefined {
 describe("ReplayBuffer (binding/buffer)", function () {
   this.timeout(120000);
   const live: ReplayBuffer[] = [];
-  const make = (options: ConstructorParameters<typeof ReplayBuffer>[0] = {}) => {
-    const buffer = new ReplayBuffer(options);
+  const make = (options: Partial<ReplayBufferOptions> = {}) => {
+    const buffer = new ReplayBuffer(bufferOptions(options));
     live.push(buffer);
     return buffer;
   };
@@ -180,15 +181,17 @@ describe("ReplayBuffer (binding/buffer)", function () {
   });
 
   it("rejects bad input with a TypeError naming the argument, leaving the buffer intact", () => {
-    expect(() => new ReplayBuffer({ capacity: 0 })).to.throw(
+    expect(() => new ReplayBuffer(bufferOptions({ capacity: 0 }))).to.throw(
       TypeError,
       "Expected integer between 1 and 2147483647 for capacity but received 0 of type number",
     );
-    expect(() => new ReplayBuffer({ capacity: 1.5 })).to.throw(TypeError, "for capacity but received 1.5 of type number");
-    expect(() => new ReplayBuffer({ capacty: 10 } as never)).to.throw(TypeError, "Unknown option capacty for options");
-    expect(() => new ReplayBuffer({ shmName: "a/b" })).to.throw(TypeError, 'for shmName but received "a/b" of type string');
-    expect(() => new ReplayBuffer({ beta0: 2 })).to.throw(TypeError, "Expected finite number between 0 and 1 for beta0 but received 2 of type number");
-    expect(() => new ReplayBuffer({ priorityEps: 0 })).to.throw(TypeError, "Expected finite number > 0 for priorityEps but received 0 of type number");
+    expect(() => new ReplayBuffer(bufferOptions({ capacity: 1.5 }))).to.throw(TypeError, "for capacity but received 1.5 of type number");
+    expect(() => new ReplayBuffer(bufferOptions({ capacty: 10 } as never))).to.throw(TypeError, "Unknown option capacty for options");
+    expect(() => new ReplayBuffer(bufferOptions({ shmName: "a/b" }))).to.throw(TypeError, 'for shmName but received "a/b" of type string');
+    expect(() => new ReplayBuffer(bufferOptions({ beta0: 2 }))).to.throw(TypeError, "Expected finite number between 0 and 1 for beta0 but received 2 of type number");
+    expect(() => new ReplayBuffer(bufferOptions({ priorityEps: 0 }))).to.throw(TypeError, "Expected finite number > 0 for priorityEps but received 0 of type number");
+    const { betaSteps: _betaSteps, ...withoutBetaSteps } = bufferOptions();
+    expect(() => new ReplayBuffer(withoutBetaSteps as ReplayBufferOptions)).to.throw(TypeError, "for betaSteps but received undefined of type undefined");
 
     const buffer = make({ capacity: 100, seed: 3 });
     const twin = make({ capacity: 100, seed: 3 });

@@ -4,6 +4,7 @@ import { expect } from "chai";
 
 import { NStepAccumulator, ReplayBuffer } from "../../binding/buffer.ts";
 import { TennisTrainError } from "../../binding/errors.ts";
+import { bufferOptions } from "../helpers/buffer-options.ts";
 
 /** One step of `envs` envs at time t: obs/actions/nextObs tagged 100 e + t, agent 1 gets twice agent 0's reward. */
 function step(envs: number, t: number, rewards: number[], dones: number[]) {
@@ -32,7 +33,7 @@ function record(buffer: ReplayBuffer, k: number): number[] {
 
 describe("NStepAccumulator", () => {
   it("sums n discounted rewards per env and flushes an env's ring when its episode ends", () => {
-    const buffer = new ReplayBuffer({ capacity: 64 });
+    const buffer = new ReplayBuffer(bufferOptions({ capacity: 64 }));
     const acc = new NStepAccumulator(2, 3, 0.5);
     const rewards = [[1, 16], [2, 32], [4, 64], [8, 128], [1, 256]];
     const dones = [[0, 0], [0, 0], [0, 0], [1, 0], [0, 0]];
@@ -54,7 +55,7 @@ describe("NStepAccumulator", () => {
   });
 
   it("stores every step unchanged with n = 1, and a saved state resumes exactly", () => {
-    const [a, b] = [new ReplayBuffer({ capacity: 64 }), new ReplayBuffer({ capacity: 64 })];
+    const [a, b] = [new ReplayBuffer(bufferOptions({ capacity: 64 })), new ReplayBuffer(bufferOptions({ capacity: 64 }))];
     const one = new NStepAccumulator(2, 1, 0.99);
     const s = step(2, 0, [0.1, -0.01], [1, 0]);
     expect(one.add(a, s.obs, s.actions, s.rewards, s.nextObs, s.dones)).to.equal(2);
@@ -78,7 +79,7 @@ describe("NStepAccumulator", () => {
   });
 
   it("drops a lost env's step and pending steps", () => {
-    const buffer = new ReplayBuffer({ capacity: 64 });
+    const buffer = new ReplayBuffer(bufferOptions({ capacity: 64 }));
     const acc = new NStepAccumulator(2, 2, 1);
     const s0 = step(2, 0, [1, 10], [0, 0]);
     acc.add(buffer, s0.obs, s0.actions, s0.rewards, s0.nextObs, s0.dones);
@@ -92,7 +93,7 @@ describe("NStepAccumulator", () => {
     expect(() => new NStepAccumulator(1, 0, 0.99)).to.throw(TypeError, "n");
     expect(() => new NStepAccumulator(1, 3, 1.5)).to.throw(TypeError, "gamma");
     const acc = new NStepAccumulator(2, 3, 0.99);
-    const buffer = new ReplayBuffer({ capacity: 8 });
+    const buffer = new ReplayBuffer(bufferOptions({ capacity: 8 }));
     const s = step(1, 0, [0], [0]);
     expect(() => acc.add(buffer, s.obs, s.actions, s.rewards, s.nextObs, s.dones)).to.throw(TypeError, "obs");
     expect(() => acc.add({} as ReplayBuffer, s.obs, s.actions, s.rewards, s.nextObs, s.dones)).to.throw(TypeError, "buffer");

@@ -11,6 +11,7 @@ import { TennisTrainError } from "../../binding/errors.ts";
 import { addon } from "../../binding/load.ts";
 import { AGENTS, JOINT_ACTION, JOINT_OBS, Maddpg, type MaddpgOptions, type TransitionBatch } from "../../binding/maddpg.ts";
 import { learnerOptions } from "../helpers/maddpg-options.ts";
+import { bufferOptions } from "../helpers/buffer-options.ts";
 
 const small: MaddpgOptions = learnerOptions({ actorHidden: [32, 32], criticHidden: [32, 32], batchSize: 16, seed: 1, threads: 1 });
 
@@ -211,7 +212,7 @@ describe("Maddpg binding", function () {
   });
 
   it("updates k times sampling straight from the native replay buffer", async () => {
-    const buffer = new ReplayBuffer({ capacity: 256, prioritized: true, seed: 3 });
+    const buffer = new ReplayBuffer(bufferOptions({ capacity: 256, prioritized: true, seed: 3 }));
     const rows = makeBatch(64, 4);
     buffer.add(rows.obs, rows.actions, rows.rewards, rows.nextObs, rows.dones);
     const learner = new Maddpg(small);
@@ -221,7 +222,7 @@ describe("Maddpg binding", function () {
     expect(learner.stats().updates).to.equal(3);
     // The TD errors went back as priorities: importance weights of a sample are no longer all equal
     // (fresh records all carry the same maximal priority, so before any feedback they would be).
-    const fresh = new ReplayBuffer({ capacity: 256, prioritized: true, seed: 3 });
+    const fresh = new ReplayBuffer(bufferOptions({ capacity: 256, prioritized: true, seed: 3 }));
     fresh.add(rows.obs, rows.actions, rows.rewards, rows.nextObs, rows.dones);
     expect(new Set(fresh.sample(32).weights).size).to.equal(1);
     expect(new Set(buffer.sample(32).weights).size).to.be.greaterThan(1);
@@ -245,7 +246,7 @@ describe("Maddpg binding", function () {
     const b = plain.act(obs);
     for (let k = 0; k < a.length; k++) expect(a[k]).to.be.closeTo(b[k], 1e-6);
 
-    const buffer = new ReplayBuffer({ capacity: 256, prioritized: true, seed: 4 });
+    const buffer = new ReplayBuffer(bufferOptions({ capacity: 256, prioritized: true, seed: 4 }));
     const rows = makeBatch(64, 5);
     buffer.add(rows.obs, rows.actions, rows.rewards, rows.nextObs, rows.dones);
     const stats = await fused.update(buffer, 3);
