@@ -2,7 +2,7 @@
 // (a built-in env server in its own process, tcp on loopback) against the same envs in-process, and
 // the round-trip latency of one request.
 import { assertInt, assertNumber } from "../binding/validate.ts";
-import { BuiltinVecEnv, type VecEnv } from "../src/lib/env/vec-env.ts";
+import { BuiltinVecEnv, withDefaultVariant, type VecEnv } from "../src/lib/env/vec-env.ts";
 import { BridgeConnection } from "../src/lib/bridge/connection.ts";
 import { RemoteVecEnv } from "../src/lib/bridge/remote-vec-env.ts";
 import { spawnEnvServer, type SpawnedServer } from "../src/lib/bridge/spawn.ts";
@@ -103,7 +103,7 @@ export async function benchBridge(options: BridgeBenchOptions = {}): Promise<Bri
       await remote.close();
     }
 
-    const local = new BuiltinVecEnv({ numEnvs: envs, seed: 0 });
+    const local = new BuiltinVecEnv({ ...withDefaultVariant(), numEnvs: envs, seed: 0 });
     let inproc: { perSecond: number; medianUs: number };
     try {
       inproc = await timeSteps(local, seconds);

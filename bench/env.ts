@@ -4,6 +4,7 @@
 import { TennisEnv } from "../binding/env.ts";
 import { assertInt, assertNumber } from "../binding/validate.ts";
 import { NormalRng } from "../src/lib/env/random-play.ts";
+import { withDefaultVariant } from "../src/lib/env/vec-env.ts";
 
 export interface EnvBenchOptions {
   /** Batch sizes to time (default [1, 64, 1024, 4096]). */
@@ -40,7 +41,7 @@ export function benchEnv(options: EnvBenchOptions = {}): EnvBenchResult {
   const rows: EnvBenchRow[] = [];
   for (const envs of envCounts) {
     for (const threads of threadCounts) {
-      const env = new TennisEnv({ numEnvs: envs, seed: 0, threads });
+      const env = new TennisEnv({ ...withDefaultVariant(), numEnvs: envs, seed: 0, threads });
       try {
         const rng = new NormalRng(envs * 31 + threads);
         const actions = Array.from({ length: kActionSets }, () => rng.fillClipped(new Float32Array(envs * 4)));

@@ -33,20 +33,24 @@ const kOptionKeys = [
 
 export type TennisMode = (typeof kModes)[number];
 
-/** Options of a TennisEnv; every flag is off by default (the faithful Udacity build). */
+/**
+ * Options of a TennisEnv. numEnvs, seed and the variant (cleanReset, observeBallVelocity, fixLastHitter,
+ * mode) are required: their defaults are the config schema's (`env.*`, `seed`); the faithful Udacity
+ * build has every flag off and mode "cooperative".
+ */
 export interface TennisEnvOptions {
-  /** Independent envs stepped together; integer in [1, 2^20]. Default 1. */
-  numEnvs?: number;
-  /** Env i is seeded seed + i (Unity's xorshift128 seeding); integer in [0, 2^32-1]. Default 0. */
-  seed?: number;
+  /** Independent envs stepped together; integer in [1, 2^20]. */
+  numEnvs: number;
+  /** Env i is seeded seed + i (Unity's xorshift128 seeding); integer in [0, 2^32-1]. */
+  seed: number;
   /** Re-serve the ball on every reset, without the build's extra physics tick (i.i.d. starts). */
-  cleanReset?: boolean;
+  cleanReset: boolean;
   /** Observation slots 6-7 hold the ball velocity instead of the build's copy of slots 2-3. */
-  observeBallVelocity?: boolean;
+  observeBallVelocity: boolean;
   /** A net crossing no longer makes agent 1 the last hitter (the build's bug). */
-  fixLastHitter?: boolean;
-  /** "cooperative" (Udacity rewards, default) or "competitive" (one point per episode, +1 / -1). */
-  mode?: TennisMode;
+  fixLastHitter: boolean;
+  /** "cooperative" (Udacity rewards) or "competitive" (one point per episode, +1 / -1). */
+  mode: TennisMode;
   /** OpenMP threads per step; integer in [1, 256]. Default 1. Results do not depend on it. */
   threads?: number;
   /**
@@ -144,7 +148,8 @@ function nativeClass(): NativeTennisEnvConstructor {
   return addon.TennisEnv as NativeTennisEnvConstructor;
 }
 
-function validateOptions(options: unknown): TennisEnvOptions {
+/** Checks the options; the notebook view (`notebook`) sets numEnvs itself. */
+function validateOptions(options: unknown, notebook = false): TennisEnvOptions {
   if (typeof options !== "object" || options === null || Array.isArray(options)) {
     throw invalidParameter("options", "an object", options);
   }
@@ -154,13 +159,12 @@ function validateOptions(options: unknown): TennisEnvOptions {
     }
   }
   const o = options as TennisEnvOptions;
-  if (o.numEnvs !== undefined) assertInt("numEnvs", o.numEnvs, 1, kMaxEnvs);
-  if (o.seed !== undefined) assertInt("seed", o.seed, 0, 2 ** 32 - 1);
+  if (!notebook || o.numEnvs !== undefined) assertInt("numEnvs", o.numEnvs, 1, kMaxEnvs);
+  assertInt("seed", o.seed, 0, 2 ** 32 - 1);
   if (o.threads !== undefined) assertInt("threads", o.threads, 1, 256);
-  for (const key of ["cleanReset", "observeBallVelocity", "fixLastHitter", "autoReset"] as const) {
-    if (o[key] !== undefined) assertBoolean(key, o[key]);
-  }
-  if (o.mode !== undefined) assertString("mode", o.mode, kModes);
+  for (const key of ["cleanReset", "observeBallVelocity", "fixLastHitter"] as const) assertBoolean(key, o[key]);
+  if (o.autoReset !== undefined) assertBoolean("autoReset", o.autoReset);
+  assertString("mode", o.mode, kModes);
   return o;
 }
 
@@ -183,20 +187,15 @@ export class TennisEnv {
   private readonly scripted: Float32Array;
   private readonly competitive: Float32Array;
 
-  constructor(options: TennisEnvOptions = {}) {
+  constructor(options: TennisEnvOptions) {
     const o = validateOptions(options);
     this.options = Object.freeze({ ...o });
-    this.numEnvs = o.numEnvs ?? 1;
+    this.numEnvs = o.numEnvs;
     this.autoReset = o.autoReset ?? false;
     this.threads = o.threads ?? 1;
-    const nativeOptions = {
-      cleanReset: o.cleanReset ?? false,
-      observeBallVelocity: o.observeBallVelocity ?? false,
-      fixLastHitter: o.fixLastHitter ?? false,
-      mode: o.mode ?? "cooperative",
-    };
+    const { cleanReset, observeBallVelocity, fixLastHitter, mode } = o;
     const Native = nativeClass();
-    this.native = new Native(this.numEnvs, o.seed ?? 0, nativeOptions);
+    this.native = new Native(this.numEnvs, o.seed, { cleanReset, observeBallVelocity, fixLastHitter, mode });
     const n = this.numEnvs;
     this.obsBuffers = [new Float32Array(n * kObsFloats), new Float32Array(n * kObsFloats)];
     this.nextObsBuffer = this.autoReset ? new Float32Array(n * kObsFloats) : this.obsBuffers[0];
@@ -347,8 +346,8 @@ export class NotebookTennisEnv {
   private readonly env: TennisEnv;
   private readonly actions = new Float32Array(kActionFloats);
 
-  constructor(options: Omit<TennisEnvOptions, "numEnvs" | "autoReset" | "threads"> = {}) {
-    validateOptions(options);
+  constructor(options: Omit<TennisEnvOptions, "numEnvs" | "autoReset" | "threads">) {
+    validateOptions(options, true);
     for (const key of ["numEnvs", "autoReset", "threads"]) {
       if (key in options) throw new TypeError(`Unknown option ${key} for options of NotebookTennisEnv`);
     }

@@ -11,6 +11,7 @@ import { RemoteVecEnv } from "../../src/lib/bridge/remote-vec-env.ts";
 import { EnvServer } from "../../src/lib/bridge/server.ts";
 import { PYTHON, RawClient, firstDifference, killChild, pythonMissing, runPython, seededActions, startChild, type ChildServer } from "./helpers.ts";
 import { skipBecause } from "../test-deps.ts";
+import { envOptions } from "../helpers/env-options.ts";
 
 type Trajectory = { reset: number[]; steps: Record<string, number[]>[] };
 const kFields = ["obs", "nextObs", "rewards", "dones", "maxReached"] as const;
@@ -36,7 +37,7 @@ describe("bridge from and to Python", function () {
 
   it("a Python client gets the in-process env's trajectory from the Node server", async () => {
     const server = await EnvServer.start({ bind: "tcp://127.0.0.1:0", envs: 3, seed: 9 });
-    const local = new TennisEnv({ numEnvs: 3, seed: 9, autoReset: true });
+    const local = new TennisEnv(envOptions({ numEnvs: 3, seed: 9, autoReset: true }));
     try {
       const actions = seededActions(4, 120, 12);
       const out = (await runPython("test/bridge/py_client_driver.py", [server.endpoint, writeActions(actions)])) as Trajectory & {

@@ -10,6 +10,7 @@ import { BridgeConnection } from "../../src/lib/bridge/connection.ts";
 import { RemoteVecEnv, type LostEpisodes } from "../../src/lib/bridge/remote-vec-env.ts";
 import { EnvServer } from "../../src/lib/bridge/server.ts";
 import { firstDifference, killChild, seededActions, startNodeServer, type ChildServer } from "./helpers.ts";
+import { envOptions } from "../helpers/env-options.ts";
 
 const kLocal = "tcp://127.0.0.1:0";
 const kFields = ["obs", "nextObs", "rewards", "dones", "maxReached"] as const;
@@ -77,7 +78,7 @@ describe("bridge RemoteVecEnv", function () {
     const a = await start(2, 5);
     const b = await start(3, 7);
     const remote = await RemoteVecEnv.connect({ addresses: [a.endpoint, b.endpoint], ...kQuick });
-    const local = new TennisEnv({ numEnvs: 5, seed: 5, autoReset: true });
+    const local = new TennisEnv(envOptions({ numEnvs: 5, seed: 5, autoReset: true }));
     try {
       expect(remote.numEnvs).to.equal(5);
       expect(remote.servers.map((s) => s.firstEnv)).to.deep.equal([0, 2]);
@@ -107,7 +108,7 @@ describe("bridge RemoteVecEnv", function () {
     const remote = await RemoteVecEnv.connect({ addresses: [relay.endpoint], ...kQuick });
     const retries: unknown[] = [];
     remote.on("retry", (e) => retries.push(e));
-    const local = new TennisEnv({ numEnvs: 2, seed: 3, autoReset: true });
+    const local = new TennisEnv(envOptions({ numEnvs: 2, seed: 3, autoReset: true }));
     try {
       expect(firstDifference(await remote.reset(), local.reset())).to.equal(-1);
       for (const [t, actions] of seededActions(2, 20, 8).entries()) {
@@ -135,8 +136,8 @@ describe("bridge RemoteVecEnv", function () {
     remote.on("lost", (e) => lost.push(e));
     remote.on("reconnect", (e) => reconnects.push(e));
     // Rows 0-1 come from the killed server (seed 20), row 2 from the stable one (seed 40).
-    const localStable = new TennisEnv({ numEnvs: 1, seed: 40, autoReset: true });
-    let localKilled = new TennisEnv({ numEnvs: 2, seed: 20, autoReset: true });
+    const localStable = new TennisEnv(envOptions({ numEnvs: 1, seed: 40, autoReset: true }));
+    let localKilled = new TennisEnv(envOptions({ numEnvs: 2, seed: 20, autoReset: true }));
     const kKillAt = 15;
     let lostAt = -1;
     try {
@@ -167,7 +168,7 @@ describe("bridge RemoteVecEnv", function () {
           expect(Array.from(got.maxReached.subarray(0, 4))).to.deep.equal([1, 1, 1, 1]);
           expect(Array.from(got.rewards.subarray(0, 4))).to.deep.equal([0, 0, 0, 0]);
           localKilled.dispose();
-          localKilled = new TennisEnv({ numEnvs: 2, seed: 20, autoReset: true });
+          localKilled = new TennisEnv(envOptions({ numEnvs: 2, seed: 20, autoReset: true }));
           const fresh = localKilled.reset();
           expect(firstDifference(got.obs.subarray(0, 96), fresh)).to.equal(-1);
           expect(firstDifference(got.nextObs.subarray(0, 96), fresh)).to.equal(-1);

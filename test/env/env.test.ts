@@ -3,10 +3,12 @@
 // the notebook-shaped single-env view.
 import { expect } from "chai";
 
-import { NotebookTennisEnv, TennisEnv, type NativeTennisEnvConstructor } from "../../binding/env.ts";
+import { NotebookTennisEnv, TennisEnv, type NativeTennisEnvConstructor, type TennisEnvOptions } from "../../binding/env.ts";
 import { TennisTrainError } from "../../binding/errors.ts";
 import { addon } from "../../binding/load.ts";
 import { NormalRng } from "../../src/lib/env/random-play.ts";
+import { envOptions } from "../helpers/env-options.ts";
+import { withDefaultVariant } from "../../src/lib/env/vec-env.ts";
 
 function actionsFor(rng: NormalRng, n: number): Float32Array {
   return rng.fillClipped(new Float32Array(n * 4));
@@ -34,7 +36,7 @@ function caught(fn: () => unknown): Error {
 
 describe("env/TennisEnv", () => {
   it("returns arrays shaped [envs][2][24] and [envs][2]", () => {
-    const env = new TennisEnv({ numEnvs: 3, seed: 1 });
+    const env = new TennisEnv(envOptions({ numEnvs: 3, seed: 1 }));
     const obs = env.reset();
     expect(obs).to.be.instanceOf(Float32Array).with.length(3 * 2 * 24);
     const r = env.step(new Float32Array(3 * 4));
@@ -49,8 +51,8 @@ describe("env/TennisEnv", () => {
   });
 
   it("rejects bad actions with a TypeError naming them and leaves the env untouched", () => {
-    const env = new TennisEnv({ numEnvs: 2, seed: 5 });
-    const twin = new TennisEnv({ numEnvs: 2, seed: 5 });
+    const env = new TennisEnv(envOptions({ numEnvs: 2, seed: 5 }));
+    const twin = new TennisEnv(envOptions({ numEnvs: 2, seed: 5 }));
     env.reset();
     twin.reset();
     const rng = new NormalRng(9);
@@ -106,25 +108,27 @@ describe("env/TennisEnv", () => {
   });
 
   it("validates options", () => {
-    expect(() => new TennisEnv({ numEnvs: 0 })).to.throw(TypeError, /Expected integer between 1 and 1048576 for numEnvs but received 0/);
-    expect(() => new TennisEnv({ seed: -1 })).to.throw(TypeError, /for seed/);
-    expect(() => new TennisEnv({ mode: "zero-sum" as never })).to.throw(TypeError, /Expected one of "cooperative", "competitive" for mode/);
-    expect(() => new TennisEnv({ cleanreset: true } as never)).to.throw(TypeError, /Unknown option cleanreset/);
+    expect(() => new TennisEnv(envOptions({ numEnvs: 0 }))).to.throw(TypeError, /Expected integer between 1 and 1048576 for numEnvs but received 0/);
+    expect(() => new TennisEnv(envOptions({ seed: -1 }))).to.throw(TypeError, /for seed/);
+    expect(() => new TennisEnv(envOptions({ mode: "zero-sum" as never }))).to.throw(TypeError, /Expected one of "cooperative", "competitive" for mode/);
+    expect(() => new TennisEnv(envOptions({ cleanreset: true } as never))).to.throw(TypeError, /Unknown option cleanreset/);
+    // No defaults: the variant is the config's to choose.
+    expect(() => new TennisEnv({ numEnvs: 1, seed: 0 } as TennisEnvOptions)).to.throw(TypeError, "Expected boolean for cleanReset but received undefined of type undefined");
   });
 
   it("is deterministic per seed, independent of threads, and seeds env i with seed + i", () => {
-    const a = play(new TennisEnv({ numEnvs: 300, seed: 7 }), 60, 1);
-    const b = play(new TennisEnv({ numEnvs: 300, seed: 7, threads: 2 }), 60, 1);
+    const a = play(new TennisEnv(envOptions({ numEnvs: 300, seed: 7 })), 60, 1);
+    const b = play(new TennisEnv(envOptions({ numEnvs: 300, seed: 7, threads: 2 })), 60, 1);
     expect(b).to.deep.equal(a);
-    const c = play(new TennisEnv({ numEnvs: 300, seed: 8 }), 1, 1);
+    const c = play(new TennisEnv(envOptions({ numEnvs: 300, seed: 8 })), 1, 1);
     expect(c.slice(0, 48)).to.not.deep.equal(a.slice(0, 48));
-    const batch = new TennisEnv({ numEnvs: 4, seed: 10 });
-    const single = new TennisEnv({ numEnvs: 1, seed: 12 });
+    const batch = new TennisEnv(envOptions({ numEnvs: 4, seed: 10 }));
+    const single = new TennisEnv(envOptions({ numEnvs: 1, seed: 12 }));
     expect(Array.from(batch.reset().subarray(96, 144))).to.deep.equal(Array.from(single.reset()));
   });
 
   it("keeps the obs it handed out intact for one more step (alternating buffers)", () => {
-    const env = new TennisEnv({ numEnvs: 2, seed: 3 });
+    const env = new TennisEnv(envOptions({ numEnvs: 2, seed: 3 }));
     const obs0 = env.reset();
     const copy0 = Array.from(obs0);
     const r1 = env.step(new Float32Array(8).fill(0.5));
@@ -136,8 +140,8 @@ describe("env/TennisEnv", () => {
   });
 
   it("autoReset resets done envs like the notebook loop, keeping the step's nextObs", () => {
-    const auto = new TennisEnv({ numEnvs: 3, seed: 21, autoReset: true });
-    const manual = new TennisEnv({ numEnvs: 3, seed: 21 });
+    const auto = new TennisEnv(envOptions({ numEnvs: 3, seed: 21, autoReset: true }));
+    const manual = new TennisEnv(envOptions({ numEnvs: 3, seed: 21 }));
     auto.reset();
     manual.reset();
     const rng = new NormalRng(4);
@@ -163,8 +167,8 @@ describe("env/TennisEnv", () => {
   });
 
   it("stepAsync matches step, and the env is busy until it settles", async () => {
-    const env = new TennisEnv({ numEnvs: 50, seed: 2, threads: 2 });
-    const twin = new TennisEnv({ numEnvs: 50, seed: 2 });
+    const env = new TennisEnv(envOptions({ numEnvs: 50, seed: 2, threads: 2 }));
+    const twin = new TennisEnv(envOptions({ numEnvs: 50, seed: 2 }));
     env.reset();
     twin.reset();
     const rng = new NormalRng(6);
@@ -183,8 +187,8 @@ describe("env/TennisEnv", () => {
   });
 
   it("stepAsync copies the actions before returning", async () => {
-    const env = new TennisEnv({ numEnvs: 2, seed: 2 });
-    const twin = new TennisEnv({ numEnvs: 2, seed: 2 });
+    const env = new TennisEnv(envOptions({ numEnvs: 2, seed: 2 }));
+    const twin = new TennisEnv(envOptions({ numEnvs: 2, seed: 2 }));
     env.reset();
     twin.reset();
     const a = new Float32Array(8).fill(0.7);
@@ -195,7 +199,7 @@ describe("env/TennisEnv", () => {
   });
 
   it("throws ERR_DISPOSED after dispose", () => {
-    const env = new TennisEnv();
+    const env = new TennisEnv(envOptions());
     env.reset();
     env.dispose();
     env.dispose();
@@ -205,25 +209,25 @@ describe("env/TennisEnv", () => {
   });
 
   it("saveState / loadState continue bit-identically and refuse another shape", () => {
-    const env = new TennisEnv({ numEnvs: 4, seed: 30 });
+    const env = new TennisEnv(envOptions({ numEnvs: 4, seed: 30 }));
     let last = env.reset();
     const rng = new NormalRng(77);
     for (let t = 0; t < 25; t++) last = env.step(actionsFor(rng, 4)).obs;
     const bytes = env.saveState();
-    const restored = new TennisEnv({ numEnvs: 4, seed: 999 });
+    const restored = new TennisEnv(envOptions({ numEnvs: 4, seed: 999 }));
     expect(Array.from(restored.loadState(bytes))).to.deep.equal(Array.from(last));
     for (let t = 0; t < 50; t++) {
       const a = actionsFor(rng, 4);
       expect(Array.from(restored.step(a).obs)).to.deep.equal(Array.from(env.step(a).obs));
     }
-    const err = caught(() => new TennisEnv({ numEnvs: 3 }).loadState(bytes)) as TennisTrainError;
+    const err = caught(() => new TennisEnv(envOptions({ numEnvs: 3 })).loadState(bytes)) as TennisTrainError;
     expect(err).to.be.instanceOf(TennisTrainError);
     expect(err.code).to.equal("ERR_INVALID_ARG");
     expect(err.message).to.match(/saved with 4 envs/);
   });
 
   it("scripted actions keep a rally going", () => {
-    const env = new TennisEnv({ numEnvs: 2, seed: 1, cleanReset: true });
+    const env = new TennisEnv(envOptions({ numEnvs: 2, seed: 1, cleanReset: true }));
     env.reset();
     let crossings = 0;
     for (let t = 0; t < 300; t++) {
@@ -235,7 +239,7 @@ describe("env/TennisEnv", () => {
   });
 
   it("setState crafts states for tests (a crossing pays index 0 when nobody hit)", () => {
-    const env = new TennisEnv({ seed: 0 });
+    const env = new TennisEnv(envOptions({ seed: 0 }));
     env.reset();
     env.setState(0, { ballX: 0.45, ballY: 3, ballVx: 9, ballVy: 0, ballInOver: true, lastHitter: -1 });
     const r = env.step(new Float32Array(4));
@@ -248,7 +252,7 @@ describe("env/TennisEnv", () => {
 
 describe("env/NotebookTennisEnv", () => {
   it("looks like the notebook's BrainInfo", () => {
-    const env = new NotebookTennisEnv({ seed: 0 });
+    const env = new NotebookTennisEnv({ ...withDefaultVariant(), seed: 0 });
     const info = env.reset();
     expect(env.brain_names).to.deep.equal(["TennisBrain"]);
     expect(info.vector_observations).to.have.length(2);

@@ -12,6 +12,7 @@ import { gunzipSync } from "node:zlib";
 import { TennisEnv, type TennisMode } from "../../binding/env.ts";
 import { packageRoot } from "../../binding/package.ts";
 import { randomPlay } from "../../src/lib/env/random-play.ts";
+import { envOptions } from "../helpers/env-options.ts";
 
 const kFixtures = join(packageRoot, "test", "fixtures", "env");
 // No contact since the serve: float32 state, same operations; differences are rounding (~2e-7).
@@ -98,7 +99,7 @@ interface Replayed {
 
 /** Replays the golden actions on a fresh env; dones and caps must agree at every step. */
 function replay(name: string, golden: Golden): Replayed {
-  const env = new TennisEnv(golden.env);
+  const env = new TennisEnv(envOptions(golden.env));
   const obs = new Differences();
   let actions = 0;
   let steps = 0;

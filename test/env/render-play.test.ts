@@ -8,9 +8,10 @@ import { benchEnv } from "../../bench/env.ts";
 import { randomPlay } from "../../src/lib/env/random-play.ts";
 import { racketCorners, renderPng } from "../../src/lib/env/render.ts";
 import { evalScripted } from "../../src/lib/env/scripted-eval.ts";
+import { envOptions } from "../helpers/env-options.ts";
 
 describe("env/render", () => {
-  const env = new TennisEnv({ seed: 0 });
+  const env = new TennisEnv(envOptions({ seed: 0 }));
   env.reset();
   const state = env.state();
 

@@ -22,6 +22,7 @@ import { train } from "../../src/lib/trainer/train.ts";
 import { Rng } from "../../src/lib/util/rng.ts";
 import { runCli } from "../cli/cli.test.ts";
 import { PYTHON, pythonModulesMissing, skipBecause } from "../test-deps.ts";
+import { envOptions } from "../helpers/env-options.ts";
 
 /** Largest difference allowed between an export's actions and act()'s. */
 const kTolerance = 1e-5;
@@ -58,7 +59,7 @@ async function tinyRun(variant: Variant, runsDir: string): Promise<string> {
 
 /** Raw joint observations [kSteps][2][24] of one env played with seeded random actions. */
 function playedObservations(seed: number): Float32Array {
-  const env = new TennisEnv({ numEnvs: 1, seed, autoReset: true });
+  const env = new TennisEnv(envOptions({ numEnvs: 1, seed, autoReset: true }));
   const rng = new Rng(seed);
   const rows = new Float32Array(kSteps * 2 * OBS_SIZE);
   try {

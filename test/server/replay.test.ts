@@ -13,6 +13,7 @@ import { latestCheckpoint } from "../../src/lib/trainer/checkpoint.ts";
 import { loadObsNorm } from "../../src/lib/trainer/loop-state.ts";
 import { maddpgOptions } from "../../src/lib/trainer/maddpg-options.ts";
 import { tinyRun } from "./tiny-run.ts";
+import { envOptions } from "../helpers/env-options.ts";
 
 /** The episode stepped here: per-step ball and racket positions of env 0 (observations normalised with
  * the checkpoint's statistics, as the run saw them). */
@@ -22,7 +23,7 @@ async function stepHere(runDir: string, config: Config, seed: number): Promise<n
   await agent.load(join(checkpoint, "agent.pt"));
   const norm = loadObsNorm(checkpoint);
   const seen = new Float32Array(48);
-  const env = new TennisEnv({ seed, cleanReset: config.env.cleanReset, observeBallVelocity: config.env.observeBallVelocity, fixLastHitter: config.env.fixLastHitter, mode: config.env.mode });
+  const env = new TennisEnv(envOptions({ seed, cleanReset: config.env.cleanReset, observeBallVelocity: config.env.observeBallVelocity, fixLastHitter: config.env.fixLastHitter, mode: config.env.mode }));
   const out: number[][] = [];
   const record = () => {
     const s = env.state(0);

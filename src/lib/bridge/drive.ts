@@ -7,6 +7,7 @@
 import { parseArgs } from "node:util";
 
 import { TennisEnv } from "../../../binding/env.ts";
+import { withDefaultVariant } from "../env/vec-env.ts";
 import { Rng } from "../util/rng.ts";
 import { RemoteVecEnv, type LostEpisodes } from "./remote-vec-env.ts";
 
@@ -53,7 +54,7 @@ let retries = 0;
 remote.on("lost", (e: LostEpisodes) => lost.push(e));
 remote.on("retry", () => retries++);
 const servers = remote.servers;
-const locals = servers.map((s, k) => new TennisEnv({ numEnvs: s.info.envs, seed: seeds[k], autoReset: true }));
+const locals = servers.map((s, k) => new TennisEnv({ ...withDefaultVariant(), numEnvs: s.info.envs, seed: seeds[k], autoReset: true }));
 const obsRow = 48;
 let mismatches = 0;
 // The first few differences go to stderr, to say where a run went wrong.
@@ -75,7 +76,7 @@ for (let t = 0; t < steps; t++) {
     if (r.lost[a * 2] === 1) {
       // The server restarted: its rows now hold a fresh episode of the same seed.
       locals[k].dispose();
-      locals[k] = new TennisEnv({ numEnvs: s.info.envs, seed: seeds[k], autoReset: true });
+      locals[k] = new TennisEnv({ ...withDefaultVariant(), numEnvs: s.info.envs, seed: seeds[k], autoReset: true });
       if (!same(r.obs.subarray(a * obsRow, b * obsRow), locals[k].reset())) report(`step ${t}: fresh obs of ${s.address}`);
       return;
     }

@@ -24,6 +24,7 @@ import {
   type HelloInfo,
   type RequestHeader,
 } from "./protocol.ts";
+import { withDefaultVariant } from "../env/vec-env.ts";
 
 /** Default bind address: loopback only. */
 export const DEFAULT_BIND = "tcp://127.0.0.1:5555";
@@ -70,7 +71,7 @@ export interface EnvServerOptions {
   /** Seed of env 0 (env i gets seed + i). Default 0. Ignored with `backend`. */
   seed?: number;
   /** Options of the built-in envs besides numEnvs, seed and autoReset. */
-  env?: Omit<TennisEnvOptions, "numEnvs" | "seed" | "autoReset">;
+  env?: Partial<Omit<TennisEnvOptions, "numEnvs" | "seed" | "autoReset">>;
   /** Shared secret every request must carry; required for a bind beyond loopback. */
   token?: string;
   /** Largest accepted message in bytes; larger ones get ERR_BRIDGE_OVERSIZE. Default 64 KiB + one obs batch. */
@@ -176,7 +177,7 @@ export class EnvServer {
       assertInt("envs", envs, 1, kMaxServedEnvs);
       const seed = options.seed ?? 0;
       assertInt("seed", seed, 0, 2 ** 32 - 1);
-      env = new TennisEnv({ ...options.env, numEnvs: envs, seed, autoReset: true });
+      env = new TennisEnv({ ...options.env, ...withDefaultVariant(options.env), numEnvs: envs, seed, autoReset: true });
       info = builtinInfo();
     }
     const soft = options.maxMessageBytes ?? defaultMaxMessageBytes(env.numEnvs, info.agents, info.obsSize);

@@ -2,6 +2,7 @@
 // clipped standard-normal actions until done, report the max-over-agents score and the step count.
 import { TennisEnv, type TennisEnvOptions } from "../../../binding/env.ts";
 import { Rng } from "../util/rng.ts";
+import { withDefaultVariant } from "./vec-env.ts";
 
 /** Seeded standard-normal numbers (mulberry32 uniforms, Box-Muller pairs); deterministic per seed. */
 export class NormalRng {
@@ -42,7 +43,7 @@ export interface RandomPlayOptions {
   /** Seeds the env (Unity seed) and the action noise. Default 0. */
   seed?: number;
   /** Env variants (cleanReset, observeBallVelocity, fixLastHitter, mode); default the faithful build. */
-  env?: Omit<TennisEnvOptions, "numEnvs" | "seed" | "autoReset" | "threads">;
+  env?: Partial<Omit<TennisEnvOptions, "numEnvs" | "seed" | "autoReset" | "threads">>;
 }
 
 export interface EpisodeSummary {
@@ -69,7 +70,7 @@ export function randomPlay(options: RandomPlayOptions = {}): RandomPlayResult {
   const episodes = options.episodes ?? 5;
   const seed = options.seed ?? 0;
   if (!Number.isInteger(episodes) || episodes < 1) throw new TypeError(`Expected integer >= 1 for episodes but received ${episodes}`);
-  const env = new TennisEnv({ ...options.env, numEnvs: 1, seed });
+  const env = new TennisEnv({ ...options.env, ...withDefaultVariant(options.env), numEnvs: 1, seed });
   const rng = new NormalRng(seed);
   const actions = new Float32Array(4);
   const results: EpisodeSummary[] = [];

@@ -2,6 +2,7 @@
 // like an evaluation: one env, env.reset() before every episode, until done or the 1001-step cap.
 // It proves the task is solvable in this physics and serves as a baseline score.
 import { MAX_EPISODE_STEPS, TennisEnv, type TennisEnvOptions } from "../../../binding/env.ts";
+import { withDefaultVariant } from "./vec-env.ts";
 
 export interface ScriptedEvalOptions {
   /** Episodes; integer >= 1. Default 10. */
@@ -12,7 +13,7 @@ export interface ScriptedEvalOptions {
    *  episode leaves the ball in play and the racket reset can knock it into the net. */
   cleanReset?: boolean;
   /** Other env variants. */
-  env?: Omit<TennisEnvOptions, "numEnvs" | "seed" | "autoReset" | "threads" | "cleanReset">;
+  env?: Partial<Omit<TennisEnvOptions, "numEnvs" | "seed" | "autoReset" | "threads" | "cleanReset">>;
 }
 
 export interface ScriptedEpisode {
@@ -35,7 +36,7 @@ export interface ScriptedEvalResult {
 export function evalScripted(options: ScriptedEvalOptions = {}): ScriptedEvalResult {
   const episodes = options.episodes ?? 10;
   if (!Number.isInteger(episodes) || episodes < 1) throw new TypeError(`Expected integer >= 1 for episodes but received ${episodes}`);
-  const env = new TennisEnv({ ...options.env, numEnvs: 1, seed: options.seed ?? 1, cleanReset: options.cleanReset ?? true });
+  const env = new TennisEnv({ ...options.env, ...withDefaultVariant(options.env), numEnvs: 1, seed: options.seed ?? 1, cleanReset: options.cleanReset ?? true });
   const results: ScriptedEpisode[] = [];
   try {
     env.reset();

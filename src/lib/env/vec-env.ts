@@ -1,5 +1,6 @@
 // The environment interface the trainer steps: N envs at once, the built-in native Tennis or remote
 // env servers over the ZeroMQ bridge. Arrays are views the env owns and reuses (copy what you keep).
+import { resolveConfig } from "../config/resolve.ts";
 import type { Config } from "../config/types.ts";
 import { TennisEnv, type StepResult as TennisStepResult, type TennisEnvOptions } from "../../../binding/env.ts";
 
@@ -29,9 +30,23 @@ export interface VecEnv {
 }
 
 /** The built-in env options a config asks for (variants and mode; not the env count or seed). */
-export function envVariant(config: Config): Pick<TennisEnvOptions, "cleanReset" | "observeBallVelocity" | "fixLastHitter" | "mode"> {
+export function envVariant(config: Config): EnvVariant {
   const { cleanReset, observeBallVelocity, fixLastHitter, mode } = config.env;
   return { cleanReset, observeBallVelocity, fixLastHitter, mode };
+}
+
+/** The env options that make a variant of the built-in Tennis. */
+export type EnvVariant = Pick<TennisEnvOptions, "cleanReset" | "observeBallVelocity" | "fixLastHitter" | "mode">;
+
+/** `partial` with each unset variant field at the schema's default (`env.*`). */
+export function withDefaultVariant(partial: Partial<EnvVariant> = {}): EnvVariant {
+  const defaults = envVariant(resolveConfig());
+  return {
+    cleanReset: partial.cleanReset ?? defaults.cleanReset,
+    observeBallVelocity: partial.observeBallVelocity ?? defaults.observeBallVelocity,
+    fixLastHitter: partial.fixLastHitter ?? defaults.fixLastHitter,
+    mode: partial.mode ?? defaults.mode,
+  };
 }
 
 /** The built-in native Tennis as a VecEnv (steps synchronously: a step costs microseconds). */
