@@ -4,6 +4,7 @@
 import { TennisEnv } from "../../../binding/env.ts";
 import { JOINT_ACTION } from "../../../binding/shapes.ts";
 import { createPlayer, gatherSides, matchObservations, type PlayerSpec } from "../../lib/compete/match.ts";
+import { withDefaultVariant } from "../../lib/env/vec-env.ts";
 import { kMaxReplaySteps, kStepSeconds, type Replay, type ReplayFrame } from "../server/replay.ts";
 
 const round = (v: number) => Math.round(v * 1e4) / 1e4;
@@ -18,7 +19,7 @@ export async function playMatchReplay(a: PlayerSpec, b: PlayerSpec, options: { s
   const seed = options.seed ?? 0;
   const maxSteps = options.maxSteps ?? kMaxReplaySteps;
   const sideOfA = Uint8Array.of(seed % 2);
-  const env = new TennisEnv({ numEnvs: 1, seed, mode: "competitive", cleanReset: true, ...matchObservations([a, b]) });
+  const env = new TennisEnv({ ...withDefaultVariant({ mode: "competitive", cleanReset: true, ...matchObservations([a, b]) }), numEnvs: 1, seed });
   const playerA = await createPlayer(a, 1, (seed * 2 + 1) >>> 0);
   const playerB = await createPlayer(b, 1, (seed * 2 + 2) >>> 0).catch((err) => {
     playerA.dispose();

@@ -11,6 +11,7 @@ import { JOINT_ACTION, JOINT_OBS } from "../../../binding/shapes.ts";
 import { invalidParameter } from "../../../binding/validate.ts";
 import { Maddpg } from "../../../binding/maddpg.ts";
 import type { Config } from "../config/types.ts";
+import { withDefaultVariant } from "../env/vec-env.ts";
 import { verifyCheckpoint, latestCheckpoint } from "../trainer/checkpoint.ts";
 import { runConfigOf } from "../trainer/evaluate.ts";
 import { loadObsNorm } from "../trainer/loop-state.ts";
@@ -242,12 +243,10 @@ export async function playMatch(options: MatchOptions): Promise<MatchResult> {
 export function runMatch(a: Player, b: Player, options: { episodes: number; seed: number; envs: number; observeBallVelocity?: boolean }): MatchResult {
   const { episodes, seed, envs: n } = options;
   const env = new TennisEnv({
+    ...withDefaultVariant({ mode: "competitive", cleanReset: true, observeBallVelocity: options.observeBallVelocity }),
     numEnvs: n,
     seed,
-    mode: "competitive",
-    cleanReset: true,
     autoReset: true,
-    observeBallVelocity: options.observeBallVelocity ?? false,
   });
   const outcomes = new Uint8Array(episodes);
   const kWin = 1, kLoss = 2, kDraw = 3;
