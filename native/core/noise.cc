@@ -1,79 +1,11 @@
-// Exploration noise and the learner's RNG: plain C++ so that checkpoints hold the exact state.
+// Exploration noise: plain C++ so that checkpoints hold the exact state.
 #include "noise.h"
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <stdexcept>
 
 namespace tennis {
-namespace {
-
-uint64_t splitmix64(uint64_t& x) {
-  uint64_t z = (x += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
-inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-// Number of integers in Rng::state().
-constexpr size_t kRngStateInts = 6;
-
-}  // namespace
-
-void Rng::seed_with(uint64_t seed) {
-  uint64_t x = seed;
-  for (auto& s : s_) s = splitmix64(x);
-  has_spare_ = false;
-  spare_ = 0.0;
-}
-
-uint64_t Rng::next_u64() {
-  const uint64_t result = rotl(s_[1] * 5, 7) * 9;
-  const uint64_t t = s_[1] << 17;
-  s_[2] ^= s_[0];
-  s_[3] ^= s_[1];
-  s_[1] ^= s_[2];
-  s_[0] ^= s_[3];
-  s_[2] ^= t;
-  s_[3] = rotl(s_[3], 45);
-  return result;
-}
-
-double Rng::uniform() { return double(next_u64() >> 11) * 0x1.0p-53; }
-
-double Rng::normal() {
-  if (has_spare_) {
-    has_spare_ = false;
-    return spare_;
-  }
-  double u1 = uniform();
-  while (u1 <= 0.0) u1 = uniform();
-  const double u2 = uniform();
-  const double radius = std::sqrt(-2.0 * std::log(u1));
-  const double angle = 2.0 * M_PI * u2;
-  spare_ = radius * std::sin(angle);
-  has_spare_ = true;
-  return radius * std::cos(angle);
-}
-
-std::vector<int64_t> Rng::state() const {
-  int64_t spare_bits = 0;
-  std::memcpy(&spare_bits, &spare_, sizeof spare_);
-  return {int64_t(s_[0]), int64_t(s_[1]), int64_t(s_[2]), int64_t(s_[3]), has_spare_ ? 1 : 0, spare_bits};
-}
-
-void Rng::set_state(const std::vector<int64_t>& state) {
-  if (state.size() != kRngStateInts) {
-    throw std::invalid_argument("rng state must have " + std::to_string(kRngStateInts) + " integers, got " +
-                                std::to_string(state.size()));
-  }
-  for (int i = 0; i < 4; ++i) s_[i] = uint64_t(state[i]);
-  has_spare_ = state[4] != 0;
-  std::memcpy(&spare_, &state[5], sizeof spare_);
-}
 
 void validate_noise_config(const NoiseConfig& c, const std::string& prefix) {
   auto fail = [&](const std::string& field, const std::string& expected, double got) {
@@ -155,8 +87,8 @@ std::vector<int64_t> ExplorationNoise::counters_and_rng() const {
 }
 
 void ExplorationNoise::restore(const std::vector<float>& ou_state, const std::vector<int64_t>& counters_and_rng) {
-  if (counters_and_rng.size() != 3 + kRngStateInts) {
-    throw std::invalid_argument("noise state must have " + std::to_string(3 + kRngStateInts) + " integers, got " +
+  if (counters_and_rng.size() != 3 + Rng::kStateInts) {
+    throw std::invalid_argument("noise state must have " + std::to_string(3 + Rng::kStateInts) + " integers, got " +
                                 std::to_string(counters_and_rng.size()));
   }
   const int64_t n_envs = counters_and_rng[0];

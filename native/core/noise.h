@@ -1,35 +1,13 @@
-// Exploration noise for acting (Ornstein-Uhlenbeck or Gaussian, one state per env and agent, with a
-// noise-scale schedule) and the small seedable RNG every random draw of the learner comes from.
+// Exploration noise for acting: Ornstein-Uhlenbeck or Gaussian, one state per env and agent, with a
+// noise-scale schedule. Its draws come from Rng (rng.h).
 #pragma once
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "rng.h"
+
 namespace tennis {
-
-// xoshiro256** with a Box-Muller normal: its whole state is a few integers, so checkpoints restore
-// it exactly and it does not depend on LibTorch's global generator.
-class Rng {
- public:
-  explicit Rng(uint64_t seed = 0) { seed_with(seed); }
-  void seed_with(uint64_t seed);
-  uint64_t next_u64();
-  // Uniform in [0, 1) with 53 random bits.
-  double uniform();
-  // Uniform in [lo, hi).
-  double uniform(double lo, double hi) { return lo + (hi - lo) * uniform(); }
-  // Standard normal (Box-Muller; the second value of each pair is kept for the next call).
-  double normal();
-
-  // State as 6 integers: s0..s3, has_spare, bits of spare.
-  std::vector<int64_t> state() const;
-  void set_state(const std::vector<int64_t>& state);
-
- private:
-  uint64_t s_[4] = {0, 0, 0, 0};
-  bool has_spare_ = false;
-  double spare_ = 0.0;
-};
 
 struct NoiseConfig {
   std::string type = "ou";           // "ou" | "gaussian" | "none"

@@ -25,6 +25,7 @@
 #include <utility>
 #include <vector>
 
+#include "rng.h"
 #include "sum_tree.h"
 
 namespace tennis {
@@ -85,51 +86,6 @@ inline void cpu_relax() {
 }
 
 std::string errno_text(int err) { return std::strerror(err); }
-
-// splitmix64, used only to expand the seed into the generator state.
-uint64_t splitmix64(uint64_t& x) {
-  uint64_t z = (x += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
-// xoshiro256** (Blackman & Vigna): small, fast, and its whole state fits in a checkpoint.
-struct Rng {
-  uint64_t s[4] = {0, 0, 0, 0};
-
-  void seed(uint64_t seed) {
-    uint64_t x = seed;
-    for (auto& v : s) v = splitmix64(x);
-  }
-  static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-  uint64_t next() {
-    const uint64_t result = rotl(s[1] * 5, 7) * 9;
-    const uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return result;
-  }
-  // Uniform in [0, n), n >= 1, without modulo bias (Lemire 2019).
-  uint64_t below(uint64_t n) {
-    __uint128_t m = static_cast<__uint128_t>(next()) * n;
-    uint64_t low = static_cast<uint64_t>(m);
-    if (low < n) {
-      const uint64_t threshold = (0 - n) % n;
-      while (low < threshold) {
-        m = static_cast<__uint128_t>(next()) * n;
-        low = static_cast<uint64_t>(m);
-      }
-    }
-    return static_cast<uint64_t>(m >> 64);
-  }
-  // Uniform in [0, 1).
-  double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
-};
 
 std::string normalize_shm_name(const std::string& name) {
   const std::string body = (!name.empty() && name[0] == '/') ? name.substr(1) : name;
@@ -410,7 +366,7 @@ ReplayBuffer::ReplayBuffer(const ReplayBufferOptions& options) : options_(option
   if (!shm_name_.empty()) OwnedSegments::instance().add(shm_name_);
 
   sampler_ = std::make_unique<SamplerState>();
-  sampler_->rng.seed(options.seed);
+  sampler_->rng.seed_with(options.seed);
   if (options.prioritized) sampler_->priorities = std::make_unique<SumTree>(capacity_);
 }
 
@@ -456,7 +412,7 @@ ReplayBuffer::ReplayBuffer(AttachTag, const std::string& name) : owner_(false) {
   options_.prioritized = false;
   map_layout(base);
   sampler_ = std::make_unique<SamplerState>();
-  sampler_->rng.seed(options_.seed);
+  sampler_->rng.seed_with(options_.seed);
 }
 
 std::unique_ptr<ReplayBuffer> ReplayBuffer::attach(const std::string& shm_name) {
@@ -916,7 +872,7 @@ void ReplayBuffer::save(const std::string& path) const {
   ck.reserved = header_->reserved.load(std::memory_order_acquire);
   ck.committed = header_->committed.load(std::memory_order_acquire);
   ck.slots = std::min<uint64_t>(ck.reserved, uint64_t(capacity_));
-  std::memcpy(ck.rng, st.rng.s, sizeof(ck.rng));
+  st.rng.words(ck.rng);
   ck.sample_calls = st.sample_calls;
   ck.max_priority = st.max_priority;
   ck.has_priorities = st.priorities ? 1 : 0;
@@ -1000,7 +956,7 @@ void ReplayBuffer::load(const std::string& path) {
   header_->committed.store(ck.committed, std::memory_order_release);
 
   SamplerState& st = *sampler_;
-  std::memcpy(st.rng.s, ck.rng, sizeof(ck.rng));
+  st.rng.set_words(ck.rng);
   st.sample_calls = ck.sample_calls;
   st.max_priority = ck.max_priority;
   st.cursor = ck.reserved;
