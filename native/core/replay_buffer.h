@@ -46,7 +46,7 @@
 
 namespace tennis {
 
-struct SharedHeader;  // the segment's first page, defined in replay_buffer.cc
+struct SharedHeader;  // the segment's first page, defined in replay_buffer_shared.h
 
 // Float offset of each field inside one joint record (the order of batch.h).
 constexpr int kObsOffset = 0;
