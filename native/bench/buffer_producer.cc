@@ -1,5 +1,5 @@
 // A replay producer process: attaches to a live buffer by shm name and appends `count` records whose
-// content derives from (producer id, sequence number) (native/tests/buffer_records.h), so the process
+// content derives from (producer id, sequence number) (native/common/buffer_records.h), so the process
 // concurrency test can check every record afterwards.
 // Usage: buffer_producer <shm_name> <producer_id> <count> [max_step=8]
 #include <cstdio>
@@ -7,7 +7,7 @@
 #include <exception>
 #include <string>
 
-#include "../tests/buffer_records.h"
+#include "common/buffer_records.h"
 #include "replay_buffer.h"
 
 int main(int argc, char** argv) {

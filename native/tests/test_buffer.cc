@@ -18,8 +18,8 @@
 #include <thread>
 #include <vector>
 
-#include "buffer_records.h"
 #include "check.h"
+#include "common/buffer_records.h"
 #include "replay_buffer.h"
 #include "sum_tree.h"
 
@@ -319,8 +319,7 @@ TEST(buffer_neg_sampling_ratio_holds) {
   std::vector<float> record(tennis::kRecordFloats);
   for (int64_t slot = 0; slot < 600; ++slot) {
     buffer.read_slot(slot, record.data());
-    (tennis::is_negative_transition(&record[tennis::kRewardsOffset]) ? negative_slots : positive_slots)
-        .push_back(slot);
+    (tennis::is_negative_transition(&record[tennis::kRewardsOffset]) ? negative_slots : positive_slots).push_back(slot);
   }
   SampleOptions ratio;
   ratio.neg_sampling_ratio = 0.25f;
@@ -435,11 +434,41 @@ TEST(buffer_bad_input_leaves_buffer_intact) {
   expect_invalid([] { ReplayBuffer b(options_with(0)); }, "capacity");
   expect_invalid([] { ReplayBuffer b(options_with(-5)); }, "capacity");
   expect_invalid([] { ReplayBuffer b(options_with(int64_t(1) << 40)); }, "capacity");
-  expect_invalid([] { ReplayBufferOptions o; o.alpha = -1; ReplayBuffer b(o); }, "alpha");
-  expect_invalid([] { ReplayBufferOptions o; o.beta0 = 1.5f; ReplayBuffer b(o); }, "beta0");
-  expect_invalid([] { ReplayBufferOptions o; o.beta_steps = 0; ReplayBuffer b(o); }, "beta_steps");
-  expect_invalid([] { ReplayBufferOptions o; o.priority_eps = 0; ReplayBuffer b(o); }, "priority_eps");
-  expect_invalid([] { ReplayBufferOptions o; o.shm_name = "bad/name"; ReplayBuffer b(o); }, "shm_name");
+  expect_invalid(
+      [] {
+        ReplayBufferOptions o;
+        o.alpha = -1;
+        ReplayBuffer b(o);
+      },
+      "alpha");
+  expect_invalid(
+      [] {
+        ReplayBufferOptions o;
+        o.beta0 = 1.5f;
+        ReplayBuffer b(o);
+      },
+      "beta0");
+  expect_invalid(
+      [] {
+        ReplayBufferOptions o;
+        o.beta_steps = 0;
+        ReplayBuffer b(o);
+      },
+      "beta_steps");
+  expect_invalid(
+      [] {
+        ReplayBufferOptions o;
+        o.priority_eps = 0;
+        ReplayBuffer b(o);
+      },
+      "priority_eps");
+  expect_invalid(
+      [] {
+        ReplayBufferOptions o;
+        o.shm_name = "bad/name";
+        ReplayBuffer b(o);
+      },
+      "shm_name");
 
   ReplayBuffer buffer(options_with(64, 11)), twin(options_with(64, 11));
   buffer_records::produce(buffer, 0, 40, 4);
@@ -453,19 +482,28 @@ TEST(buffer_bad_input_leaves_buffer_intact) {
   expect_invalid([&] { step.add_to(buffer, 4); }, "obs");
   step.fill(5, 0, 4);
   expect_invalid([&] { step.add_to(buffer, 0); }, "n");
-  expect_invalid([&] { buffer.add(65, step.obs[0], step.actions[0], step.rewards[0], step.next_obs[0], step.dones[0]); },
-                 "n");
+  expect_invalid(
+      [&] { buffer.add(65, step.obs[0], step.actions[0], step.rewards[0], step.next_obs[0], step.dones[0]); }, "n");
   expect_invalid([&] { buffer.add(1, nullptr, step.actions[0], step.rewards[0], step.next_obs[0], step.dones[0]); },
                  "obs");
-  expect_invalid([&] {
-    buffer.add_arrays(step.obs[0], 96, step.actions[0], 7, step.rewards[0], 4, step.next_obs[0], 96, step.dones[0], 4);
-  }, "actions");
-  expect_invalid([&] {
-    buffer.add_arrays(step.obs[0], 47, step.actions[0], 4, step.rewards[0], 2, step.next_obs[0], 48, step.dones[0], 2);
-  }, "obs");
-  expect_invalid([&] {
-    buffer.add_arrays(step.obs[0], 96, step.actions[0], 8, step.rewards[0], 4, step.next_obs[0], 96, step.dones[0], 3);
-  }, "dones");
+  expect_invalid(
+      [&] {
+        buffer.add_arrays(step.obs[0], 96, step.actions[0], 7, step.rewards[0], 4, step.next_obs[0], 96, step.dones[0],
+                          4);
+      },
+      "actions");
+  expect_invalid(
+      [&] {
+        buffer.add_arrays(step.obs[0], 47, step.actions[0], 4, step.rewards[0], 2, step.next_obs[0], 48, step.dones[0],
+                          2);
+      },
+      "obs");
+  expect_invalid(
+      [&] {
+        buffer.add_arrays(step.obs[0], 96, step.actions[0], 8, step.rewards[0], 4, step.next_obs[0], 96, step.dones[0],
+                          3);
+      },
+      "dones");
 
   HostBatch batch(8);
   expect_invalid([&] { buffer.sample(41, SampleOptions{}, HostBatch(41).view()); }, "batch");
@@ -698,8 +736,8 @@ TEST(buffer_process_producers) {
   } else {
     check_kept_suffixes(seen, capacity);
   }
-  std::printf("     processes: %u x %u records appended, %lld kept and intact, %lld sampled concurrently\n",
-              kProducers, kPerProducer, static_cast<long long>(capacity), static_cast<long long>(sampled));
+  std::printf("     processes: %u x %u records appended, %lld kept and intact, %lld sampled concurrently\n", kProducers,
+              kPerProducer, static_cast<long long>(capacity), static_cast<long long>(sampled));
 }
 
 TEST(buffer_shm_lifecycle_and_stale_segments) {

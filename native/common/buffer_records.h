@@ -1,5 +1,6 @@
-// Known replay records for the buffer concurrency tests and native/bench/buffer_producer.cc: every
-// float of a record derives from (producer id, sequence number), so any record can be checked alone.
+// Known replay records, shared by the buffer tests (native/tests/test_buffer.cc) and the producer
+// process they start (native/bench/buffer_producer.cc): every float of a record derives from
+// (producer id, sequence number), so any record can be checked alone.
 #pragma once
 #include <cstdint>
 #include <cstring>
