@@ -2,10 +2,10 @@
 // clipped-normal actions, for several batch sizes and thread counts.
 // Usage: bench_env [seconds per row, default 1] [--scripted]
 #include <chrono>
-#include <ctime>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <random>
 #include <vector>
 
@@ -38,8 +38,7 @@ int main(int argc, char** argv) {
       do {
         for (int t = 0; t < 64; ++t) {
           if (scripted) tennis::scripted_actions(env, actions[0].data());
-          env.step(actions[scripted ? 0 : t % kActionSets].data(), obs.data(), rewards.data(), dones.data(),
-                   threads);
+          env.step(actions[scripted ? 0 : t % kActionSets].data(), obs.data(), rewards.data(), dones.data(), threads);
         }
         steps += 64L * n;
         elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

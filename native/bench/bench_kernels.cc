@@ -79,9 +79,8 @@ int main(int argc, char** argv) {
     report("column_sums", "256x128", double(kRows * kHidden), seconds,
            [&] { column_sums(kRows, kHidden, x.data(), kHidden, out.data()); });
     // The output layers' forward pass and the actor step's gradient at the own action.
-    report("dot_rows", "256x2x128", 2.0 * double(kRows * kAction * kHidden), seconds, [&] {
-      dot_rows(kRows, kAction, kHidden, x.data(), kHidden, w.data(), nullptr, out.data(), kAction);
-    });
+    report("dot_rows", "256x2x128", 2.0 * double(kRows * kAction * kHidden), seconds,
+           [&] { dot_rows(kRows, kAction, kHidden, x.data(), kHidden, w.data(), nullptr, out.data(), kAction); });
     report("tanh", "256x2", 0, seconds, [&] { tanh_inplace(kRows * kAction, out.data()); });
     report("transpose", "128x128", 0, seconds, [&] { transpose(kHidden, kHidden, x.data(), out.data()); });
   }

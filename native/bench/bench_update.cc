@@ -126,15 +126,24 @@ int main(int argc, char** argv) {
       std::cerr << "bench_update: " << arg << " needs a value\n";
       return 2;
     }
-    if (arg == "--threads") threads = parse_ints(value);
-    else if (arg == "--batch") batch = std::stoll(value);
-    else if (arg == "--hidden") hidden = parse_ints(value);
-    else if (arg == "--seconds") seconds = std::stod(value);
-    else if (arg == "--variant") variant = value;
-    else if (arg == "--impl") impls = parse_list(value);
-    else if (arg == "--device") device = value;
-    else if (arg == "--k") ks = parse_ints(value);
-    else if (arg == "--shared") shared = std::string(value) == "1";
+    if (arg == "--threads")
+      threads = parse_ints(value);
+    else if (arg == "--batch")
+      batch = std::stoll(value);
+    else if (arg == "--hidden")
+      hidden = parse_ints(value);
+    else if (arg == "--seconds")
+      seconds = std::stod(value);
+    else if (arg == "--variant")
+      variant = value;
+    else if (arg == "--impl")
+      impls = parse_list(value);
+    else if (arg == "--device")
+      device = value;
+    else if (arg == "--k")
+      ks = parse_ints(value);
+    else if (arg == "--shared")
+      shared = std::string(value) == "1";
     else {
       std::cerr << "bench_update: unknown option " << arg << "\n";
       return 2;
@@ -200,9 +209,8 @@ int main(int argc, char** argv) {
         }
         const int64_t updates = calls * k;
         std::cout << "{\"impl\": \"" << impl << "\", \"device\": \"" << device << "\", \"variant\": \"" << variant
-                  << "\", \"shared\": " << (shared ? "true" : "false") << ", \"threads\": " << n_threads << ", \"batch\": " << batch
-                  << ", \"k\": " << k
-                  << ", \"hidden\": [" << hidden[0];
+                  << "\", \"shared\": " << (shared ? "true" : "false") << ", \"threads\": " << n_threads
+                  << ", \"batch\": " << batch << ", \"k\": " << k << ", \"hidden\": [" << hidden[0];
         for (size_t h = 1; h < hidden.size(); ++h) std::cout << ", " << hidden[h];
         std::cout << "], \"updates\": " << updates << ", \"seconds\": " << elapsed
                   << ", \"updates_per_s\": " << double(updates) / elapsed << ", \"blas\": \"" << blas << "\"}"

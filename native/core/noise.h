@@ -10,14 +10,14 @@
 namespace tennis {
 
 struct NoiseConfig {
-  std::string type = "ou";           // "ou" | "gaussian" | "none"
-  double ou_mu = 0.0;                // OU long-run mean
-  double ou_theta = 0.15;            // OU mean reversion per step
-  double ou_sigma = 0.2;             // OU diffusion per step
-  double gaussian_sigma = 0.1;       // standard deviation of Gaussian noise
-  double scale_start = 1.0;          // noise scale at the start of training
-  double scale_end = 1.0;            // noise scale after `decay` units
-  int64_t decay = 0;                 // units over which the scale goes linearly start -> end (0: constant start)
+  std::string type = "ou";              // "ou" | "gaussian" | "none"
+  double ou_mu = 0.0;                   // OU long-run mean
+  double ou_theta = 0.15;               // OU mean reversion per step
+  double ou_sigma = 0.2;                // OU diffusion per step
+  double gaussian_sigma = 0.1;          // standard deviation of Gaussian noise
+  double scale_start = 1.0;             // noise scale at the start of training
+  double scale_end = 1.0;               // noise scale after `decay` units
+  int64_t decay = 0;                    // units over which the scale goes linearly start -> end (0: constant start)
   std::string decay_unit = "episodes";  // "episodes" | "steps"
 };
 

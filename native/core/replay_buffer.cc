@@ -41,15 +41,14 @@ constexpr int64_t kMaxCapacity = int64_t(1) << 32;
 std::string normalize_shm_name(const std::string& name) {
   const std::string body = (!name.empty() && name[0] == '/') ? name.substr(1) : name;
   if (body.empty() || body.size() > 200) {
-    throw std::invalid_argument("shm_name must be 1 to 200 characters (optionally after a leading '/'), got \"" +
-                                name + "\"");
+    throw std::invalid_argument("shm_name must be 1 to 200 characters (optionally after a leading '/'), got \"" + name +
+                                "\"");
   }
   for (char c : body) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-                    c == '_' || c == '-';
+    const bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
     if (!ok) {
-      throw std::invalid_argument("shm_name may contain only letters, digits, '.', '_' and '-', got \"" + name +
-                                  "\"");
+      throw std::invalid_argument("shm_name may contain only letters, digits, '.', '_' and '-', got \"" + name + "\"");
     }
   }
   return "/" + body;
@@ -184,8 +183,8 @@ ReplayBuffer::ReplayBuffer(const ReplayBufferOptions& options) : options_(option
   if (options.shm_name.empty()) {
     base = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (base == MAP_FAILED) {
-      throw std::runtime_error("cannot map " + std::to_string(bytes) + " bytes for the replay buffer: " +
-                               errno_text(errno));
+      throw std::runtime_error("cannot map " + std::to_string(bytes) +
+                               " bytes for the replay buffer: " + errno_text(errno));
     }
   } else {
     shm_name_ = normalize_shm_name(options.shm_name);
@@ -272,8 +271,8 @@ ReplayBuffer::ReplayBuffer(AttachTag, const std::string& name) : owner_(false) {
   if (header->ready.load(std::memory_order_acquire) != 1 || header->magic != kSegmentMagic) {
     problem = "is not a tennis-train replay buffer (or its owner crashed while creating it)";
   } else if (header->layout_version != kLayoutVersion || header->record_floats != uint32_t(kRecordFloats)) {
-    problem = "was created by an incompatible tennis-train version (layout " +
-              std::to_string(header->layout_version) + ")";
+    problem =
+        "was created by an incompatible tennis-train version (layout " + std::to_string(header->layout_version) + ")";
   } else if (header->total_bytes != st.st_size || header->capacity < 1 ||
              layout_for(header->capacity).total_bytes != header->total_bytes) {
     problem = "has an inconsistent size";

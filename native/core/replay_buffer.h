@@ -109,9 +109,9 @@ class ReplayBuffer {
   void add(int64_t n, const float* obs, const float* actions, const float* rewards, const float* next_obs,
            const float* dones);
   // add() with each array's element count: n = obs_len / 48, and every length must match n.
-  void add_arrays(const float* obs, int64_t obs_len, const float* actions, int64_t actions_len,
-                  const float* rewards, int64_t rewards_len, const float* next_obs, int64_t next_obs_len,
-                  const float* dones, int64_t dones_len);
+  void add_arrays(const float* obs, int64_t obs_len, const float* actions, int64_t actions_len, const float* rewards,
+                  int64_t rewards_len, const float* next_obs, int64_t next_obs_len, const float* dones,
+                  int64_t dones_len);
 
   // Records stored now: min(total_added(), capacity()).
   int64_t size() const;
@@ -179,7 +179,7 @@ class ReplayBuffer {
   void* base_ = nullptr;
   size_t mapped_bytes_ = 0;
   SharedHeader* header_ = nullptr;
-  void* stamps_ = nullptr;   // std::atomic<uint64_t>[capacity], typed in the .cc
+  void* stamps_ = nullptr;  // std::atomic<uint64_t>[capacity], typed in the .cc
   float* data_ = nullptr;
   mutable std::mutex sampler_mutex_;
   std::unique_ptr<SamplerState> sampler_;

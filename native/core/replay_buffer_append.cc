@@ -30,8 +30,8 @@ inline void cpu_relax() {
 
 }  // namespace
 
-void ReplayBuffer::add(int64_t n, const float* obs, const float* actions, const float* rewards,
-                       const float* next_obs, const float* dones) {
+void ReplayBuffer::add(int64_t n, const float* obs, const float* actions, const float* rewards, const float* next_obs,
+                       const float* dones) {
   if (n < 1 || n > capacity_) {
     throw std::invalid_argument("n must be in [1, capacity=" + std::to_string(capacity_) + "], got " +
                                 std::to_string(n));
@@ -58,8 +58,8 @@ void ReplayBuffer::add(int64_t n, const float* obs, const float* actions, const 
 }
 
 void ReplayBuffer::add_arrays(const float* obs, int64_t obs_len, const float* actions, int64_t actions_len,
-                              const float* rewards, int64_t rewards_len, const float* next_obs,
-                              int64_t next_obs_len, const float* dones, int64_t dones_len) {
+                              const float* rewards, int64_t rewards_len, const float* next_obs, int64_t next_obs_len,
+                              const float* dones, int64_t dones_len) {
   if (obs_len < kObsFloats || obs_len % kObsFloats != 0) {
     throw std::invalid_argument("obs length must be a positive multiple of " + std::to_string(kObsFloats) +
                                 " (n x 2 x 24), got " + std::to_string(obs_len));
@@ -68,8 +68,7 @@ void ReplayBuffer::add_arrays(const float* obs, int64_t obs_len, const float* ac
   const auto check_len = [n](const char* name, int64_t len, int64_t per) {
     if (len != n * per) {
       throw std::invalid_argument(std::string(name) + " length must be " + std::to_string(n * per) + " (n=" +
-                                  std::to_string(n) + " x " + std::to_string(per) + "), got " +
-                                  std::to_string(len));
+                                  std::to_string(n) + " x " + std::to_string(per) + "), got " + std::to_string(len));
     }
   };
   check_len("actions", actions_len, kActionFloats);
@@ -90,16 +89,14 @@ bool ReplayBuffer::write_record(uint64_t ticket, uint32_t pid, const float* obs,
     if ((current & kWritingBit) == 0) {
       // A newer ticket already committed here: ours is older than the last `capacity` records.
       if (current > committed_value) return false;
-      if (stamp.compare_exchange_weak(current, writing_value, std::memory_order_acq_rel,
-                                      std::memory_order_acquire)) {
+      if (stamp.compare_exchange_weak(current, writing_value, std::memory_order_acq_rel, std::memory_order_acquire)) {
         break;
       }
       continue;
     }
     // Another writer holds the slot (the ring lapped a slow writer): wait, or take over from a dead one.
     if (spins >= kSpinsBeforeCheck && spins % kSpinCheck == 0 && !pid_exists(int64_t(current & kPidMask))) {
-      if (stamp.compare_exchange_strong(current, writing_value, std::memory_order_acq_rel,
-                                        std::memory_order_acquire)) {
+      if (stamp.compare_exchange_strong(current, writing_value, std::memory_order_acq_rel, std::memory_order_acquire)) {
         break;
       }
       continue;

@@ -107,7 +107,8 @@ void ReplayBuffer::save(const std::string& path) const {
 void ReplayBuffer::load(const std::string& path) {
   std::lock_guard<std::mutex> lock(sampler_mutex_);
   std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) throw std::invalid_argument("path: cannot open replay checkpoint " + path + ": " + errno_text(errno));
+  if (f == nullptr)
+    throw std::invalid_argument("path: cannot open replay checkpoint " + path + ": " + errno_text(errno));
   struct Closer {
     std::FILE* f;
     ~Closer() { std::fclose(f); }
@@ -129,9 +130,8 @@ void ReplayBuffer::load(const std::string& path) {
   const uint64_t expected = sizeof(ck) + slots * (sizeof(uint64_t) + uint64_t(kRecordBytes)) +
                             (ck.has_priorities ? slots * sizeof(double) : 0);
   if (ck.slots != slots || ck.committed > ck.reserved || uint64_t(st_file.st_size) != expected) {
-    throw std::invalid_argument("path: " + path + " is truncated or inconsistent (" +
-                                std::to_string(st_file.st_size) + " bytes, expected " + std::to_string(expected) +
-                                ")");
+    throw std::invalid_argument("path: " + path + " is truncated or inconsistent (" + std::to_string(st_file.st_size) +
+                                " bytes, expected " + std::to_string(expected) + ")");
   }
   std::vector<uint64_t> stamps(static_cast<size_t>(slots));
   std::vector<double> leaves(ck.has_priorities ? static_cast<size_t>(slots) : 0);

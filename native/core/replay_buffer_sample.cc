@@ -42,8 +42,7 @@ uint64_t ReplayBuffer::read_into(int64_t slot, const BatchView& out, int64_t k) 
 
 uint64_t ReplayBuffer::read_slot(int64_t slot, float* record) const {
   if (slot < 0 || slot >= capacity_) {
-    throw std::invalid_argument("slot must be in [0, " + std::to_string(capacity_) + "), got " +
-                                std::to_string(slot));
+    throw std::invalid_argument("slot must be in [0, " + std::to_string(capacity_) + "), got " + std::to_string(slot));
   }
   require_non_null(record, "record");
   BatchView view;
@@ -68,8 +67,7 @@ float ReplayBuffer::beta() const {
 double ReplayBuffer::priority(int64_t slot) {
   std::lock_guard<std::mutex> lock(sampler_mutex_);
   if (slot < 0 || slot >= capacity_) {
-    throw std::invalid_argument("slot must be in [0, " + std::to_string(capacity_) + "), got " +
-                                std::to_string(slot));
+    throw std::invalid_argument("slot must be in [0, " + std::to_string(capacity_) + "), got " + std::to_string(slot));
   }
   sync_indexes();
   return sampler_->priorities ? sampler_->priorities->get(slot) : 0.0;
@@ -102,8 +100,8 @@ void ReplayBuffer::sample(int64_t batch, const SampleOptions& options, const Bat
   }
   const int64_t stored = size();
   if (batch > stored) {
-    throw std::invalid_argument("batch (" + std::to_string(batch) + ") is larger than the " +
-                                std::to_string(stored) + " transitions stored");
+    throw std::invalid_argument("batch (" + std::to_string(batch) + ") is larger than the " + std::to_string(stored) +
+                                " transitions stored");
   }
   const bool drop_negatives = total_added() < options.early_training_steps;
   if (options_.prioritized) {
@@ -298,8 +296,8 @@ void ReplayBuffer::update_priorities(int64_t n, const int64_t* indices, const fl
   const int64_t range = static_cast<int64_t>(std::min<uint64_t>(reserved, uint64_t(capacity_)));
   for (int64_t i = 0; i < n; ++i) {
     if (indices[i] < 0 || indices[i] >= range) {
-      throw std::invalid_argument("indices[" + std::to_string(i) + "] must be a slot in [0, " +
-                                  std::to_string(range) + "), got " + std::to_string(indices[i]));
+      throw std::invalid_argument("indices[" + std::to_string(i) + "] must be a slot in [0, " + std::to_string(range) +
+                                  "), got " + std::to_string(indices[i]));
     }
   }
   check_finite("td_errors", td_errors, n);

@@ -88,15 +88,15 @@ constexpr uint8_t kNonNegative = 2;
 // The learner-side state of one object: everything sample() needs that producers never touch.
 struct ReplayBuffer::SamplerState {
   Rng rng;
-  int64_t sample_calls = 0;           // completed sample() calls, drives beta annealing
-  double max_priority = 1.0;          // largest |td_error| + eps seen, given to new records
-  std::unique_ptr<SumTree> priorities;  // leaf = priority^alpha, only with prioritized replay
-  std::unique_ptr<CountIndex> negatives;      // built on the first filtered/ratioed sample()
+  int64_t sample_calls = 0;               // completed sample() calls, drives beta annealing
+  double max_priority = 1.0;              // largest |td_error| + eps seen, given to new records
+  std::unique_ptr<SumTree> priorities;    // leaf = priority^alpha, only with prioritized replay
+  std::unique_ptr<CountIndex> negatives;  // built on the first filtered/ratioed sample()
   std::unique_ptr<CountIndex> non_negatives;
-  std::vector<uint8_t> category;      // per slot: 0 not indexed, 1 negative, 2 non-negative
-  uint64_t cursor = 0;                // tickets below this were offered to the indexes
-  std::vector<uint64_t> pending;      // tickets reserved but not yet committed at the last sync
-  std::vector<uint8_t> kinds;         // scratch: category wanted at each batch position
+  std::vector<uint8_t> category;  // per slot: 0 not indexed, 1 negative, 2 non-negative
+  uint64_t cursor = 0;            // tickets below this were offered to the indexes
+  std::vector<uint64_t> pending;  // tickets reserved but not yet committed at the last sync
+  std::vector<uint8_t> kinds;     // scratch: category wanted at each batch position
 };
 
 }  // namespace tennis
