@@ -20,7 +20,7 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 # The core's own floating-point flags (CMakeLists.txt): no FMA contraction.
 "$cxx" -std=c++17 -O2 -ffp-contract=off -fopenmp -static -Inative/core -Inative/tests \
-  native/core/fused/kernels.cc native/core/fused/tiles_x86.cc native/core/noise.cc \
+  native/core/fused/kernels.cc native/core/fused/tiles_x86.cc native/core/noise.cc native/core/rng.cc \
   native/tests/test_kernels.cc native/tests/test_main.cc -o "$out/test_kernels" 2> >(grep -v "dlopen\|oacc-profiling" >&2)
 echo "arm64 (qemu-aarch64):"
 qemu-aarch64 "$out/test_kernels"

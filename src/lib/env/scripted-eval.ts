@@ -1,4 +1,4 @@
-// The hand-written controller (native/core/env/tennis.cc, a port of the reference prototype's) played
+// The hand-written controller (native/core/env/scripted.cc, a port of the reference prototype's) played
 // like an evaluation: one env, env.reset() before every episode, until done or the 1001-step cap.
 // It proves the task is solvable in this physics and serves as a baseline score.
 import { MAX_EPISODE_STEPS, TennisEnv, type TennisEnvOptions } from "../../../binding/env.ts";
