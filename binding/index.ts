@@ -7,6 +7,8 @@ export { TennisTrainError } from "./errors.ts";
 export { addonCandidates, loadAddon } from "./load.ts";
 export { packageRoot, packageVersion } from "./package.ts";
 export type { NativeRuntimeInfo } from "./native.ts";
+export { TorchScriptPolicy, writeTorchScriptPolicy } from "./policy.ts";
+export type { PolicyLayer, PolicyObsNorm, TorchScriptPolicySpec } from "./policy.ts";
 
 const top = addon as unknown as NativeTopLevel;
 

@@ -1,20 +1,24 @@
-// Exported policies (`tennis-train export`) act as the checkpoint's greedy act() on raw observations:
-// the ONNX file through onnxruntime-node (and onnx.checker), the TorchScript file through
-// /usr/bin/python3's torch.jit.load; `eval --policy onnx:FILE` scores as `eval --checkpoint` does.
+// Exported policies (`tennis-train export`) act as the checkpoint's greedy act() on raw observations,
+// clipped ones included: the ONNX file through onnxruntime-node (and onnx.checker), the TorchScript file
+// through /usr/bin/python3's torch.jit.load and the addon's loader; `eval --policy onnx:FILE` and
+// `eval --policy torchscript:FILE` score as `eval --checkpoint` does.
 import { expect } from "chai";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 import { TennisEnv } from "../../binding/env.ts";
+import { TennisTrainError } from "../../binding/errors.ts";
 import { Maddpg, OBS_SIZE } from "../../binding/maddpg.ts";
+import { TorchScriptPolicy, writeTorchScriptPolicy } from "../../binding/policy.ts";
 import { checkpointEvalConfig } from "../../src/apps/cli/play.ts";
 import { resolveConfig } from "../../src/lib/config/resolve.ts";
 import { exportPolicy } from "../../src/lib/export/export.ts";
 import { OnnxPolicy, loadOnnxRuntime, onnxMetadata } from "../../src/lib/export/onnx-player.ts";
 import { latestCheckpoint } from "../../src/lib/trainer/checkpoint.ts";
 import { evalCheckpoint, runConfigOf } from "../../src/lib/trainer/evaluate.ts";
+import { evalTorchScript } from "../../src/lib/export/torchscript-player.ts";
 import { loadObsNorm } from "../../src/lib/trainer/loop-state.ts";
 import { kClip } from "../../src/lib/trainer/normalize.ts";
 import { maddpgOptions } from "../../src/lib/trainer/maddpg-options.ts";
@@ -105,7 +109,20 @@ function agentRows(joint: Float32Array, agent: number, width: number): Float32Ar
   return out;
 }
 
-/** TorchScript policies' actions [rows][2] on observations [rows][24], through torch.jit.load (one Python). */
+/** `obs` with every fifth slot times 40: far enough out that normalised slots reach the clip. */
+function farObservations(obs: Float32Array): Float32Array {
+  return obs.map((v, i) => (i % 5 === 0 ? v * 40 : v));
+}
+
+/** Whether normalising `obs` as the checkpoint's run does clips some slot (so the clip is exercised). */
+function farRowsClipped(checkpoint: string, obs: Float32Array): boolean {
+  const norm = loadObsNorm(checkpoint)!;
+  const std = norm.std();
+  return obs.some((v, i) => Math.abs((v - norm.mean[i % OBS_SIZE]) / std[i % OBS_SIZE]) > kClip);
+}
+
+/** TorchScript policies' actions [rows][2] on observations [rows][24], through torch.jit.load (one Python);
+ * each file's tennis_train.json extra file is written to `<dir>/ts-out<i>.json`. */
 function torchScriptActions(runs: { file: string; obs: Float32Array }[], dir: string): Float32Array[] {
   const args = runs.flatMap(({ file, obs }, i) => {
     writeFileSync(join(dir, `ts-in${i}.bin`), obs);
@@ -115,7 +132,10 @@ function torchScriptActions(runs: { file: string; obs: Float32Array }[], dir: st
     "import sys, numpy, torch",
     "for file, given, out in zip(*[iter(sys.argv[1:])] * 3):",
     "    obs = torch.from_numpy(numpy.fromfile(given, dtype=numpy.float32).reshape(-1, 24))",
-    "    with torch.no_grad(): torch.jit.load(file)(obs).numpy().astype(numpy.float32).tofile(out)",
+    "    extra = {'tennis_train.json': ''}",
+    "    module = torch.jit.load(file, _extra_files=extra)",
+    "    with torch.no_grad(): module(obs).numpy().astype(numpy.float32).tofile(out)",
+    "    open(out + '.json', 'w').write(extra['tennis_train.json'])",
   ].join("\n");
   const run = spawnSync(PYTHON, ["-c", script, ...args], { encoding: "utf8" });
   expect(run.status, run.stderr).to.equal(0);
@@ -155,7 +175,7 @@ describe("export", function () {
           skipBecause(this, (err as Error).message);
         }
         // Far-out observations reach the normalisation's clip, which the graph applies as act() does.
-        const far = obs.map((v, i) => (i % 5 === 0 ? v * 40 : v));
+        const far = farObservations(obs);
         const policy = await OnnxPolicy.open(onnxFiles);
         try {
           expect(maxDifference(await policy.act(obs), expected)).to.be.below(kTolerance);
@@ -196,24 +216,53 @@ describe("export", function () {
         expect(JSON.parse(metadata["tennis_train.config"])).to.deep.equal(runConfigOf(checkpoint));
       });
 
-      it("TorchScript through torch.jit.load: act()'s actions within 1e-5 where no observation is clipped", function () {
+      it("TorchScript through torch.jit.load: act()'s actions within 1e-5, clipped observations included, and the metadata", async function () {
         const missing = pythonModulesMissing(["torch", "numpy"]);
         if (missing) skipBecause(this, missing);
-        const norm = loadObsNorm(checkpoint);
-        const std = norm?.std();
-        // The folded first layer has no clip: compare the rows whose normalised slots all lie inside it.
-        const inside = (row: Float32Array) => !norm || row.every((v, j) => Math.abs((v - norm.mean[j]) / std![j]) < kClip);
+        const far = farObservations(obs);
+        const farWanted = await checkpointActions(checkpoint, far);
         // A shared actor's file plays both rackets, each from its own observations.
         const plays = (agent: number) => (variant.shared ? [0, 1] : [agent]);
-        const inputs = agents.map((agent) => concat(plays(agent).map((a) => agentRows(obs, a, OBS_SIZE))));
+        const rowsOf = (joint: Float32Array, agent: number, width: number) => concat(plays(agent).map((a) => agentRows(joint, a, width)));
+        const inputs = agents.map((agent) => concat([rowsOf(obs, agent, OBS_SIZE), rowsOf(far, agent, OBS_SIZE)]));
         const outputs = torchScriptActions(agents.map((agent, i) => ({ file: join(dir, `policy${agent}.pt`), obs: inputs[i] })), dir);
         for (const [i, agent] of agents.entries()) {
-          const wanted = concat(plays(agent).map((a) => agentRows(expected, a, 2)));
-          const rows = Array.from({ length: inputs[i].length / OBS_SIZE }, (_, r) => r).filter((r) => inside(inputs[i].subarray(r * OBS_SIZE, (r + 1) * OBS_SIZE)));
-          expect(rows.length, "rows inside the clip").to.be.above(inputs[i].length / OBS_SIZE / 2);
-          const pick = (a: Float32Array) => Float32Array.from(rows.flatMap((r) => [a[2 * r], a[2 * r + 1]]));
-          expect(maxDifference(pick(outputs[i]), pick(wanted))).to.be.below(kTolerance);
+          const wanted = concat([rowsOf(expected, agent, 2), rowsOf(farWanted, agent, 2)]);
+          expect(maxDifference(outputs[i], wanted)).to.be.below(kTolerance);
+          const metadata = JSON.parse(readFileSync(join(dir, `ts-out${i}.bin.json`), "utf8")) as Record<string, string>;
+          expect(metadata["tennis_train.actor"]).to.equal(variant.shared ? "shared" : `agent${agent}`);
+          expect(metadata["tennis_train.checkpoint"]).to.match(/^tennis__default__0__\d+\/ep0000003$/);
+          expect(JSON.parse(metadata["tennis_train.config"])).to.deep.equal(runConfigOf(checkpoint));
         }
+        // The far-out rows reach the clip, so the file's clip was exercised.
+        if (variant.normalizeObs) expect(farRowsClipped(checkpoint, far)).to.equal(true);
+      });
+
+      it("TorchScript through the addon's loader: act()'s actions within 1e-5, clipped observations included", async () => {
+        const far = farObservations(obs);
+        const farWanted = await checkpointActions(checkpoint, far);
+        const policies = agents.map((agent) => new TorchScriptPolicy(join(dir, `policy${agent}.pt`)));
+        try {
+          for (const [joint, wanted] of [
+            [obs, expected],
+            [far, farWanted],
+          ] as const) {
+            for (const [i, agent] of agents.entries()) {
+              for (const a of variant.shared ? [0, 1] : [agent]) {
+                expect(maxDifference(policies[i].act(agentRows(joint, a, OBS_SIZE)), agentRows(wanted, a, 2))).to.be.below(kTolerance);
+              }
+            }
+          }
+          expect(JSON.parse(policies[0].metadata!)["tennis_train.actor"]).to.equal(variant.shared ? "shared" : "agent0");
+        } finally {
+          policies.forEach((policy) => policy.dispose());
+        }
+      });
+
+      it("evalTorchScript scores as evalCheckpoint, episode for episode", async () => {
+        const expectedScores = await evalCheckpoint(checkpointEvalConfig(checkpoint), checkpoint, 10, 5);
+        const played = await evalTorchScript(agents.map((agent) => join(dir, `policy${agent}.pt`)), 10, 5);
+        expect(played.scores).to.deep.equal(expectedScores.scores);
       });
     });
   }
@@ -248,10 +297,86 @@ describe("export", function () {
       expect(JSON.parse(stdout.trim().split("\n").pop()!).scores).to.deep.equal(expected.scores);
     });
 
+    it("export --format torchscript; eval --policy torchscript:FILE,FILE scores as eval --checkpoint", async () => {
+      const files = [0, 1].map((agent) => join(dir, `agent${agent}.pt`));
+      for (const [agent, file] of files.entries()) {
+        const { code, stdout, stderr } = runCli(["export", "--checkpoint", join(checkpoint, "..", ".."), "--format", "torchscript", "--out", file, "--agent", String(agent), "--json"]);
+        expect(code, stderr).to.equal(0);
+        expect(JSON.parse(stdout.trim().split("\n").pop()!)).to.include({ out: file, format: "torchscript", actor: `agent${agent}`, obs_normalization: false });
+      }
+      const expected = await evalCheckpoint(checkpointEvalConfig(checkpoint), checkpoint, 20, 3);
+      expect(expected.scores.some((s) => s > 0), "some episode scores (else equal scores say little)").to.equal(true);
+      const { code, stdout, stderr } = runCli(["eval", "--policy", `torchscript:${files.join(",")}`, "--episodes", "20", "--seed", "3", "--json"]);
+      expect(code, stderr).to.equal(0);
+      expect(JSON.parse(stdout.trim().split("\n").pop()!).scores).to.deep.equal(expected.scores);
+    });
+
     it("eval --policy names what it accepts", () => {
       const { code, stderr } = runCli(["eval", "--policy", "onnx:/no/such.onnx"]);
       expect(code).to.equal(2);
       expect(stderr).to.include("Expected onnx: and one or two existing ONNX files, comma-separated for --policy but received \"onnx:/no/such.onnx\"");
+      const missing = runCli(["eval", "--policy", "torchscript:/no/such.pt"]);
+      expect(missing.code).to.equal(2);
+      expect(missing.stderr).to.include("Expected torchscript: and one or two existing TorchScript files, comma-separated for --policy but received \"torchscript:/no/such.pt\"");
+      const other = runCli(["eval", "--policy", "random"]);
+      expect(other.code).to.equal(2);
+      expect(other.stderr).to.include("Expected checkpoint, scripted, onnx:FILE[,FILE] or torchscript:FILE[,FILE] for --policy but received \"random\"");
+    });
+
+    it("eval --policy torchscript: says which file is not TorchScript or not a policy of Tennis' shapes", () => {
+      const text = join(dir, "notes.pt");
+      writeFileSync(text, "not a module\n");
+      const notModule = runCli(["eval", "--policy", `torchscript:${text}`, "--episodes", "1"]);
+      expect(notModule.code).to.equal(2);
+      expect(notModule.stderr).to.include(`--policy torchscript:${text}: ${text} is not a TorchScript file (torch::jit::load: `);
+
+      // A policy of 10 observations and one of 3 actions.
+      const layer = (inputs: number, outputs: number) => ({ inputs, outputs, weight: new Float32Array(inputs * outputs).fill(0.1), bias: new Float32Array(outputs), norm: null });
+      const wide = join(dir, "wide.pt");
+      writeTorchScriptPolicy(wide, { layers: [layer(10, 4), layer(4, 2)], obsNorm: null, metadata: "{}" });
+      const wideRun = runCli(["eval", "--policy", `torchscript:${wide}`, "--episodes", "1"]);
+      expect(wideRun.code).to.equal(2);
+      expect(wideRun.stderr).to.include(`TorchScript file ${wide} does not run as a policy forward(obs [N, 24] float32) -> actions [N, 2] float32: `);
+      const three = join(dir, "three.pt");
+      writeTorchScriptPolicy(three, { layers: [layer(24, 4), layer(4, 3)], obsNorm: null, metadata: "{}" });
+      const threeRun = runCli(["eval", "--policy", `torchscript:${three},${three}`, "--episodes", "1"]);
+      expect(threeRun.code).to.equal(2);
+      expect(threeRun.stderr).to.include(`TorchScript file ${three} is not a policy forward(obs [N, 24] float32) -> actions [N, 2] float32: on obs [2, 24] it returned Float [2, 3]`);
+
+      // An ONNX export is not TorchScript either.
+      const onnxCopy = join(dir, "policy.onnx.pt");
+      const onnx = join(dir, "cli-policy.onnx");
+      expect(runCli(["export", "--checkpoint", checkpoint, "--format", "onnx", "--out", onnx]).code).to.equal(0);
+      copyFileSync(onnx, onnxCopy);
+      expect(runCli(["eval", "--policy", `torchscript:${onnxCopy}`]).stderr).to.include(`${onnxCopy} is not a TorchScript file`);
+    });
+  });
+
+  describe("the binding", () => {
+    it("writeTorchScriptPolicy and TorchScriptPolicy check their arguments", () => {
+      const dir = mkdtempSync(join(tmpdir(), "tt-export-binding-"));
+      const layer = (inputs: number, outputs: number) => ({ inputs, outputs, weight: new Float32Array(inputs * outputs), bias: new Float32Array(outputs), norm: null });
+      const path = join(dir, "p.pt");
+      expect(() => writeTorchScriptPolicy("", { layers: [layer(24, 2)], obsNorm: null, metadata: "" })).to.throw(TypeError, "Expected a non-empty string for path but received \"\" of type string");
+      expect(() => writeTorchScriptPolicy(path, { layers: [], obsNorm: null, metadata: "" })).to.throw(TypeError, "Expected a non-empty Array for spec.layers but received Array of length 0");
+      expect(() => writeTorchScriptPolicy(path, { layers: [layer(24, 4), layer(5, 2)], obsNorm: null, metadata: "" })).to.throw(TypeError, "Expected spec.layers[0].outputs = 4 for spec.layers[1].inputs but received 5 of type number");
+      expect(() => writeTorchScriptPolicy(path, { layers: [{ ...layer(24, 2), bias: new Float32Array(3) }], obsNorm: null, metadata: "" })).to.throw(TypeError, "Expected a Float32Array of length 2 for spec.layers[0].bias but received Float32Array of length 3");
+      const std = new Float32Array(24).fill(1);
+      std[3] = 0;
+      expect(() => writeTorchScriptPolicy(path, { layers: [layer(24, 2)], obsNorm: { mean: new Float32Array(24), std, clip: 5 }, metadata: "" })).to.throw(TypeError, "Expected positive numbers for spec.obsNorm.std but received 0 at index 3");
+      expect(() => writeTorchScriptPolicy(join(dir, "no", "such", "dir", "p.pt"), { layers: [layer(24, 2)], obsNorm: null, metadata: "" })).to.throw(TennisTrainError, `cannot write the TorchScript file ${join(dir, "no", "such", "dir", "p.pt")}`);
+
+      writeTorchScriptPolicy(path, { layers: [layer(24, 2)], obsNorm: { mean: new Float32Array(24), std: new Float32Array(24).fill(2), clip: 5 }, metadata: "" });
+      const policy = new TorchScriptPolicy(path);
+      expect(policy.metadata).to.equal(null);
+      expect(() => policy.act(new Float32Array(25))).to.throw(TypeError, "Expected a Float32Array of rows*24 floats (rows >= 1) for obs but received Float32Array of length 25");
+      expect(() => policy.act(new Float32Array(24), new Float32Array(3))).to.throw(TypeError, "Expected a Float32Array of length 2 for out but received Float32Array of length 3");
+      expect(() => policy.act(new Float32Array(24).fill(NaN))).to.throw(TypeError, "Expected finite numbers for obs but received NaN at index 0");
+      expect(Array.from(policy.act(new Float32Array(48)))).to.deep.equal([0, 0, 0, 0]);
+      policy.dispose();
+      expect(() => policy.act(new Float32Array(24))).to.throw(TennisTrainError, "TorchScriptPolicy was disposed");
+      expect(() => new TorchScriptPolicy(join(dir, "missing.pt"))).to.throw(TennisTrainError, `TorchScript file ${join(dir, "missing.pt")} does not exist`);
+      expect(() => new TorchScriptPolicy(dir)).to.throw(TennisTrainError, `TorchScript file ${dir} is a directory, not a file`);
     });
   });
 });

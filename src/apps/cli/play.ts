@@ -1,5 +1,5 @@
 // `tennis-train random` (the notebook's random-agent cell) and `tennis-train eval` (greedy play of a
-// checkpoint, an exported ONNX policy, or the scripted controller, over N episodes).
+// checkpoint, an exported ONNX or TorchScript policy, or the scripted controller, over N episodes).
 import { existsSync } from "node:fs";
 import type { CommandModule } from "yargs";
 
@@ -7,6 +7,8 @@ import { randomPlay } from "../../lib/env/random-play.ts";
 import { evalScripted } from "../../lib/env/scripted-eval.ts";
 import type { Config } from "../../lib/config/types.ts";
 import { evalOnnx } from "../../lib/export/onnx-player.ts";
+import { openTorchScriptPolicies, playTorchScript } from "../../lib/export/torchscript-player.ts";
+import { TennisTrainError } from "../../../binding/errors.ts";
 import { evalCheckpoint, evalConfig, runConfigOf } from "../../lib/trainer/evaluate.ts";
 import { invalidParameter } from "../../../binding/validate.ts";
 import { UsageError, checkpointFlag, printJson, withJson } from "./common.ts";
@@ -36,11 +38,11 @@ export const randomCommand: CommandModule = {
 
 export const evalCommand: CommandModule = {
   command: "eval",
-  describe: "Greedy evaluation of a checkpoint (no noise), an exported ONNX policy, or the scripted controller",
+  describe: "Greedy evaluation of a checkpoint (no noise), an exported ONNX or TorchScript policy, or the scripted controller",
   builder: (y) =>
     withJson(y)
       .option("checkpoint", { type: "string", describe: "Run directory or checkpoint folder (for --policy checkpoint)" })
-      .option("policy", { type: "string", describe: "What plays: checkpoint, scripted, or onnx:FILE[,FILE] (an export; a second file plays agent 1) [default: checkpoint]" })
+      .option("policy", { type: "string", describe: "What plays: checkpoint, scripted, onnx:FILE[,FILE] or torchscript:FILE[,FILE] (an export; a second file plays agent 1) [default: checkpoint]" })
       .option("episodes", { describe: "Episodes [default: 100]" })
       .option("seed", { describe: "Env seed [default: 1]" })
       .option("clean-reset", { type: "boolean", describe: "Re-serve on every reset [default: as the run's own evaluation played (train.evalCleanReset); true for scripted]" }),
@@ -52,7 +54,9 @@ export const evalCommand: CommandModule = {
     // The checkpoint folder that played (--policy checkpoint), named in the output.
     let checkpoint: string | undefined;
     if (policy.startsWith(kOnnxPolicyPrefix)) {
-      result = await evalOnnx(onnxPolicyFiles(policy), episodes, seed, argv.cleanReset as boolean | undefined);
+      result = await evalOnnx(policyFiles(policy, kOnnxPolicyPrefix, "ONNX"), episodes, seed, argv.cleanReset as boolean | undefined);
+    } else if (policy.startsWith(kTorchScriptPolicyPrefix)) {
+      result = await evalTorchScriptFlag(policy, episodes, seed, argv.cleanReset as boolean | undefined);
     } else if (policy === "scripted") {
       result = evalScripted({ episodes, seed, cleanReset: (argv.cleanReset as boolean | undefined) ?? true });
     } else if (policy === "checkpoint") {
@@ -60,7 +64,7 @@ export const evalCommand: CommandModule = {
       checkpoint = checkpointFlag(argv);
       result = await evalCheckpoint(checkpointEvalConfig(checkpoint, argv.cleanReset as boolean | undefined), checkpoint, episodes, seed);
     } else {
-      throw new UsageError(invalidParameter("--policy", "checkpoint, scripted or onnx:FILE[,FILE]", policy).message);
+      throw new UsageError(invalidParameter("--policy", "checkpoint, scripted, onnx:FILE[,FILE] or torchscript:FILE[,FILE]", policy).message);
     }
     const sorted = [...result.scores].sort((a, b) => a - b);
     const quantile = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
@@ -81,14 +85,33 @@ export const evalCommand: CommandModule = {
 };
 
 const kOnnxPolicyPrefix = "onnx:";
+const kTorchScriptPolicyPrefix = "torchscript:";
 
-/** The files of --policy onnx:FILE[,FILE], each checked to exist. */
-function onnxPolicyFiles(policy: string): string[] {
-  const files = policy.slice(kOnnxPolicyPrefix.length).split(",");
-  if (files.length > 2 || files.some((file) => !existsSync(file))) {
-    throw new UsageError(invalidParameter("--policy", "onnx: and one or two existing ONNX files, comma-separated", policy).message);
+/** The files of --policy PREFIX:FILE[,FILE], each checked to exist. */
+function policyFiles(policy: string, prefix: string, kind: string): string[] {
+  const files = policy.slice(prefix.length).split(",");
+  if (files.length > 2 || files.some((file) => file === "" || !existsSync(file))) {
+    throw new UsageError(invalidParameter("--policy", `${prefix} and one or two existing ${kind} files, comma-separated`, policy).message);
   }
   return files;
+}
+
+/** --policy torchscript:FILE[,FILE]: a file that does not load as a policy is the caller's mistake (a
+ * UsageError naming the flag and the file). */
+async function evalTorchScriptFlag(policy: string, episodes: number, seed: number, cleanReset?: boolean) {
+  const files = policyFiles(policy, kTorchScriptPolicyPrefix, "TorchScript");
+  let policies;
+  try {
+    policies = openTorchScriptPolicies(files);
+  } catch (err) {
+    if (err instanceof TennisTrainError) throw new UsageError(`--policy ${policy}: ${err.message}`);
+    throw err;
+  }
+  try {
+    return await playTorchScript(policies, episodes, seed, cleanReset);
+  } finally {
+    for (const p of policies) p.dispose();
+  }
 }
 
 /** The config `eval` plays a checkpoint folder with: its run's, on the reset the run's own checks and final

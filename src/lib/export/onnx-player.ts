@@ -2,12 +2,13 @@
 // (training never needs it): `tennis-train eval --policy onnx:FILE` checks an export by playing it.
 import { readFileSync } from "node:fs";
 
-import { AGENTS, ACTION_SIZE, OBS_SIZE } from "../../../binding/maddpg.ts";
-import { resolveConfig } from "../config/resolve.ts";
+import { OBS_SIZE } from "../../../binding/maddpg.ts";
 import type { Config } from "../config/types.ts";
-import { type GreedyResult, evalConfig, greedyRollout } from "../trainer/evaluate.ts";
+import type { GreedyResult } from "../trainer/evaluate.ts";
 import { ModelProto } from "./onnx-proto.ts";
 import { kOnnxNames } from "./onnx.ts";
+import { type RacketPolicy, checkPolicyFileCount, jointActions, playPolicies } from "./player.ts";
+import { trainingConfigOf } from "./policy.ts";
 
 type OnnxRuntime = typeof import("onnxruntime-node");
 type Session = Awaited<ReturnType<OnnxRuntime["InferenceSession"]["create"]>>;
@@ -36,8 +37,7 @@ export function onnxMetadata(path: string): Record<string, string> {
 
 /** The config an exported file was trained with (its tennis_train.config metadata), else the defaults. */
 export function onnxTrainingConfig(path: string): Config {
-  const saved = onnxMetadata(path)["tennis_train.config"];
-  return resolveConfig(saved === undefined ? {} : { fileObject: JSON.parse(saved) });
+  return trainingConfigOf(onnxMetadata(path));
 }
 
 /** One ONNX policy per racket, or one for both (a shared actor sees each agent's own observation). */
@@ -49,28 +49,22 @@ export class OnnxPolicy {
 
   /** Opens one file (both rackets) or two (agent 0's, then agent 1's). */
   static async open(paths: string[]): Promise<OnnxPolicy> {
-    if (paths.length < 1 || paths.length > AGENTS) throw new Error(`expected 1 or ${AGENTS} ONNX files, got ${paths.length}`);
+    checkPolicyFileCount(paths, "ONNX");
     const ort = await loadOnnxRuntime();
     return new OnnxPolicy(ort, await Promise.all(paths.map((path) => ort.InferenceSession.create(path))));
   }
 
   /** Actions [rows][2][2] of joint raw observations [rows][2][24]. */
-  async act(obs: Float32Array): Promise<Float32Array> {
-    const rows = obs.length / (AGENTS * OBS_SIZE);
-    if (this.sessions.length === 1) return this.run(this.sessions[0], obs, rows * AGENTS);
-    const actions = new Float32Array(rows * AGENTS * ACTION_SIZE);
-    for (let agent = 0; agent < AGENTS; agent++) {
-      const own = new Float32Array(rows * OBS_SIZE);
-      for (let r = 0; r < rows; r++) own.set(obs.subarray((r * AGENTS + agent) * OBS_SIZE, (r * AGENTS + agent + 1) * OBS_SIZE), r * OBS_SIZE);
-      const out = await this.run(this.sessions[agent], own, rows);
-      for (let r = 0; r < rows; r++) actions.set(out.subarray(r * ACTION_SIZE, (r + 1) * ACTION_SIZE), (r * AGENTS + agent) * ACTION_SIZE);
-    }
-    return actions;
+  act(obs: Float32Array): Promise<Float32Array> {
+    return jointActions(this.racketPolicies(), obs);
   }
 
-  private async run(session: Session, obs: Float32Array, batch: number): Promise<Float32Array> {
-    const result = await session.run({ [kOnnxNames.obs]: new this.ort.Tensor("float32", obs, [batch, OBS_SIZE]) });
-    return result[kOnnxNames.actions].data as Float32Array;
+  /** One policy per file, as playPolicies takes them. */
+  racketPolicies(): RacketPolicy[] {
+    return this.sessions.map((session) => async (obs, rows) => {
+      const result = await session.run({ [kOnnxNames.obs]: new this.ort.Tensor("float32", obs, [rows, OBS_SIZE]) });
+      return result[kOnnxNames.actions].data as Float32Array;
+    });
   }
 
   async dispose(): Promise<void> {
@@ -81,16 +75,11 @@ export class OnnxPolicy {
 /** Plays `episodes` greedy episodes with ONNX policy files, on the env of the run the first was exported
  * from (its own evaluation's reset, train.evalCleanReset, unless `cleanReset` is given). */
 export async function evalOnnx(paths: string[], episodes: number, seed: number, cleanReset?: boolean): Promise<GreedyResult> {
-  const config = evalConfig(onnxTrainingConfig(paths[0]));
-  const played = cleanReset === undefined ? config : { ...config, env: { ...config.env, cleanReset } };
+  const trainedWith = onnxTrainingConfig(paths[0]);
   const policy = await OnnxPolicy.open(paths);
-  const rollout = greedyRollout(played, episodes, seed);
   try {
-    let step = rollout.next();
-    while (!step.done) step = rollout.next(await policy.act(step.value));
-    return step.value;
+    return await playPolicies(trainedWith, policy.racketPolicies(), episodes, seed, cleanReset);
   } finally {
-    rollout.return(undefined as never);
     await policy.dispose();
   }
 }

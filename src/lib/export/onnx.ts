@@ -7,7 +7,7 @@ import { writeFileSync } from "node:fs";
 import { ACTION_SIZE, OBS_SIZE } from "../../../binding/maddpg.ts";
 import { packageVersion } from "../../../binding/package.ts";
 import { ModelProto, kAttributeFloat, kAttributeInt, kAttributeInts, kAttributeTensor, kTensorFloat } from "./onnx-proto.ts";
-import { type DenseLayer, type GreedyPolicy, kLayerNormEps } from "./policy.ts";
+import { type DenseLayer, type GreedyPolicy, kLayerNormEps, policyMetadata } from "./policy.ts";
 
 /** Opset of the default domain the graph uses. */
 export const kOnnxOpset = 13;
@@ -140,16 +140,6 @@ export function onnxModelBytes(policy: GreedyPolicy, metadata: Record<string, st
     metadata_props: Object.entries({ ...policyMetadata(policy), ...metadata }).map(([key, value]) => ({ key, value })),
   });
   return ModelProto.encode(model).finish();
-}
-
-/** metadata_props of every export: where the policy came from and how it was trained. */
-export function policyMetadata(policy: GreedyPolicy): Record<string, string> {
-  return {
-    "tennis_train.checkpoint": policy.checkpointId,
-    "tennis_train.actor": policy.actor,
-    "tennis_train.obs_normalization": policy.obsNorm ? `clip((obs - mean) / std, -${policy.obsNorm.clip}, ${policy.obsNorm.clip}), in the graph` : "none",
-    "tennis_train.config": JSON.stringify(policy.config),
-  };
 }
 
 /** Writes the ONNX model of `policy` to `path`. */

@@ -3,6 +3,7 @@
 import { basename, dirname, join } from "node:path";
 
 import { Maddpg, OBS_SIZE } from "../../../binding/maddpg.ts";
+import { resolveConfig } from "../config/resolve.ts";
 import type { Config } from "../config/types.ts";
 import { verifyCheckpoint } from "../trainer/checkpoint.ts";
 import { runConfigOf } from "../trainer/evaluate.ts";
@@ -87,4 +88,21 @@ function actorLayers(learner: Maddpg, prefix: string, hiddenLayers: number, laye
   layers.push(dense("out", null));
   if (layers[0].inputs !== OBS_SIZE) throw new Error(`the actor takes ${layers[0].inputs} inputs, not ${OBS_SIZE}`);
   return layers;
+}
+
+/** The metadata of every export (ONNX metadata_props, the TorchScript file's tennis_train.json): where the
+ * policy came from and how it was trained. */
+export function policyMetadata(policy: GreedyPolicy): Record<string, string> {
+  return {
+    "tennis_train.checkpoint": policy.checkpointId,
+    "tennis_train.actor": policy.actor,
+    "tennis_train.obs_normalization": policy.obsNorm ? `clip((obs - mean) / std, -${policy.obsNorm.clip}, ${policy.obsNorm.clip}), in the file` : "none",
+    "tennis_train.config": JSON.stringify(policy.config),
+  };
+}
+
+/** The config an exported file was trained with (its tennis_train.config metadata), else the defaults. */
+export function trainingConfigOf(metadata: Record<string, string>): Config {
+  const saved = metadata["tennis_train.config"];
+  return resolveConfig(saved === undefined ? {} : { fileObject: JSON.parse(saved) });
 }
