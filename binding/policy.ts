@@ -2,7 +2,7 @@
 // written from plain layer data, and a loaded file acting on batches of one racket's observations.
 import { addon } from "./load.ts";
 import { ACTION_SIZE, OBS_SIZE } from "./shapes.ts";
-import { assertFiniteArray, assertFloat32Array, assertInt, assertNumber, assertString, invalidParameter } from "./validate.ts";
+import { assertFiniteArray, assertFloat32Array, assertInt, assertString, invalidParameter } from "./validate.ts";
 
 /** Largest layer width accepted (native kMaxWidth). */
 const kMaxWidth = 2 ** 20;
@@ -89,7 +89,8 @@ export function writeTorchScriptPolicy(path: string, spec: TorchScriptPolicySpec
     assertFiniteFloat32Array("spec.obsNorm.std", spec.obsNorm.std, inputs);
     const bad = spec.obsNorm.std.findIndex((s) => !(s > 0));
     if (bad >= 0) throw new TypeError(`Expected positive numbers for spec.obsNorm.std but received ${spec.obsNorm.std[bad]} at index ${bad}`);
-    assertNumber("spec.obsNorm.clip", spec.obsNorm.clip, Number.MIN_VALUE);
+    const clip: unknown = spec.obsNorm.clip;
+    if (typeof clip !== "number" || !Number.isFinite(clip) || clip <= 0) throw invalidParameter("spec.obsNorm.clip", "a finite number > 0", clip);
   }
   assertString("spec.metadata", spec.metadata);
   native.writeTorchScriptPolicy(path, spec.layers, spec.obsNorm ?? null, spec.metadata);

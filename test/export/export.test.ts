@@ -364,6 +364,9 @@ describe("export", function () {
       const std = new Float32Array(24).fill(1);
       std[3] = 0;
       expect(() => writeTorchScriptPolicy(path, { layers: [layer(24, 2)], obsNorm: { mean: new Float32Array(24), std, clip: 5 }, metadata: "" })).to.throw(TypeError, "Expected positive numbers for spec.obsNorm.std but received 0 at index 3");
+      const ones = new Float32Array(24).fill(1);
+      expect(() => writeTorchScriptPolicy(path, { layers: [layer(24, 2)], obsNorm: { mean: new Float32Array(24), std: ones, clip: 0 }, metadata: "" })).to.throw(TypeError, "Expected a finite number > 0 for spec.obsNorm.clip but received 0 of type number");
+      expect(() => writeTorchScriptPolicy(path, { layers: [layer(24, 4), { ...layer(4, 2), norm: { weight: new Float32Array(2), bias: new Float32Array(2) } }], obsNorm: null, metadata: "" })).to.throw(TypeError, "Expected null (the output layer has no LayerNorm) for spec.layers[1].norm but received object");
       expect(() => writeTorchScriptPolicy(join(dir, "no", "such", "dir", "p.pt"), { layers: [layer(24, 2)], obsNorm: null, metadata: "" })).to.throw(TennisTrainError, `cannot write the TorchScript file ${join(dir, "no", "such", "dir", "p.pt")}`);
 
       writeTorchScriptPolicy(path, { layers: [layer(24, 2)], obsNorm: { mean: new Float32Array(24), std: new Float32Array(24).fill(2), clip: 5 }, metadata: "" });
