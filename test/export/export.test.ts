@@ -135,7 +135,7 @@ function torchScriptActions(runs: { file: string; obs: Float32Array }[], dir: st
     "    extra = {'tennis_train.json': ''}",
     "    module = torch.jit.load(file, _extra_files=extra)",
     "    with torch.no_grad(): module(obs).numpy().astype(numpy.float32).tofile(out)",
-    "    open(out + '.json', 'w').write(extra['tennis_train.json'])",
+    "    open(out + '.json', 'wb').write(extra['tennis_train.json'])",
   ].join("\n");
   const run = spawnSync(PYTHON, ["-c", script, ...args], { encoding: "utf8" });
   expect(run.status, run.stderr).to.equal(0);

@@ -13,10 +13,17 @@
 namespace tennis {
 namespace {
 
-// The first line of a LibTorch error, without its C++ backtrace.
-std::string first_line(const c10::Error& error) {
-  const std::string what = error.what_without_backtrace();
-  return what.substr(0, what.find('\n'));
+// One line on what LibTorch raised: the first line of a c10::Error without its C++ backtrace, or the
+// last line of an interpreter error (its TorchScript traceback comes first, the Python-style error last).
+std::string error_summary(const std::exception& error) {
+  if (const auto* c10_error = dynamic_cast<const c10::Error*>(&error)) {
+    const std::string what = c10_error->what_without_backtrace();
+    return what.substr(0, what.find('\n'));
+  }
+  std::string what = error.what();
+  while (!what.empty() && what.back() == '\n') what.pop_back();
+  const size_t last = what.rfind('\n');
+  return last == std::string::npos ? what : what.substr(last + 1);
 }
 
 std::string shape_text(c10::IntArrayRef sizes) {
@@ -143,8 +150,8 @@ void save_torchscript_policy(const PolicySpec& spec, const std::string& path, co
   torch::jit::Module module = torchscript_policy_module(spec);
   try {
     module.save(path, extra_files);
-  } catch (const c10::Error& error) {
-    throw std::runtime_error("cannot write the TorchScript file " + path + ": " + first_line(error));
+  } catch (const std::exception& error) {
+    throw std::runtime_error("cannot write the TorchScript file " + path + ": " + error_summary(error));
   }
 }
 
@@ -160,8 +167,8 @@ TorchScriptPolicy::TorchScriptPolicy(const std::string& path, int64_t obs_size, 
   for (const auto& name : extra_file_names) extra_files_[name] = "";
   try {
     module_ = torch::jit::load(path, torch::kCPU, extra_files_);
-  } catch (const c10::Error& error) {
-    throw std::runtime_error(path + " is not a TorchScript file (torch::jit::load: " + first_line(error) + ")");
+  } catch (const std::exception& error) {
+    throw std::runtime_error(path + " is not a TorchScript file (torch::jit::load: " + error_summary(error) + ")");
   }
   if (!module_.find_method("forward")) throw std::runtime_error("TorchScript file " + path + " has no forward method");
   module_.eval();
@@ -179,9 +186,9 @@ torch::Tensor TorchScriptPolicy::forward(const torch::Tensor& obs) {
   try {
     torch::InferenceMode inference;
     out = module_.forward({obs});
-  } catch (const c10::Error& error) {
+  } catch (const std::exception& error) {
     throw std::runtime_error("TorchScript file " + path_ + " does not run as a policy " + expected + ": " +
-                             first_line(error));
+                             error_summary(error));
   }
   if (!out.isTensor()) {
     throw std::runtime_error("TorchScript file " + path_ + " is not a policy " + expected + ": forward returned " +
