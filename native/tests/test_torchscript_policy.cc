@@ -27,7 +27,7 @@ std::string policy_temp_path(const std::string& name) {
 }
 
 std::vector<float> values(int64_t n, float scale, float shift) {
-  std::vector<float> out(size_t(n));
+  std::vector<float> out(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) out[size_t(i)] = scale * std::sin(float(i) * 1.7f + shift);
   return out;
 }
