@@ -62,9 +62,9 @@ void check_spec(const PolicySpec& spec) {
                                   std::to_string(spec.layers[i - 1].outputs) + ", got " + std::to_string(layer.inputs));
     }
     if (int64_t(layer.weight.size()) != layer.inputs * layer.outputs) {
-      throw std::invalid_argument(name + ".weight must have outputs*inputs = " +
-                                  std::to_string(layer.inputs * layer.outputs) + " floats, got " +
-                                  std::to_string(layer.weight.size()));
+      throw std::invalid_argument(name +
+                                  ".weight must have outputs*inputs = " + std::to_string(layer.inputs * layer.outputs) +
+                                  " floats, got " + std::to_string(layer.weight.size()));
     }
     if (int64_t(layer.bias.size()) != layer.outputs) {
       throw std::invalid_argument(name + ".bias must have outputs = " + std::to_string(layer.outputs) +
@@ -72,10 +72,11 @@ void check_spec(const PolicySpec& spec) {
     }
     const bool norm = !layer.norm_weight.empty() || !layer.norm_bias.empty();
     if (norm && i + 1 == spec.layers.size()) throw std::invalid_argument(name + " (the output layer) has no LayerNorm");
-    if (norm && (int64_t(layer.norm_weight.size()) != layer.outputs || int64_t(layer.norm_bias.size()) != layer.outputs)) {
-      throw std::invalid_argument(name + " LayerNorm weight and bias must have outputs = " +
-                                  std::to_string(layer.outputs) + " floats each, got " +
-                                  std::to_string(layer.norm_weight.size()) + " and " +
+    if (norm &&
+        (int64_t(layer.norm_weight.size()) != layer.outputs || int64_t(layer.norm_bias.size()) != layer.outputs)) {
+      throw std::invalid_argument(name +
+                                  " LayerNorm weight and bias must have outputs = " + std::to_string(layer.outputs) +
+                                  " floats each, got " + std::to_string(layer.norm_weight.size()) + " and " +
                                   std::to_string(layer.norm_bias.size()));
     }
   }
@@ -88,7 +89,8 @@ void check_spec(const PolicySpec& spec) {
                                   std::to_string(norm.std.size()));
     }
     for (size_t j = 0; j < inputs; ++j) {
-      if (!std::isfinite(norm.mean[j])) throw std::invalid_argument("obsNorm.mean[" + std::to_string(j) + "] must be finite");
+      if (!std::isfinite(norm.mean[j]))
+        throw std::invalid_argument("obsNorm.mean[" + std::to_string(j) + "] must be finite");
       if (!(norm.std[j] > 0.f) || !std::isfinite(norm.std[j])) {
         throw std::invalid_argument("obsNorm.std[" + std::to_string(j) + "] must be finite and > 0, got " +
                                     std::to_string(norm.std[j]));
