@@ -104,51 +104,11 @@ class ConfigReader {
   std::set<std::string> known_;
 };
 
-// The learner options a caller of the Maddpg constructor leaves out: kKeep takes them from
-// omitted_option_values(), kThrow makes each one required. binding/maddpg.ts passes only the options
-// its caller set; the trainer (src/trainer/train.ts, maddpgOptions) sets every one from the resolved
-// config, whose defaults configs/schema.json holds.
-constexpr Missing kMissingOption = Missing::kKeep;
-
-// The values of the learner options a caller leaves out (kMissingOption = kKeep). They are not the
-// trainer's defaults (configs/schema.json).
-tennis::MaddpgConfig omitted_option_values() {
-  tennis::MaddpgConfig c;
-  c.actor_hidden = {128, 128};
-  c.critic_hidden = {128, 128};
-  c.lr_actor = 1e-4;
-  c.lr_critic = 1e-3;
-  c.gamma = 0.99;
-  c.tau = 1e-3;
-  c.batch_size = 256;
-  c.grad_clip = 1.0;
-  c.weight_decay = 0.0;
-  c.shared_parameters = false;
-  c.layer_norm = false;
-  c.batch_norm = false;
-  c.twin_critics = false;
-  c.target_noise = 0.0;
-  c.target_noise_clip = 0.5;
-  c.policy_delay = 1;
-  c.noise.type = "ou";
-  c.noise.ou_mu = 0.0;
-  c.noise.ou_theta = 0.15;
-  c.noise.ou_sigma = 0.2;
-  c.noise.gaussian_sigma = 0.1;
-  c.noise.scale_start = 1.0;
-  c.noise.scale_end = 1.0;
-  c.noise.decay = 0;
-  c.noise.decay_unit = "episodes";
-  c.device = "cpu";
-  c.impl = "libtorch";
-  c.threads = 0;
-  c.seed = 0;
-  return c;
-}
-
+// Every learner option is required: the binding passes the resolved config's values
+// (configs/schema.json holds the defaults), and a missing one is a TypeError naming it.
 tennis::MaddpgConfig config_from(Napi::Env env, Napi::Object object) {
-  tennis::MaddpgConfig c = omitted_option_values();
-  ConfigReader r(env, object, "", kMissingOption);
+  tennis::MaddpgConfig c{};
+  ConfigReader r(env, object, "", Missing::kThrow);
   r.int_list("actorHidden", c.actor_hidden);
   r.int_list("criticHidden", c.critic_hidden);
   r.number("lrActor", c.lr_actor);
@@ -168,12 +128,12 @@ tennis::MaddpgConfig config_from(Napi::Env env, Napi::Object object) {
   r.string("device", c.device);
   r.string("impl", c.impl);
   r.integer("threads", c.threads);
-  double seed = double(c.seed);
+  double seed = 0;
   r.number("seed", seed);
   THROW_TYPEERROR_IF(seed < 0 || std::floor(seed) != seed || seed > 9007199254740991.0, env,
                      "seed must be an integer in [0, 2^53), got ", seed);
   c.seed = uint64_t(seed);
-  ConfigReader n(env, r.object("noise"), "noise.", kMissingOption);
+  ConfigReader n(env, r.object("noise"), "noise.", Missing::kThrow);
   n.string("type", c.noise.type);
   n.number("ouMu", c.noise.ou_mu);
   n.number("ouTheta", c.noise.ou_theta);

@@ -96,14 +96,18 @@ describe("Maddpg binding", function () {
   });
 
   it("native rechecks reject what the wrapper would have caught", () => {
-    const native = new addon.Maddpg({ actorHidden: [8], criticHidden: [8] });
+    const native = new addon.Maddpg({ ...small, actorHidden: [8], criticHidden: [8] });
     expect(() => native.act(new Float32Array(47), new Float32Array(4), false)).to.throw(TypeError, "obs must be a Float32Array of length nEnvs * 48");
     expect(() => native.act(new Float32Array(48), new Float32Array(4), 1)).to.throw(TypeError, "explore must be a boolean");
-    expect(() => new addon.Maddpg({ gama: 1 })).to.throw(TypeError, "unknown option gama");
-    expect(() => new addon.Maddpg({ noise: { sigma: 1 } })).to.throw(TypeError, "unknown option noise.sigma");
-    expect(() => new addon.Maddpg({ tau: "x" })).to.throw(TypeError, "tau must be a number");
+    expect(() => new addon.Maddpg({ ...small, gama: 1 })).to.throw(TypeError, "unknown option gama");
+    expect(() => new addon.Maddpg({ ...small, noise: { ...small.noise, sigma: 1 } })).to.throw(TypeError, "unknown option noise.sigma");
+    expect(() => new addon.Maddpg({ ...small, tau: "x" })).to.throw(TypeError, "tau must be a number");
+    const { lrActor: _lrActor, ...withoutLrActor } = small;
+    expect(() => new addon.Maddpg(withoutLrActor)).to.throw(TypeError, "options.lrActor is required");
+    const { ouSigma: _ouSigma, ...noiseWithoutSigma } = small.noise;
+    expect(() => new addon.Maddpg({ ...small, noise: noiseWithoutSigma })).to.throw(TypeError, "options.noise.ouSigma is required");
     try {
-      new addon.Maddpg({ tau: 3 });
+      new addon.Maddpg({ ...small, tau: 3 });
       expect.fail("no throw");
     } catch (err) {
       expect((err as TennisTrainError).code).to.equal("ERR_INVALID_ARG");
