@@ -14,8 +14,8 @@ namespace {
 
 fused::NetBuffers net_buffers(torch::Tensor& params, torch::Tensor& target, torch::Tensor& exp_avg,
                               torch::Tensor& exp_avg_sq, int64_t* step) {
-  return {params.data_ptr<float>(), target.data_ptr<float>(), exp_avg.data_ptr<float>(), exp_avg_sq.data_ptr<float>(),
-          params.numel(), step};
+  return {params.data_ptr<float>(),     target.data_ptr<float>(), exp_avg.data_ptr<float>(),
+          exp_avg_sq.data_ptr<float>(), params.numel(),           step};
 }
 
 std::vector<fused::GroupBuffers> group_buffers(Learner& learner) {

@@ -266,9 +266,7 @@ std::pair<torch::Tensor, torch::Tensor> Learner::critic_loss_of(Group& g, const 
                                                                 const torch::Tensor& y, const torch::Tensor& weights) {
   const int64_t copies = int64_t(g.agents.size());
   const torch::Tensor w = !weights.defined() || copies == 1 ? weights : weights.repeat({copies, 1});
-  auto mse = [&](const torch::Tensor& q) {
-    return w.defined() ? (w * (q - y).pow(2)).mean() : torch::mse_loss(q, y);
-  };
+  auto mse = [&](const torch::Tensor& q) { return w.defined() ? (w * (q - y).pow(2)).mean() : torch::mse_loss(q, y); };
   const auto q1 = g.critics[0]->forward(input);
   auto loss = mse(q1);
   if (g.critics.size() > 1) loss = loss + mse(g.critics[1]->forward(input));

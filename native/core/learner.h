@@ -44,8 +44,8 @@ struct Learner {
   std::vector<Group> groups;
   // Index tensors (on the device) of view_order(i) where it is not the identity.
   std::vector<torch::Tensor> view_index;
-  Rng target_rng;        // MATD3 target smoothing noise
-  int64_t updates = 0;   // updates run (checkpointed)
+  Rng target_rng;       // MATD3 target smoothing noise
+  int64_t updates = 0;  // updates run (checkpointed)
 
   // Builds the networks from a validated config: device, LibTorch's thread count, initial weights
   // drawn from Rng(config.seed), targets copied from them, flat buffers and optimizers.

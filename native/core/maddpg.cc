@@ -57,8 +57,8 @@ void check_batch(const BatchView& batch) {
     check_finite(batch.weights, rows, 1, "weights");
     for (int64_t k = 0; k < rows; ++k) {
       if (batch.weights[k] < 0) {
-        throw std::invalid_argument("batch.weights must be >= 0, got " + std::to_string(batch.weights[k]) +
-                                    " at row " + std::to_string(k));
+        throw std::invalid_argument("batch.weights must be >= 0, got " + std::to_string(batch.weights[k]) + " at row " +
+                                    std::to_string(k));
       }
     }
   }
@@ -148,7 +148,7 @@ UpdateStats Maddpg::update(int64_t k, BatchSource& source) {
   int64_t actor_updates = 0;
   std::vector<float> td_errors;
   for (int64_t u = 0; u < k; ++u) {
-    BatchView view{rows, m.obs.data(), m.actions.data(), m.rewards.data(), m.next_obs.data(),
+    BatchView view{rows,           m.obs.data(),     m.actions.data(), m.rewards.data(), m.next_obs.data(),
                    m.dones.data(), m.weights.data(), m.indices.data()};
     source.next(view);
     if (view.size != rows) {

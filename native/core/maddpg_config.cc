@@ -26,8 +26,8 @@ void validate(const MaddpgConfig& c) {
     }
   };
   auto in_range = [&](double v, double lo, double hi, const char* field) {
-    if (!(v >= lo && v <= hi)) fail(field, "in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]",
-                                     std::to_string(v));
+    if (!(v >= lo && v <= hi))
+      fail(field, "in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]", std::to_string(v));
   };
   check_hidden(c.actor_hidden, "actor_hidden");
   check_hidden(c.critic_hidden, "critic_hidden");

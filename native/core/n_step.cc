@@ -22,7 +22,8 @@ constexpr int kSlotFloats = kObsFloats + kActionFloats + kPairFloats;
 NStepAccumulator::NStepAccumulator(int64_t num_envs, int n, double gamma) : num_envs_(num_envs), n_(n), gamma_(gamma) {
   if (num_envs < 1) throw std::invalid_argument("num_envs must be >= 1, got " + std::to_string(num_envs));
   if (n < 1) throw std::invalid_argument("n must be >= 1, got " + std::to_string(n));
-  if (!(gamma >= 0.0 && gamma <= 1.0)) throw std::invalid_argument("gamma must be in [0, 1], got " + std::to_string(gamma));
+  if (!(gamma >= 0.0 && gamma <= 1.0))
+    throw std::invalid_argument("gamma must be in [0, 1], got " + std::to_string(gamma));
   head_.assign(num_envs, 0);
   count_.assign(num_envs, 0);
   obs_.resize(num_envs * n * kObsFloats);
@@ -50,7 +51,8 @@ int64_t NStepAccumulator::add(ReplayBuffer& buffer, const float* obs, const floa
     std::copy_n(actions + e * kActionFloats, kActionFloats, &actions_[slot * kActionFloats]);
     std::copy_n(rewards + e * kPairFloats, kPairFloats, &rewards_[slot * kPairFloats]);
     count_[e] += 1;
-    const bool done = std::any_of(dones + e * kPairFloats, dones + (e + 1) * kPairFloats, [](float d) { return d != 0.0f; });
+    const bool done =
+        std::any_of(dones + e * kPairFloats, dones + (e + 1) * kPairFloats, [](float d) { return d != 0.0f; });
     // A full ring emits its oldest step; an episode end emits them all.
     while (count_[e] == n_ || (done && count_[e] > 0)) {
       const int64_t first = e * n_ + head_[e];

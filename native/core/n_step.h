@@ -28,8 +28,8 @@ class NStepAccumulator {
   // null) marks envs whose episode was discarded (any flag set): their step is dropped and their ring
   // cleared.
   // Returns the number of records appended.
-  int64_t add(ReplayBuffer& buffer, const float* obs, const float* actions, const float* rewards,
-              const float* next_obs, const float* dones, const float* lost = nullptr);
+  int64_t add(ReplayBuffer& buffer, const float* obs, const float* actions, const float* rewards, const float* next_obs,
+              const float* dones, const float* lost = nullptr);
 
   // Floats of the state (save_state / load_state): per env, the pending count then n slots of
   // obs [2][24], actions [2][2], rewards [2].

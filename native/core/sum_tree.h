@@ -34,9 +34,9 @@ class SumTree {
   void rebuild();
 
   int64_t capacity_;
-  int64_t leaves_;            // power of two >= capacity; leaf i lives at node leaves_ + i
-  std::vector<double> sum_;   // node sums, node 1 is the root
-  std::vector<float> min_;    // node minima over positive leaves (+inf for none)
+  int64_t leaves_;           // power of two >= capacity; leaf i lives at node leaves_ + i
+  std::vector<double> sum_;  // node sums, node 1 is the root
+  std::vector<float> min_;   // node minima over positive leaves (+inf for none)
 };
 
 // Counts of 0/1 flags per slot with O(log n) update, total and "k-th set slot" queries.
@@ -54,9 +54,9 @@ class CountIndex {
 
  private:
   int64_t capacity_;
-  int64_t top_bit_;              // largest power of two <= capacity, for binary lifting
+  int64_t top_bit_;  // largest power of two <= capacity, for binary lifting
   int64_t total_ = 0;
-  std::vector<uint32_t> tree_;   // Fenwick tree, 1-based
+  std::vector<uint32_t> tree_;  // Fenwick tree, 1-based
 };
 
 }  // namespace tennis

@@ -33,8 +33,8 @@ class PromiseWorker : public Napi::AsyncWorker {
   // Queues the work and returns its promise.
   static Napi::Promise Run(Napi::Env env, Body body, Result result, std::vector<Napi::Value> keep_alive,
                            std::function<void()> on_settle = {}) {
-    auto* worker = new PromiseWorker(env, std::move(body), std::move(result), std::move(keep_alive),
-                                     std::move(on_settle));
+    auto* worker =
+        new PromiseWorker(env, std::move(body), std::move(result), std::move(keep_alive), std::move(on_settle));
     Napi::Promise promise = worker->Promise();
     worker->Queue();
     return promise;

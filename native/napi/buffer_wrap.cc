@@ -32,10 +32,10 @@ void read_int(const Napi::Object& obj, const char* key, const char* name, int64_
   if (value.IsUndefined()) return;
   THROW_TYPEERROR_IF(!value.IsNumber(), env, name, " must be a number");
   const double number = value.As<Napi::Number>().DoubleValue();
-  THROW_TYPEERROR_IF(!std::isfinite(number) || std::floor(number) != number, env, name,
-                     " must be an integer, got ", number);
-  THROW_RANGEERROR_IF(number < double(lo) || number > double(hi), env, name, " must be in [", lo, ", ", hi,
-                      "], got ", number);
+  THROW_TYPEERROR_IF(!std::isfinite(number) || std::floor(number) != number, env, name, " must be an integer, got ",
+                     number);
+  THROW_RANGEERROR_IF(number < double(lo) || number > double(hi), env, name, " must be in [", lo, ", ", hi, "], got ",
+                      number);
   out = static_cast<int64_t>(number);
 }
 
@@ -73,8 +73,8 @@ int32_t* int32_arg(const Napi::CallbackInfo& info, size_t index, const char* nam
                          info[index].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array,
                      env, name, " must be an Int32Array");
   auto array = info[index].As<Napi::Int32Array>();
-  THROW_TYPEERROR_IF(array.ElementLength() != length, env, name, " must be an Int32Array of length ", length,
-                     ", got ", array.ElementLength());
+  THROW_TYPEERROR_IF(array.ElementLength() != length, env, name, " must be an Int32Array of length ", length, ", got ",
+                     array.ElementLength());
   return array.Data();
 }
 
@@ -85,28 +85,27 @@ bool present(const Napi::CallbackInfo& info, size_t index) {
 }  // namespace
 
 void BufferWrap::Init(Napi::Env env, Napi::Object exports) {
-  Napi::Function cls = DefineClass(
-      env, "ReplayBuffer",
-      {
-          InstanceMethod<&BufferWrap::Add>("add"),
-          InstanceMethod<&BufferWrap::Sample>("sample"),
-          InstanceMethod<&BufferWrap::UpdatePriorities>("updatePriorities"),
-          InstanceMethod<&BufferWrap::Save>("save"),
-          InstanceMethod<&BufferWrap::Load>("load"),
-          InstanceMethod<&BufferWrap::ReadSlot>("readSlot"),
-          InstanceMethod<&BufferWrap::Dispose>("dispose"),
-          InstanceAccessor<&BufferWrap::GetSize>("size"),
-          InstanceAccessor<&BufferWrap::GetCapacity>("capacity"),
-          InstanceAccessor<&BufferWrap::GetTotalAdded>("totalAdded"),
-          InstanceAccessor<&BufferWrap::GetShmName>("shmName"),
-          InstanceAccessor<&BufferWrap::GetIsOwner>("isOwner"),
-          InstanceAccessor<&BufferWrap::GetPrioritized>("prioritized"),
-          InstanceAccessor<&BufferWrap::GetBeta>("beta"),
-          InstanceAccessor<&BufferWrap::GetReclaimedStalePid>("reclaimedStalePid"),
-          InstanceAccessor<&BufferWrap::GetDisposed>("disposed"),
-          StaticMethod<&BufferWrap::UniqueShmName>("uniqueShmName"),
-          StaticMethod<&BufferWrap::SweepStaleSegments>("sweepStaleSegments"),
-      });
+  Napi::Function cls = DefineClass(env, "ReplayBuffer",
+                                   {
+                                       InstanceMethod<&BufferWrap::Add>("add"),
+                                       InstanceMethod<&BufferWrap::Sample>("sample"),
+                                       InstanceMethod<&BufferWrap::UpdatePriorities>("updatePriorities"),
+                                       InstanceMethod<&BufferWrap::Save>("save"),
+                                       InstanceMethod<&BufferWrap::Load>("load"),
+                                       InstanceMethod<&BufferWrap::ReadSlot>("readSlot"),
+                                       InstanceMethod<&BufferWrap::Dispose>("dispose"),
+                                       InstanceAccessor<&BufferWrap::GetSize>("size"),
+                                       InstanceAccessor<&BufferWrap::GetCapacity>("capacity"),
+                                       InstanceAccessor<&BufferWrap::GetTotalAdded>("totalAdded"),
+                                       InstanceAccessor<&BufferWrap::GetShmName>("shmName"),
+                                       InstanceAccessor<&BufferWrap::GetIsOwner>("isOwner"),
+                                       InstanceAccessor<&BufferWrap::GetPrioritized>("prioritized"),
+                                       InstanceAccessor<&BufferWrap::GetBeta>("beta"),
+                                       InstanceAccessor<&BufferWrap::GetReclaimedStalePid>("reclaimedStalePid"),
+                                       InstanceAccessor<&BufferWrap::GetDisposed>("disposed"),
+                                       StaticMethod<&BufferWrap::UniqueShmName>("uniqueShmName"),
+                                       StaticMethod<&BufferWrap::SweepStaleSegments>("sweepStaleSegments"),
+                                   });
   exports.Set("ReplayBuffer", cls);
 }
 
@@ -304,9 +303,7 @@ Napi::Value BufferWrap::GetReclaimedStalePid(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), double(core(info.Env()).reclaimed_stale_pid()));
 }
 
-Napi::Value BufferWrap::GetDisposed(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), !core_);
-}
+Napi::Value BufferWrap::GetDisposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !core_); }
 
 Napi::Value BufferWrap::UniqueShmName(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();

@@ -73,7 +73,7 @@ class BufferWrap : public Napi::ObjectWrap<BufferWrap> {
   std::shared_ptr<tennis::ReplayBuffer> core_;
   napi_env env_ = nullptr;
   bool hook_registered_ = false;
-  bool busy_ = false;                  // an async save/load is in flight
+  bool busy_ = false;                   // an async save/load is in flight
   std::vector<int64_t> index_scratch_;  // int64 slots between the core and JS Int32Arrays
 };
 

@@ -19,8 +19,8 @@ inline float* float32_arg(const Napi::CallbackInfo& info, size_t index, const ch
                          info[index].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array,
                      env, name, " must be a Float32Array");
   auto array = info[index].As<Napi::Float32Array>();
-  THROW_TYPEERROR_IF(array.ElementLength() != length, env, name, " must be a Float32Array of length ", length,
-                     ", got ", array.ElementLength());
+  THROW_TYPEERROR_IF(array.ElementLength() != length, env, name, " must be a Float32Array of length ", length, ", got ",
+                     array.ElementLength());
   return array.Data();
 }
 
@@ -37,8 +37,8 @@ inline int64_t int_arg(const Napi::CallbackInfo& info, size_t index, const char*
   THROW_TYPEERROR_IF(index >= info.Length() || !info[index].IsNumber(), env, name, " must be a number");
   const double value = info[index].As<Napi::Number>().DoubleValue();
   THROW_TYPEERROR_IF(std::floor(value) != value, env, name, " must be an integer, got ", value);
-  THROW_RANGEERROR_IF(value < double(lo) || value > double(hi), env, name, " must be in [", lo, ", ", hi,
-                      "], got ", value);
+  THROW_RANGEERROR_IF(value < double(lo) || value > double(hi), env, name, " must be in [", lo, ", ", hi, "], got ",
+                      value);
   return static_cast<int64_t>(value);
 }
 

@@ -57,8 +57,7 @@ void read_int(const Napi::Object& obj, const char* key, int lo, int hi, int& out
   THROW_TYPEERROR_IF(!value.IsNumber(), env, "state.", key, " must be a number");
   const double number = value.As<Napi::Number>().DoubleValue();
   THROW_TYPEERROR_IF(std::floor(number) != number, env, "state.", key, " must be an integer, got ", number);
-  THROW_RANGEERROR_IF(number < lo || number > hi, env, "state.", key, " must be in [", lo, ", ", hi, "], got ",
-                      number);
+  THROW_RANGEERROR_IF(number < lo || number > hi, env, "state.", key, " must be in [", lo, ", ", hi, "], got ", number);
   out = static_cast<int>(number);
 }
 
@@ -77,8 +76,8 @@ void read_pair(const Napi::Object& obj, const char* key, T* out) {
       THROW_TYPEERROR_IF(!item.IsBoolean(), env, "state.", key, "[", i, "] must be a boolean");
       out[i] = item.As<Napi::Boolean>();
     } else {
-      THROW_TYPEERROR_IF(!item.IsNumber() || !std::isfinite(item.As<Napi::Number>().DoubleValue()), env, "state.",
-                         key, "[", i, "] must be a finite number");
+      THROW_TYPEERROR_IF(!item.IsNumber() || !std::isfinite(item.As<Napi::Number>().DoubleValue()), env, "state.", key,
+                         "[", i, "] must be a finite number");
       out[i] = static_cast<T>(item.As<Napi::Number>().DoubleValue());
     }
   }

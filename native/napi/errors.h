@@ -49,12 +49,12 @@ auto guard(Napi::Env env, Body&& body) -> decltype(body()) {
 
 }  // namespace tennis_napi
 
-#define THROW_TYPEERROR_IF(cond, env, ...)                                           \
-  do {                                                                               \
-    if (cond) throw Napi::TypeError::New(env, ::tennis_napi::concat(__VA_ARGS__));   \
+#define THROW_TYPEERROR_IF(cond, env, ...)                                         \
+  do {                                                                             \
+    if (cond) throw Napi::TypeError::New(env, ::tennis_napi::concat(__VA_ARGS__)); \
   } while (0)
 
-#define THROW_RANGEERROR_IF(cond, env, ...)                                          \
-  do {                                                                               \
-    if (cond) throw Napi::RangeError::New(env, ::tennis_napi::concat(__VA_ARGS__));  \
+#define THROW_RANGEERROR_IF(cond, env, ...)                                         \
+  do {                                                                              \
+    if (cond) throw Napi::RangeError::New(env, ::tennis_napi::concat(__VA_ARGS__)); \
   } while (0)

@@ -22,5 +22,4 @@ struct ExportRegistration {
 }  // namespace tennis_napi
 
 // TENNIS_REGISTER_EXPORT(EnvWrap, &EnvWrap::Init) in a wrap's .cc file.
-#define TENNIS_REGISTER_EXPORT(tag, fn) \
-  static ::tennis_napi::ExportRegistration tennis_export_##tag(#tag, fn)
+#define TENNIS_REGISTER_EXPORT(tag, fn) static ::tennis_napi::ExportRegistration tennis_export_##tag(#tag, fn)

@@ -67,8 +67,8 @@ class ConfigReader {
     out.clear();
     for (uint32_t i = 0; i < array.Length(); ++i) {
       Napi::Value item = array.Get(i);
-      THROW_TYPEERROR_IF(!item.IsNumber() || std::floor(item.As<Napi::Number>().DoubleValue()) !=
-                                                 item.As<Napi::Number>().DoubleValue(),
+      THROW_TYPEERROR_IF(!item.IsNumber() ||
+                             std::floor(item.As<Napi::Number>().DoubleValue()) != item.As<Napi::Number>().DoubleValue(),
                          env_, prefix_, key, "[", i, "] must be an integer");
       out.push_back(int64_t(item.As<Napi::Number>().DoubleValue()));
     }
@@ -92,8 +92,7 @@ class ConfigReader {
   Napi::Value get(const char* key) {
     known_.insert(key);
     Napi::Value v = object_.Get(key);
-    THROW_TYPEERROR_IF(v.IsUndefined() && missing_ == Missing::kThrow, env_, "options.", prefix_, key,
-                       " is required");
+    THROW_TYPEERROR_IF(v.IsUndefined() && missing_ == Missing::kThrow, env_, "options.", prefix_, key, " is required");
     return v;
   }
 
@@ -156,8 +155,8 @@ float* batch_array(Napi::Env env, Napi::Object batch, const char* key, size_t le
   THROW_TYPEERROR_IF(!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array, env,
                      "batch.", key, " must be a Float32Array");
   auto array = v.As<Napi::Float32Array>();
-  THROW_TYPEERROR_IF(array.ElementLength() != length, env, "batch.", key, " must be a Float32Array of length ",
-                     length, ", got ", array.ElementLength());
+  THROW_TYPEERROR_IF(array.ElementLength() != length, env, "batch.", key, " must be a Float32Array of length ", length,
+                     ", got ", array.ElementLength());
   keep_alive.push_back(v);
   return array.Data();
 }
@@ -243,13 +242,12 @@ Napi::Value MaddpgWrap::UpdateBatch(const Napi::CallbackInfo& info) {
   THROW_TYPEERROR_IF(info.Length() < 1 || !info[0].IsObject(), env, "batch must be an object");
   Napi::Object batch = info[0].As<Napi::Object>();
   Napi::Value obs_value = batch.Get("obs");
-  THROW_TYPEERROR_IF(!obs_value.IsTypedArray() ||
-                         obs_value.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array,
-                     env, "batch.obs must be a Float32Array");
+  THROW_TYPEERROR_IF(
+      !obs_value.IsTypedArray() || obs_value.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array, env,
+      "batch.obs must be a Float32Array");
   const size_t obs_length = obs_value.As<Napi::Float32Array>().ElementLength();
   THROW_TYPEERROR_IF(obs_length == 0 || obs_length % kJointObs != 0, env,
-                     "batch.obs must be a Float32Array of length size * ", kJointObs, " (size >= 1), got ",
-                     obs_length);
+                     "batch.obs must be a Float32Array of length size * ", kJointObs, " (size >= 1), got ", obs_length);
   const size_t rows = obs_length / kJointObs;
   std::vector<Napi::Value> keep_alive;
   tennis::BatchView view;

@@ -32,40 +32,40 @@ struct Registrar {
 
 #define CHECK_CONCAT2(a, b) a##b
 #define CHECK_CONCAT(a, b) CHECK_CONCAT2(a, b)
-#define TEST(name)                                                              \
-  static void name();                                                           \
-  static check::Registrar CHECK_CONCAT(check_reg_, name)(#name, &name);         \
+#define TEST(name)                                                      \
+  static void name();                                                   \
+  static check::Registrar CHECK_CONCAT(check_reg_, name)(#name, &name); \
   static void name()
 
-#define CHECK(cond)                                                                         \
-  do {                                                                                      \
-    if (!(cond)) {                                                                          \
-      std::ostringstream check_os;                                                          \
-      check_os << __FILE__ << ":" << __LINE__ << ": CHECK(" #cond ") failed";               \
-      throw check::Failure{check_os.str()};                                                 \
-    }                                                                                       \
+#define CHECK(cond)                                                           \
+  do {                                                                        \
+    if (!(cond)) {                                                            \
+      std::ostringstream check_os;                                            \
+      check_os << __FILE__ << ":" << __LINE__ << ": CHECK(" #cond ") failed"; \
+      throw check::Failure{check_os.str()};                                   \
+    }                                                                         \
   } while (0)
 
-#define CHECK_MSG(cond, msg)                                                                \
-  do {                                                                                      \
-    if (!(cond)) {                                                                          \
-      std::ostringstream check_os;                                                          \
-      check_os << __FILE__ << ":" << __LINE__ << ": " << msg;                               \
-      throw check::Failure{check_os.str()};                                                 \
-    }                                                                                       \
+#define CHECK_MSG(cond, msg)                                  \
+  do {                                                        \
+    if (!(cond)) {                                            \
+      std::ostringstream check_os;                            \
+      check_os << __FILE__ << ":" << __LINE__ << ": " << msg; \
+      throw check::Failure{check_os.str()};                   \
+    }                                                         \
   } while (0)
 
-#define CHECK_NEAR(a, b, tol)                                                               \
-  CHECK_MSG(std::fabs(double(a) - double(b)) <= (tol),                                      \
+#define CHECK_NEAR(a, b, tol)                          \
+  CHECK_MSG(std::fabs(double(a) - double(b)) <= (tol), \
             "CHECK_NEAR(" #a ", " #b ") failed: " << (a) << " vs " << (b) << " tol " << (tol))
 
-#define CHECK_THROWS(expr, ExcType)                                                         \
-  do {                                                                                      \
-    bool check_thrown = false;                                                              \
-    try {                                                                                   \
-      expr;                                                                                 \
-    } catch (const ExcType&) {                                                              \
-      check_thrown = true;                                                                  \
-    }                                                                                       \
-    CHECK_MSG(check_thrown, "expected " #ExcType " from " #expr);                           \
+#define CHECK_THROWS(expr, ExcType)                               \
+  do {                                                            \
+    bool check_thrown = false;                                    \
+    try {                                                         \
+      expr;                                                       \
+    } catch (const ExcType&) {                                    \
+      check_thrown = true;                                        \
+    }                                                             \
+    CHECK_MSG(check_thrown, "expected " #ExcType " from " #expr); \
   } while (0)

@@ -25,7 +25,7 @@ constexpr double kParityTolerance = 1e-4;
 
 // The worst over tensors of |a - b| / |b - start| (2-norms; kParityTolerance), and where.
 inline std::pair<double, std::string> update_difference(const Maddpg& m, const std::vector<float>& a,
-                                                 const std::vector<float>& b, const std::vector<float>& start) {
+                                                        const std::vector<float>& b, const std::vector<float>& start) {
   double worst = 0;
   std::string name;
   for (const auto& p : m.parameter_layout()) {

@@ -455,8 +455,8 @@ TEST(tennis_scripted_controller_rallies) {
     capped += length[e] == tennis::kMaxEpisodeSteps;
     mean_score += std::max(score0[e], score1[e]) / kEpisodes;
   }
-  std::cout << "     scripted: " << capped << "/" << kEpisodes << " episodes reach the cap, mean score "
-            << mean_score << "\n";
+  std::cout << "     scripted: " << capped << "/" << kEpisodes << " episodes reach the cap, mean score " << mean_score
+            << "\n";
   CHECK(capped >= 8);
   CHECK(mean_score >= 2.5);
 }

@@ -23,8 +23,8 @@
 #include "fused/kernels.h"
 #include "fused/mlp.h"
 #include "kernel_levels.h"
-#include "parity.h"
 #include "maddpg.h"
+#include "parity.h"
 #include "replay_source.h"
 #include "test_config.h"
 
@@ -35,9 +35,9 @@ using tennis::kActionSize;
 using tennis::kAgents;
 using tennis::kObsSize;
 using tennis::Maddpg;
+using tennis::MaddpgConfig;
 using tennis::testing::kParityTolerance;
 using tennis::testing::update_difference;
-using tennis::MaddpgConfig;
 
 // Floats per row of the joint arrays.
 constexpr int64_t kJointObs = kAgents * kObsSize;
@@ -67,8 +67,14 @@ struct Batch {
   }
 
   BatchView view(bool with_weights) {
-    return BatchView{size, obs.data(), actions.data(), rewards.data(), next_obs.data(), dones.data(),
-                     with_weights ? weights.data() : nullptr, nullptr};
+    return BatchView{size,
+                     obs.data(),
+                     actions.data(),
+                     rewards.data(),
+                     next_obs.data(),
+                     dones.data(),
+                     with_weights ? weights.data() : nullptr,
+                     nullptr};
   }
 };
 
@@ -158,8 +164,8 @@ TEST(fused_mlp_gradients_match_autograd) {
         scale = std::max(scale, std::fabs(double(w.data_ptr<float>()[k])));
         diff = std::max(diff, std::fabs(double(got[k]) - w.data_ptr<float>()[k]));
       }
-      CHECK_MSG(diff <= 1e-5 * std::max(scale, 1e-3), what << " of layer " << layer << " differs by " << diff
-                                                          << " (scale " << scale << ")");
+      CHECK_MSG(diff <= 1e-5 * std::max(scale, 1e-3),
+                what << " of layer " << layer << " differs by " << diff << " (scale " << scale << ")");
     };
     for (size_t l = 0; l < net.layers.size(); ++l) {
       expect_same(grad.data() + net.layers[l].weight, weights[l].grad(), "weight gradient", l);
@@ -191,7 +197,8 @@ TEST(fused_rejects_what_it_does_not_support) {
 static void expect_close_stats(const tennis::UpdateStats& b, const tennis::UpdateStats& a, double tol,
                                const char* label) {
   CHECK(a.actor_updates == b.actor_updates);
-  CHECK_MSG(close(b.critic_loss, a.critic_loss, tol), label << " critic_loss " << b.critic_loss << " vs " << a.critic_loss);
+  CHECK_MSG(close(b.critic_loss, a.critic_loss, tol),
+            label << " critic_loss " << b.critic_loss << " vs " << a.critic_loss);
   CHECK_MSG(close(b.q_mean, a.q_mean, tol), label << " q_mean " << b.q_mean << " vs " << a.q_mean);
   CHECK_MSG(close(b.critic_grad_norm, a.critic_grad_norm, tol),
             label << " critic_grad_norm " << b.critic_grad_norm << " vs " << a.critic_grad_norm);
@@ -227,7 +234,8 @@ static void expect_same_as_libtorch(MaddpgConfig c, bool with_weights, const cha
   const auto [worst, name] = update_difference(plain, fused.get_parameters(), plain.get_parameters(), start);
   std::cout << "     " << label << ": fused and libtorch changes differ by " << worst << " of the change at " << name
             << " (" << kParityTolerance << " allowed)\n";
-  CHECK_MSG(worst <= kParityTolerance, label << ": fused and libtorch differ by " << worst << " of the change at " << name);
+  CHECK_MSG(worst <= kParityTolerance,
+            label << ": fused and libtorch differ by " << worst << " of the change at " << name);
   CHECK(fused.update_count() == 10);
 
   // Greedy actions agree too.
@@ -263,7 +271,7 @@ TEST(fused_matches_libtorch_without_clipping_or_decay) {
   c.grad_clip = 0;
   c.weight_decay = 0;
   c.gamma = 0.5;
-  c.critic_hidden = {64};  // one hidden layer
+  c.critic_hidden = {64};        // one hidden layer
   c.actor_hidden = {17, 9, 30};  // three
   expect_same_as_libtorch(c, true, "no clipping, other widths");
   c.grad_clip = 0.05;  // clipping on every step
@@ -317,13 +325,15 @@ TEST(fused_training_has_the_same_bits_on_every_kernel_level) {
       uint64_t checksum = 1469598103934665603ull;  // FNV-1a over the parameters' bytes
       const auto* bytes = reinterpret_cast<const unsigned char*>(params.data());
       for (size_t i = 0; i < params.size() * sizeof(float); ++i) checksum = (checksum ^ bytes[i]) * 1099511628211ull;
-      std::cout << "     " << (shared ? "shared maddpg" : "matd3") << ", level " << tennis::fused::kernel_level_name(level)
-                << ": parameter checksum " << std::hex << checksum << std::dec << "\n";
+      std::cout << "     " << (shared ? "shared maddpg" : "matd3") << ", level "
+                << tennis::fused::kernel_level_name(level) << ": parameter checksum " << std::hex << checksum
+                << std::dec << "\n";
       if (level == KernelLevel::kPortable) {
         portable = params;
       } else {
         size_t differing = 0;
-        for (size_t i = 0; i < params.size(); ++i) differing += std::memcmp(&params[i], &portable[i], sizeof(float)) != 0;
+        for (size_t i = 0; i < params.size(); ++i)
+          differing += std::memcmp(&params[i], &portable[i], sizeof(float)) != 0;
         CHECK_MSG(differing == 0, (shared ? "shared maddpg" : "matd3")
                                       << ": " << differing << " of " << params.size() << " parameters at level "
                                       << tennis::fused::kernel_level_name(level) << " differ from the portable code's");
@@ -402,8 +412,8 @@ TEST(fused_outside_changes_reach_the_packed_weights) {
     };
     auto expect_same = [&](const std::string& after) {
       const auto [worst, name] = update_difference(plain, fused.get_parameters(), plain.get_parameters(), start);
-      CHECK_MSG(worst <= kParityTolerance,
-                (shared ? "shared" : "separate") << ", " << after << ": differs by " << worst << " at " << name);
+      CHECK_MSG(worst <= kParityTolerance, (shared ? "shared" : "separate")
+                                               << ", " << after << ": differs by " << worst << " at " << name);
     };
     both(3);
     for (int u = 0; u < 2; ++u) {
@@ -463,7 +473,8 @@ TEST(fused_resume_continues_exactly) {
   std::remove(path.c_str());
   const long floats = long(first.parameter_count());
   // Parameters (online + target) plus two moments of the online half: ~2x the parameters, plus overhead.
-  CHECK_MSG(bytes < long(sizeof(float)) * floats * 3, "checkpoint has " << bytes << " bytes for " << floats << " parameters");
+  CHECK_MSG(bytes < long(sizeof(float)) * floats * 3,
+            "checkpoint has " << bytes << " bytes for " << floats << " parameters");
 }
 
 // ---- impl "graph": the update as CUDA graphs (checked where a CUDA device is present) ------------
@@ -514,8 +525,8 @@ static void expect_graph_like_libtorch(MaddpgConfig c, bool with_weights, const 
     expect_close_stats(graphed.update_batch(batch.view(with_weights), noise), a, 1e-3, label);
   }
   const auto [worst, name] = update_difference(plain, graphed.get_parameters(), plain.get_parameters(), start);
-  std::cout << "     " << label << ": graph (CUDA) and libtorch (CPU) changes differ by " << worst << " of the change at "
-            << name << "\n";
+  std::cout << "     " << label << ": graph (CUDA) and libtorch (CPU) changes differ by " << worst
+            << " of the change at " << name << "\n";
   CHECK_MSG(worst <= kParityTolerance, label << ": changes differ by " << worst << " at " << name);
   CHECK(graphed.update_count() == 10);
 }

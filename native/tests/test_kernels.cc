@@ -60,8 +60,8 @@ void expect_same_bits_on_every_level(const std::string& what, const std::functio
 
 // Shapes (m, n, k) of the products: tile edges of every level (6 x 16, 8 x 32), 1-2 row products
 // (wide tiles), k = 0 and k past every block size, and the update's own shapes.
-constexpr int64_t kShapes[][3] = {{1, 1, 1},    {5, 7, 3},     {6, 16, 9},   {7, 17, 24},  {13, 8, 52},
-                                  {37, 33, 40}, {64, 52, 130}, {37, 2, 128}, {20, 4, 21},  {3, 3, 17},
+constexpr int64_t kShapes[][3] = {{1, 1, 1},    {5, 7, 3},     {6, 16, 9},   {7, 17, 24},    {13, 8, 52},
+                                  {37, 33, 40}, {64, 52, 130}, {37, 2, 128}, {20, 4, 21},    {3, 3, 17},
                                   {1, 128, 64}, {2, 300, 37},  {9, 40, 0},   {70, 129, 700}, {256, 128, 24}};
 
 struct Product {
@@ -111,7 +111,8 @@ TEST(kernels_gemm_within_its_rounding_bound) {
               for (int64_t j = 0; j < p.n; ++j) {
                 double exact = 0, magnitude = 0;
                 for (int64_t q = 0; q < p.k; ++q) {
-                  const double term = double(a.data[i * a.row_stride + q * a.col_stride]) * p.b[size_t(q * p.ldb() + j)];
+                  const double term =
+                      double(a.data[i * a.row_stride + q * a.col_stride]) * p.b[size_t(q * p.ldb() + j)];
                   exact += term;
                   magnitude += std::fabs(term);
                 }
@@ -122,10 +123,10 @@ TEST(kernels_gemm_within_its_rounding_bound) {
                 if (variant == 2 && !(p.mask[size_t(i * p.n + j)] > 0)) exact = 0;
                 const double bound = rounding_bound(p.k + 1) * magnitude;
                 const double got = c[size_t(i * p.ldc() + j)];
-                CHECK_MSG(std::fabs(got - exact) <= bound,
-                          "gemm " << p.m << "x" << p.n << "x" << p.k << " variant " << variant << " level "
-                                  << kernel_level_name(level) << " at " << i << "," << j << ": " << got << " vs "
-                                  << exact << " (bound " << bound << ")");
+                CHECK_MSG(std::fabs(got - exact) <= bound, "gemm " << p.m << "x" << p.n << "x" << p.k << " variant "
+                                                                   << variant << " level " << kernel_level_name(level)
+                                                                   << " at " << i << "," << j << ": " << got << " vs "
+                                                                   << exact << " (bound " << bound << ")");
               }
               // The padding between rows of C is left alone.
               for (int64_t j = p.n; j < p.ldc(); ++j) CHECK(c[size_t(i * p.ldc() + j)] == 7.f);
@@ -174,7 +175,8 @@ TEST(kernels_dot_rows_column_sums_and_norm_within_their_rounding_bounds) {
         column_sums(rows, cols, x.data(), ldx, out.data());
         for (int64_t c = 0; c < cols; ++c) {
           double exact = 0, magnitude = 0;
-          for (int64_t r = 0; r < rows; ++r) exact += x[size_t(r * ldx + c)], magnitude += std::fabs(x[size_t(r * ldx + c)]);
+          for (int64_t r = 0; r < rows; ++r)
+            exact += x[size_t(r * ldx + c)], magnitude += std::fabs(x[size_t(r * ldx + c)]);
           CHECK_MSG(std::fabs(out[size_t(c)] - exact) <= rounding_bound(rows) * magnitude,
                     "column_sums " << rows << "x" << cols << " level " << kernel_level_name(level) << " column " << c);
         }
@@ -246,8 +248,9 @@ TEST(kernels_elementwise_within_their_rounding_bounds) {
     for (int64_t i = 0; i < n; ++i) {
       const double keep = double(float(1 - tau)), t = double(float(tau));
       const double kept = before[size_t(i)] * keep, moved = online[size_t(i)] * t;
-      CHECK_MSG(std::fabs(target[size_t(i)] - (kept + moved)) <= rounding_bound(2) * (std::fabs(kept) + std::fabs(moved)),
-                "soft_update" << at);
+      CHECK_MSG(
+          std::fabs(target[size_t(i)] - (kept + moved)) <= rounding_bound(2) * (std::fabs(kept) + std::fabs(moved)),
+          "soft_update" << at);
     }
     // Scale: one product each.
     auto scaled = g;
@@ -288,8 +291,10 @@ TEST(kernels_elementwise_within_their_rounding_bounds) {
         const double m_terms = b1 * std::fabs(m0[size_t(i)]) + omb1 * std::fabs(gi);
         const double bound = u * std::fabs(p0[size_t(i)] - update) + rounding_bound(8) * std::fabs(update) +
                              rounding_bound(4) * step_size * m_terms / denom;
-        CHECK_MSG(std::fabs(p[size_t(i)] - (p0[size_t(i)] - update)) <= bound, "adam step " << step << " at " << i << at);
-        CHECK(std::fabs(m[size_t(i)] - mi) <= rounding_bound(4) * (b1 * std::fabs(m0[size_t(i)]) + omb1 * std::fabs(gi)));
+        CHECK_MSG(std::fabs(p[size_t(i)] - (p0[size_t(i)] - update)) <= bound,
+                  "adam step " << step << " at " << i << at);
+        CHECK(std::fabs(m[size_t(i)] - mi) <=
+              rounding_bound(4) * (b1 * std::fabs(m0[size_t(i)]) + omb1 * std::fabs(gi)));
         CHECK(std::fabs(v[size_t(i)] - vi) <= rounding_bound(4) * (b2 * v0[size_t(i)] + omb2 * gi * gi));
       }
     }
@@ -375,7 +380,8 @@ TEST(kernels_checksum_is_the_same_on_every_machine) {
   std::vector<float> params(w), m(w.size(), 0.f), v(w.size(), 0.f);
   AdamParams adam;
   adam.weight_decay = 1e-4;
-  for (int step = 1; step <= 3; ++step) adam_step(int64_t(params.size()), params.data(), x.data() + step * 500, m.data(), v.data(), adam, step);
+  for (int step = 1; step <= 3; ++step)
+    adam_step(int64_t(params.size()), params.data(), x.data() + step * 500, m.data(), v.data(), adam, step);
   out.insert(out.end(), params.begin(), params.end());
   uint64_t checksum = 1469598103934665603ull;
   const auto* bytes = reinterpret_cast<const unsigned char*>(out.data());

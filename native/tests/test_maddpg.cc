@@ -221,13 +221,15 @@ TEST(maddpg_update_changes_online_and_soft_updates_targets) {
     const auto slash = p.name.find("/target_");
     if (slash == std::string::npos) continue;
     const std::string online_name = p.name.substr(0, slash) + "/" + p.name.substr(slash + 8);
-    const auto online = std::find_if(layout.begin(), layout.end(), [&](const auto& q) { return q.name == online_name; });
+    const auto online =
+        std::find_if(layout.begin(), layout.end(), [&](const auto& q) { return q.name == online_name; });
     CHECK_MSG(online != layout.end(), "no online tensor for " << p.name);
     double moved = 0;
     for (int64_t k = 0; k < p.numel; ++k) {
       const double expected = (1 - c.tau) * before[size_t(p.offset + k)] + c.tau * after[size_t(online->offset + k)];
       CHECK_NEAR(after[size_t(p.offset + k)], expected, 1e-6);
-      moved = std::max(moved, std::fabs(double(after[size_t(online->offset + k)]) - before[size_t(online->offset + k)]));
+      moved =
+          std::max(moved, std::fabs(double(after[size_t(online->offset + k)]) - before[size_t(online->offset + k)]));
     }
     CHECK_MSG(moved > 0, online_name << " did not change in the update");
     ++checked;
@@ -366,8 +368,10 @@ TEST(noise_ou_statistics_and_reset) {
   for (int64_t e = 0; e < n_envs; ++e) {
     for (int64_t k = 0; k < kJointAction; ++k) {
       const size_t idx = size_t(e * kJointAction + k);
-      if (e == 1) CHECK(state[idx] == 0.f);
-      else CHECK(state[idx] == state_before[idx]);
+      if (e == 1)
+        CHECK(state[idx] == 0.f);
+      else
+        CHECK(state[idx] == state_before[idx]);
     }
   }
   CHECK(noise.episodes() == 1);
@@ -455,8 +459,9 @@ TEST(maddpg_checkpoint_resume_continues_exactly) {
     resumed.act(obs.data(), 2, actions_b.data(), true);
     std::remove(path.c_str());
 
-    CHECK_MSG(straight.get_parameters() == resumed.get_parameters(),
-              "parameters differ after resume by " << max_abs_diff(straight.get_parameters(), resumed.get_parameters()));
+    CHECK_MSG(
+        straight.get_parameters() == resumed.get_parameters(),
+        "parameters differ after resume by " << max_abs_diff(straight.get_parameters(), resumed.get_parameters()));
     CHECK(actions_a == actions_b);  // noise state and RNG resumed too
     CHECK(resumed.update_count() == 2 * k);
   }
@@ -543,7 +548,8 @@ static void offline_synthetic_run(MaddpgConfig c, const char* label) {
   tennis::Rng rng(2024);
   OwnedBatch buffer(4096, rng);
   for (int64_t r = 0; r < buffer.size; ++r) {
-    for (int i = 0; i < kAgents; ++i) buffer.rewards[size_t(r * kAgents + i)] = buffer.actions[size_t(r * kJointAction + i * kActionSize)];
+    for (int i = 0; i < kAgents; ++i)
+      buffer.rewards[size_t(r * kAgents + i)] = buffer.actions[size_t(r * kJointAction + i * kActionSize)];
   }
   tennis::Rng pick(7);
   tennis::CallbackBatchSource source([&](BatchView& out) {
@@ -632,9 +638,12 @@ std::string manifest_value(const std::string& json, const std::string& key) {
   auto start = json.find(':', at) + 1;
   while (json[start] == ' ') ++start;
   auto end = start;
-  if (json[start] == '[') end = json.find(']', start) + 1;
-  else if (json[start] == '"') end = json.find('"', start + 1) + 1;
-  else end = json.find_first_of(",}\n", start);
+  if (json[start] == '[')
+    end = json.find(']', start) + 1;
+  else if (json[start] == '"')
+    end = json.find('"', start + 1) + 1;
+  else
+    end = json.find_first_of(",}\n", start);
   return json.substr(start, end - start);
 }
 
@@ -719,9 +728,14 @@ TEST(maddpg_parity_with_reference_dump) {
     Maddpg m(c);
     m.set_parameters(init.data(), int64_t(init.size()));
     for (int64_t u = 0; u < updates; ++u) {
-      BatchView view{rows, &obs[size_t(u * rows * kJointObs)], &actions[size_t(u * rows * kJointAction)],
-                     &rewards[size_t(u * rows * kAgents)], &next_obs[size_t(u * rows * kJointObs)],
-                     &dones[size_t(u * rows * kAgents)], nullptr, nullptr};
+      BatchView view{rows,
+                     &obs[size_t(u * rows * kJointObs)],
+                     &actions[size_t(u * rows * kJointAction)],
+                     &rewards[size_t(u * rows * kAgents)],
+                     &next_obs[size_t(u * rows * kJointObs)],
+                     &dones[size_t(u * rows * kAgents)],
+                     nullptr,
+                     nullptr};
       m.update_batch(view, noise.empty() ? nullptr : &noise[size_t(u * rows * kJointAction)]);
     }
     const auto got = m.get_parameters();

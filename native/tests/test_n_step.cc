@@ -51,7 +51,8 @@ void expect_record(const ReplayBuffer& buffer, int64_t k, int e, int t, double r
   CHECK_MSG(rec[tennis::kRewardsOffset] == static_cast<float>(r),
             "slot " << k << " reward " << rec[tennis::kRewardsOffset] << " expected " << r);
   CHECK(rec[tennis::kRewardsOffset + 1] == static_cast<float>(2.0 * r));
-  CHECK_MSG(rec[tennis::kNextObsOffset] == 100.0f * e + t_next, "slot " << k << " next obs tag " << rec[tennis::kNextObsOffset]);
+  CHECK_MSG(rec[tennis::kNextObsOffset] == 100.0f * e + t_next,
+            "slot " << k << " next obs tag " << rec[tennis::kNextObsOffset]);
   CHECK(rec[tennis::kDonesOffset] == d && rec[tennis::kDonesOffset + 1] == d);
 }
 
@@ -66,7 +67,8 @@ TEST(n_step_sums_flush_and_env_independence) {
   std::vector<int64_t> added;
   for (int t = 0; t < 5; ++t) {
     Step s(2, t, rewards[t], dones[t]);
-    added.push_back(acc.add(buffer, s.obs.data(), s.actions.data(), s.rewards.data(), s.next_obs.data(), s.dones.data()));
+    added.push_back(
+        acc.add(buffer, s.obs.data(), s.actions.data(), s.rewards.data(), s.next_obs.data(), s.dones.data()));
   }
   CHECK((added == std::vector<int64_t>{0, 0, 2, 4, 1}));
   // t = 2: both rings full: env 0 step 0 (1 + 2/2 + 4/4 = 3), env 1 step 0 (16 + 16 + 16 = 48).
@@ -100,7 +102,8 @@ TEST(n_step_lost_env_is_dropped_and_cleared) {
   acc.add(buffer, s0.obs.data(), s0.actions.data(), s0.rewards.data(), s0.next_obs.data(), s0.dones.data());
   const std::vector<float> lost = {1.0f, 1.0f, 0.0f, 0.0f};
   Step s1(2, 1, {2, 20}, {0, 0});
-  CHECK(acc.add(buffer, s1.obs.data(), s1.actions.data(), s1.rewards.data(), s1.next_obs.data(), s1.dones.data(), lost.data()) == 1);
+  CHECK(acc.add(buffer, s1.obs.data(), s1.actions.data(), s1.rewards.data(), s1.next_obs.data(), s1.dones.data(),
+                lost.data()) == 1);
   expect_record(buffer, 0, 1, 0, 30.0, 2, 0.0f);
   // Env 0 starts over: its step 2 waits for a second step.
   Step s2(2, 2, {4, 40}, {0, 0});
@@ -121,8 +124,10 @@ TEST(n_step_state_round_trip_resumes_exactly) {
   second.load_state(state.data());
   for (int t = 2; t < 6; ++t) {
     Step s(2, t, {1.0f + t, 3.0f + t}, {t == 4 ? 1.0f : 0.0f, 0.0f});
-    const int64_t from_first = first.add(a, s.obs.data(), s.actions.data(), s.rewards.data(), s.next_obs.data(), s.dones.data());
-    CHECK(second.add(b, s.obs.data(), s.actions.data(), s.rewards.data(), s.next_obs.data(), s.dones.data()) == from_first);
+    const int64_t from_first =
+        first.add(a, s.obs.data(), s.actions.data(), s.rewards.data(), s.next_obs.data(), s.dones.data());
+    CHECK(second.add(b, s.obs.data(), s.actions.data(), s.rewards.data(), s.next_obs.data(), s.dones.data()) ==
+          from_first);
   }
   CHECK(a.total_added() == b.total_added() && a.total_added() > 0);
   for (int64_t k = 0; k < a.total_added(); ++k) CHECK(slot(a, k) == slot(b, k));

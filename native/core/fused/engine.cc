@@ -44,8 +44,7 @@ void append_tensor_sizes(const MlpLayout& net, std::vector<int64_t>& sizes) {
 
 // clip_grad_norm_ (PyTorch's): the norm of the per-tensor norms; when max_norm > 0 the gradient is
 // scaled by min(1, (1 / (norm + 1e-6)) * max_norm). Returns the norm before clipping.
-float clip_gradient(float* grad, const std::vector<int64_t>& tensor_sizes, double max_norm,
-                    std::vector<float>& norms) {
+float clip_gradient(float* grad, const std::vector<int64_t>& tensor_sizes, double max_norm, std::vector<float>& norms) {
   norms.clear();
   int64_t offset = 0;
   for (int64_t size : tensor_sizes) {
@@ -250,8 +249,8 @@ void Updater::learn(Group& g, const BatchView& batch, bool actor_step, int threa
   // ---- critic target: y = r_i + gamma * (1 - done_i) * Q'_i(o', a') (min over the twins) ----------
   g.build_input(g.x_next.data(), batch.next_obs, next_actions_.data(), batch_rows);
   for (int c = 0; c < n_critics; ++c) {
-    mlp_forward(g.critics[size_t(c)], critic.target, g.packed_critic_target.data(), rows, g.x_next.data(),
-                kCriticInput, g.q_next[c].data(), 1, g.target_kept, threads);
+    mlp_forward(g.critics[size_t(c)], critic.target, g.packed_critic_target.data(), rows, g.x_next.data(), kCriticInput,
+                g.q_next[c].data(), 1, g.target_kept, threads);
   }
   const float gamma = float(config_.gamma);
   for (int64_t k = 0; k < n; ++k) {
@@ -294,8 +293,8 @@ void Updater::learn(Group& g, const BatchView& batch, bool actor_step, int threa
     critic_loss += loss / double(rows);
   }
   for (int c = 0; c < n_critics; ++c) {
-    mlp_backward(g.critics[size_t(c)], critic.params, rows, g.x.data(), kCriticInput, g.critic_kept[c],
-                 g.dq[c].data(), g.grad_critic.data(), nullptr, 0, 0, 0, g.scratch, threads);
+    mlp_backward(g.critics[size_t(c)], critic.params, rows, g.x.data(), kCriticInput, g.critic_kept[c], g.dq[c].data(),
+                 g.grad_critic.data(), nullptr, 0, 0, 0, g.scratch, threads);
   }
   g.critic_norm = clip_gradient(g.grad_critic.data(), g.critic_tensors, config_.grad_clip, g.norms);
   optimizer_step(critic, g.grad_critic.data(), config_.lr_critic, config_.weight_decay);
@@ -326,20 +325,20 @@ void Updater::learn(Group& g, const BatchView& batch, bool actor_step, int threa
     g.dq_actor[size_t(row)] = d_q;
   }
   // dLoss/dmu through the frozen critic: only the own action's two input columns are computed.
-  mlp_backward(g.critics[0], critic.params, rows, g.x_actor.data(), kCriticInput, g.critic_kept[0],
-               g.dq_actor.data(), nullptr, g.d_mu.data(), kActionSize, g.own_action_column,
-               g.own_action_column + kActionSize, g.scratch, threads);
+  mlp_backward(g.critics[0], critic.params, rows, g.x_actor.data(), kCriticInput, g.critic_kept[0], g.dq_actor.data(),
+               nullptr, g.d_mu.data(), kActionSize, g.own_action_column, g.own_action_column + kActionSize, g.scratch,
+               threads);
   for (int64_t k = 0; k < n; ++k) {
     for (int64_t r = 0; r < batch_rows; ++r) {
-      std::memcpy(&g.d_pre[size_t(g.actor_row(r, k) * kActionSize)], &g.d_mu[size_t((k * batch_rows + r) * kActionSize)],
-                  sizeof(float) * kActionSize);
+      std::memcpy(&g.d_pre[size_t(g.actor_row(r, k) * kActionSize)],
+                  &g.d_mu[size_t((k * batch_rows + r) * kActionSize)], sizeof(float) * kActionSize);
     }
   }
   tanh_backward(rows * kActionSize, g.d_pre.data(), mu);
   int64_t saturated = 0;
   for (int64_t e = 0; e < rows * kActionSize; ++e) saturated += std::fabs(mu[e]) > kSaturated;
-  mlp_backward(g.actor, actor.params, rows, obs, ld_obs, g.actor_kept, g.d_pre.data(), g.grad_actor.data(), nullptr,
-               0, 0, 0, g.scratch, threads);
+  mlp_backward(g.actor, actor.params, rows, obs, ld_obs, g.actor_kept, g.d_pre.data(), g.grad_actor.data(), nullptr, 0,
+               0, 0, g.scratch, threads);
   g.actor_norm = clip_gradient(g.grad_actor.data(), g.actor_tensors, config_.grad_clip, g.norms);
   optimizer_step(actor, g.grad_actor.data(), config_.lr_actor, config_.weight_decay);
   g.pack_actor(actor.params, g.packed_actor.data());

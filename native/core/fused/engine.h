@@ -21,7 +21,7 @@ struct NetBuffers {
   float* exp_avg = nullptr;     // Adam first moments
   float* exp_avg_sq = nullptr;  // Adam second moments
   int64_t numel = 0;
-  int64_t* step = nullptr;      // Adam step count, incremented by each optimizer step
+  int64_t* step = nullptr;  // Adam step count, incremented by each optimizer step
 };
 
 // The networks of one agent, or of every agent with shared parameters.
@@ -57,7 +57,7 @@ class Updater {
 
   MaddpgConfig config_;
   std::vector<std::unique_ptr<Group>> groups_;
-  std::vector<float> next_actions_;  // [rows][agents][2]
+  std::vector<float> next_actions_;         // [rows][agents][2]
   std::unique_ptr<class ThreadPair> pair_;  // the second thread, started on the first 2-thread update
 };
 

@@ -34,9 +34,18 @@ constexpr int64_t kMinThreadedWork = int64_t(1) << 16;
 // |x| <= 10, where tanh leaves 1 in float, |r| <= 0.3125 and the next term is below 1e-17 relative),
 // doubled back kTanhHalvings times. Coefficients 1/13! .. 1/1! for Horner's rule.
 constexpr int kTanhHalvings = 6;
-constexpr double kTanhSeries[] = {1.0 / 6227020800.0, 1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0,
-                                  1.0 / 362880.0,     1.0 / 40320.0,     1.0 / 5040.0,     1.0 / 720.0,
-                                  1.0 / 120.0,        1.0 / 24.0,        1.0 / 6.0,        1.0 / 2.0,
+constexpr double kTanhSeries[] = {1.0 / 6227020800.0,
+                                  1.0 / 479001600.0,
+                                  1.0 / 39916800.0,
+                                  1.0 / 3628800.0,
+                                  1.0 / 362880.0,
+                                  1.0 / 40320.0,
+                                  1.0 / 5040.0,
+                                  1.0 / 720.0,
+                                  1.0 / 120.0,
+                                  1.0 / 24.0,
+                                  1.0 / 6.0,
+                                  1.0 / 2.0,
                                   1.0};
 
 KernelLevel initial_limit() {
@@ -102,8 +111,8 @@ inline float fold_halves(float* lanes) {
   return lanes[0];
 }
 
-void dot_rows_portable(int64_t m, int64_t n, int64_t k, const float* x, int64_t ldx, const float* w,
-                       const float* bias, float* out, int64_t ldo) {
+void dot_rows_portable(int64_t m, int64_t n, int64_t k, const float* x, int64_t ldx, const float* w, const float* bias,
+                       float* out, int64_t ldo) {
   for (int64_t i = 0; i < m; ++i) {
     for (int64_t j = 0; j < n; ++j) {
       float lanes[kDotLanes] = {};
@@ -176,7 +185,8 @@ __attribute__((always_inline)) inline void scale_body(int64_t n, float* __restri
   for (int64_t i = 0; i < n; ++i) x[i] *= s;
 }
 
-__attribute__((always_inline)) inline void tanh_backward_body(int64_t n, float* __restrict g, const float* __restrict y) {
+__attribute__((always_inline)) inline void tanh_backward_body(int64_t n, float* __restrict g,
+                                                              const float* __restrict y) {
   for (int64_t i = 0; i < n; ++i) g[i] = g[i] * std::fma(-y[i], y[i], 1.f);
 }
 

@@ -43,8 +43,7 @@ constexpr int64_t kDotColumns = 4;
 // Columns [begin, end) of dz W (W [out][in] at d.weight) into out_cols (row stride ld), times mask
 // where given: a tiled product, or dot products with W's columns gathered contiguous.
 void input_gradient(const Dense& d, const float* flat, int64_t rows, const float* dz, int64_t begin, int64_t end,
-                    float* out_cols, int64_t ld, const float* mask, int64_t ld_mask, MlpScratch& scratch,
-                    int threads) {
+                    float* out_cols, int64_t ld, const float* mask, int64_t ld_mask, MlpScratch& scratch, int threads) {
   const int64_t width = end - begin;
   if (width > kDotColumns) {
     Epilogue e;
@@ -134,8 +133,7 @@ void mlp_backward(const MlpLayout& net, const float* flat, int64_t rows, const f
       auto& next = into_a ? scratch.a : scratch.b;
       into_a = !into_a;
       if (int64_t(next.size()) < rows * d.in) next.resize(size_t(rows * d.in));
-      input_gradient(d, flat, rows, dz, 0, d.in, next.data(), d.in, kept.hidden[l - 1].data(), d.in, scratch,
-                     threads);
+      input_gradient(d, flat, rows, dz, 0, d.in, next.data(), d.in, kept.hidden[l - 1].data(), d.in, scratch, threads);
       dz = next.data();
     } else if (d_x) {
       input_gradient(d, flat, rows, dz, x_begin, x_end, d_x, ld_dx, nullptr, 0, scratch, threads);

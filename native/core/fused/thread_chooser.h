@@ -31,13 +31,13 @@ class ThreadChooser {
   void start_measuring(int count);
 
   int max_;
-  int best_ = 1;        // count in use between measurements
-  int current_ = 1;     // count of the next update
-  bool measuring_ = false;  // measuring current_ (the opening count, or a probe of the other one)
-  int samples_ = 0;         // updates measured so far with current_
-  double sum_ = 0;          // their seconds, warm-up excluded
-  double best_time_ = 0;    // running mean seconds per update of best_ (0: not measured yet)
-  double other_time_ = 0;   // seconds per update of the other count when last measured
+  int best_ = 1;             // count in use between measurements
+  int current_ = 1;          // count of the next update
+  bool measuring_ = false;   // measuring current_ (the opening count, or a probe of the other one)
+  int samples_ = 0;          // updates measured so far with current_
+  double sum_ = 0;           // their seconds, warm-up excluded
+  double best_time_ = 0;     // running mean seconds per update of best_ (0: not measured yet)
+  double other_time_ = 0;    // seconds per update of the other count when last measured
   int64_t gap_ = kFirstGap;  // updates between probes; doubles while probes lose
   int64_t until_probe_ = 0;
 };

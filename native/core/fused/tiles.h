@@ -10,11 +10,11 @@
 
 namespace tennis::fused {
 
-#define TENNIS_FUSED_TILE_ENTRY_POINTS                                                                           \
+#define TENNIS_FUSED_TILE_ENTRY_POINTS                                                                         \
   /* Rows [m_begin, m_end) of gemm's C, one thread's share. */                                                 \
   void gemm_rows(int64_t m_begin, int64_t m_end, int64_t n, int64_t k, Strided a, const float* b, int64_t ldb, \
                  float* c, int64_t ldc, const Epilogue& e);                                                    \
-  /* column_sums of kernels.h. */                                                                               \
+  /* column_sums of kernels.h. */                                                                              \
   void column_sums(int64_t rows, int64_t cols, const float* x, int64_t ldx, float* out);                       \
   /* Rows of C per register tile: gemm's threads split C at multiples of it. */                                \
   int64_t tile_rows();

@@ -77,7 +77,9 @@ struct Vec {
   static Reg fmadd(Reg a, Reg b, Reg c) { return _mm512_fmadd_ps(a, b, c); }
   static Reg add(Reg a, Reg b) { return _mm512_add_ps(a, b); }
   static Reg relu(Reg v) { return _mm512_max_ps(v, zero()); }
-  static Reg keep_where_positive(Reg v, Reg m) { return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(m, zero(), _CMP_GT_OQ), v); }
+  static Reg keep_where_positive(Reg v, Reg m) {
+    return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(m, zero(), _CMP_GT_OQ), v);
+  }
 };
 
 #include "tile.inc"

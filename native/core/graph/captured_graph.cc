@@ -20,8 +20,7 @@ struct CapturedGraph::State {
   at::cuda::CUDAGraph graph;
 };
 
-CapturedGraph::CapturedGraph(const std::function<void()>& body, const std::function<void()>& after_warmup,
-                             int warmup)
+CapturedGraph::CapturedGraph(const std::function<void()>& body, const std::function<void()>& after_warmup, int warmup)
     : state_(std::make_unique<State>()) {
   if (!available()) throw std::runtime_error("a CUDA graph needs a CUDA device, and none is available");
   // Capture must run on a stream other than the legacy default one; synchronising around it orders

@@ -91,14 +91,13 @@ class GraphPath : public UpdatePath {
         for (int64_t u = 0; u < k; ++u) {
           const auto slot = torch::minimum((torch::rand({rows}, floats_) * rows_).floor(), rows_ - 1);
           const auto batch = records_.index_select(0, slot.to(torch::kInt64));
-          const auto eps = config.target_noise > 0 ? torch::randn({rows, kAgents, kActionSize}, floats_)
-                                                   : torch::Tensor();
-          device_update(field(batch, kObsOffset, {rows, kAgents, kObsSize}),
-                        field(batch, kActionsOffset, {rows, kAgents, kActionSize}),
-                        field(batch, kRewardsOffset, {rows, kAgents}),
-                        field(batch, kNextObsOffset, {rows, kAgents, kObsSize}),
-                        field(batch, kDonesOffset, {rows, kAgents}), torch::Tensor(), eps,
-                        (phase + u) % config.policy_delay == 0);
+          const auto eps =
+              config.target_noise > 0 ? torch::randn({rows, kAgents, kActionSize}, floats_) : torch::Tensor();
+          device_update(
+              field(batch, kObsOffset, {rows, kAgents, kObsSize}),
+              field(batch, kActionsOffset, {rows, kAgents, kActionSize}), field(batch, kRewardsOffset, {rows, kAgents}),
+              field(batch, kNextObsOffset, {rows, kAgents, kObsSize}), field(batch, kDonesOffset, {rows, kAgents}),
+              torch::Tensor(), eps, (phase + u) % config.policy_delay == 0);
         }
       });
     }
@@ -164,8 +163,8 @@ class GraphPath : public UpdatePath {
         const auto actor_loss = -g.critics[0]->forward(l.policy_input(g, obs_v, actions, mu)).mean();
         const auto actor_norm = adam_step(g.actor_flat, torch::autograd::grad({actor_loss}, g.actor_params),
                                           g.actor_exp_avg, g.actor_exp_avg_sq, actor_steps_[n], l.config.lr_actor);
-        row.insert(row.end(), {actor_loss.detach(), actor_norm,
-                               (mu.detach().abs() > kSaturated).to(torch::kFloat32).mean()});
+        row.insert(row.end(),
+                   {actor_loss.detach(), actor_norm, (mu.detach().abs() > kSaturated).to(torch::kFloat32).mean()});
       } else {
         row.resize(kStats, torch::zeros({}, floats_));
       }
