@@ -9,16 +9,18 @@
 
 namespace tennis {
 
+// Exploration noise settings. No field has a default: the N-API layer sets each from the resolved config
+// (configs/schema.json holds the defaults), the C++ tests and benches from their own helpers.
 struct NoiseConfig {
-  std::string type = "ou";              // "ou" | "gaussian" | "none"
-  double ou_mu = 0.0;                   // OU long-run mean
-  double ou_theta = 0.15;               // OU mean reversion per step
-  double ou_sigma = 0.2;                // OU diffusion per step
-  double gaussian_sigma = 0.1;          // standard deviation of Gaussian noise
-  double scale_start = 1.0;             // noise scale at the start of training
-  double scale_end = 1.0;               // noise scale after `decay` units
-  int64_t decay = 0;                    // units over which the scale goes linearly start -> end (0: constant start)
-  std::string decay_unit = "episodes";  // "episodes" | "steps"
+  std::string type;        // "ou" | "gaussian" | "none"
+  double ou_mu;            // OU long-run mean
+  double ou_theta;         // OU mean reversion per step
+  double ou_sigma;         // OU diffusion per step
+  double gaussian_sigma;   // standard deviation of Gaussian noise
+  double scale_start;      // noise scale at the start of training
+  double scale_end;        // noise scale after `decay` units
+  int64_t decay;           // units over which the scale goes linearly start -> end (0: constant start)
+  std::string decay_unit;  // "episodes" | "steps"
 };
 
 // Throws std::invalid_argument naming the first bad field (prefixed with `prefix`).

@@ -334,7 +334,7 @@ TEST(maddpg_reset_actors_starts_them_afresh) {
 }
 
 TEST(noise_ou_statistics_and_reset) {
-  tennis::NoiseConfig nc;
+  tennis::NoiseConfig nc = tennis_test::test_noise_config();
   nc.type = "ou";
   nc.ou_mu = 0.0;
   nc.ou_theta = 0.15;
@@ -378,7 +378,7 @@ TEST(noise_ou_statistics_and_reset) {
 }
 
 TEST(noise_gaussian_statistics_and_schedule) {
-  tennis::NoiseConfig nc;
+  tennis::NoiseConfig nc = tennis_test::test_noise_config();
   nc.type = "gaussian";
   nc.gaussian_sigma = 0.1;
   nc.scale_start = 1.0;
