@@ -19,11 +19,6 @@ using namespace physics;
 
 namespace {
 
-// Ball centre on the centre of racket A's hitting face, relative to the racket position.
-const double kFaceOffX = kCentreX + kHalfU * kCos55 + kBallRadius * kCos55;
-const double kFaceOffY = kCentreY + kHalfU * kSin55 + kBallRadius * kSin55;
-// Ball velocity change along the face normal per unit of approach speed, racket on its floor.
-const double kFloorExchange = 2 * kInvMassBall / (kInvMassBall + kCos55 * kCos55 * kInvMassRacket);
 // Ball centre height when it touches a floor.
 constexpr double kFloorBallY = -3.25 + kBallRadius;
 

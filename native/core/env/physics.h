@@ -74,6 +74,11 @@ const double kRestY = -3.25 - (kCentreY - kHalfU * kSin55 - kHalfV * kCos55);
 const float kRestYf = static_cast<float>(kRestY);
 // |x| of a racket whose outer corner touches its wall (10.89979).
 const double kWallStop = 12.27 + (kCentreX - kHalfU * kCos55 - kHalfV * kSin55);
+// Ball centre when it sits on the centre of racket A's hitting face, relative to the racket position.
+const double kFaceOffX = kCentreX + kHalfU * kCos55 + kBallRadius * kCos55;
+const double kFaceOffY = kCentreY + kHalfU * kSin55 + kBallRadius * kSin55;
+// Ball velocity change per unit of approach speed along the face normal for a racket on its floor.
+const double kFloorExchange = 2 * kInvMassBall / (kInvMassBall + kCos55 * kCos55 * kInvMassRacket);
 // Broad phase: a ball farther than this from the box centre cannot touch the racket box.
 const float kReachPost = static_cast<float>(kBallRadius + std::sqrt(kHalfU * kHalfU + kHalfV * kHalfV)) + kBroadMargin;
 // ... and cannot get a contact this tick unless closer than this plus dt * |relative velocity|_1.

@@ -11,11 +11,6 @@ using namespace physics;
 
 namespace {
 
-// Ball centre when it sits on the centre of racket A's hitting face, relative to the racket position.
-const double kFaceOffX = kCentreX + kHalfU * kCos55 + kBallRadius * kCos55;
-const double kFaceOffY = kCentreY + kHalfU * kSin55 + kBallRadius * kSin55;
-// Ball velocity change per unit of approach speed along the face normal for a racket on its floor.
-const double kFloorExchange = 2 * kInvMassBall / (kInvMassBall + kCos55 * kCos55 * kInvMassRacket);
 // Controller aims: landing x on the far side, flight time (s), waiting x (own frame).
 constexpr double kAimLand = 6.0, kAimFlight = 1.84, kHomeX = -7.0;
 // Ticks of free flight predicted.

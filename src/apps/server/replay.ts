@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 
 import { resolveConfig } from "../../lib/config/resolve.ts";
+import type { TennisEnv } from "../../../binding/env.ts";
 import type { Config } from "../../lib/config/types.ts";
 import { latestCheckpoint, verifyCheckpoint } from "../../lib/trainer/checkpoint.ts";
 
@@ -62,6 +63,19 @@ export function locateCheckpoint(dir: string): { checkpoint: string; config: Con
 
 const round = (v: number) => Math.round(v * 1e4) / 1e4;
 
+/** One replay frame of an env's state, with the rackets' summed rewards (the env clears its own score
+ * when an episode ends), positions rounded to 1e-4. */
+export function replayFrame(s: ReturnType<TennisEnv["state"]>, totals: number[]): ReplayFrame {
+  return {
+    ball: [round(s.ballX), round(s.ballY)],
+    rackets: [
+      [round(s.racketX[0]), round(s.racketY[0])],
+      [round(s.racketX[1]), round(s.racketY[1])],
+    ],
+    score: [round(totals[0]), round(totals[1])],
+  };
+}
+
 // One replay at a time: each loads a learner, and parallel requests would only compete for the CPU.
 let chain: Promise<unknown> = Promise.resolve();
 
@@ -95,17 +109,7 @@ async function play(dir: string, options: ReplayOptions): Promise<Replay> {
     const frames: ReplayFrame[] = [];
     // Summed here rather than read from the state: the env clears its score when the episode ends.
     const totals = [0, 0];
-    const snapshot = () => {
-      const s = env.state(0);
-      frames.push({
-        ball: [round(s.ballX), round(s.ballY)],
-        rackets: [
-          [round(s.racketX[0]), round(s.racketY[0])],
-          [round(s.racketX[1]), round(s.racketY[1])],
-        ],
-        score: [round(totals[0]), round(totals[1])],
-      });
-    };
+    const snapshot = () => frames.push(replayFrame(env.state(0), totals));
     const actions = new Float32Array(4);
     const norm = loadObsNorm(checkpoint);
     const seen = new Float32Array(48);

@@ -5,9 +5,8 @@ import { TennisEnv } from "../../../binding/env.ts";
 import { JOINT_ACTION } from "../../../binding/shapes.ts";
 import { createPlayer, gatherSides, matchObservations, type PlayerSpec } from "../../lib/compete/match.ts";
 import { withDefaultVariant } from "../../lib/env/vec-env.ts";
-import { kMaxReplaySteps, kStepSeconds, type Replay, type ReplayFrame } from "../server/replay.ts";
+import { kMaxReplaySteps, kStepSeconds, replayFrame, type Replay, type ReplayFrame } from "../server/replay.ts";
 
-const round = (v: number) => Math.round(v * 1e4) / 1e4;
 
 /** The replay label of a match: "A vs B (A on the right)" or "(A on the left)". */
 export function matchLabel(a: PlayerSpec, b: PlayerSpec, sideOfA: number): string {
@@ -28,17 +27,7 @@ export async function playMatchReplay(a: PlayerSpec, b: PlayerSpec, options: { s
   try {
     const frames: ReplayFrame[] = [];
     const totals = [0, 0];
-    const snapshot = () => {
-      const s = env.state(0);
-      frames.push({
-        ball: [round(s.ballX), round(s.ballY)],
-        rackets: [
-          [round(s.racketX[0]), round(s.racketY[0])],
-          [round(s.racketX[1]), round(s.racketY[1])],
-        ],
-        score: [totals[0], totals[1]],
-      });
-    };
+    const snapshot = () => frames.push(replayFrame(env.state(0), totals));
     const joint = new Float32Array(JOINT_ACTION);
     let obs = env.reset();
     snapshot();

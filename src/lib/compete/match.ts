@@ -73,8 +73,9 @@ export interface Player {
   dispose(): void;
 }
 
-/** A checkpoint's greedy actors (no noise); with per-agent actors, agent k's actor plays side k. */
-class CheckpointPlayer implements Player {
+/** A learner's greedy actors (no noise) on its observation statistics; with per-agent actors, agent k's
+ * actor plays side k. It frees the learner on dispose() only when it owns it. */
+export class LearnerPlayer implements Player {
   private readonly normalized: Float32Array;
   private readonly actions: Float32Array;
 
@@ -83,6 +84,7 @@ class CheckpointPlayer implements Player {
     private readonly learner: Maddpg,
     private readonly norm: RunningNorm | null,
     numEnvs: number,
+    private readonly owned = false,
   ) {
     this.normalized = new Float32Array(numEnvs * JOINT_OBS);
     this.actions = new Float32Array(numEnvs * JOINT_ACTION);
@@ -93,7 +95,7 @@ class CheckpointPlayer implements Player {
   }
 
   dispose(): void {
-    this.learner.dispose();
+    if (this.owned) this.learner.dispose();
   }
 }
 
@@ -151,7 +153,7 @@ export async function createPlayer(spec: PlayerSpec, numEnvs: number, seed: numb
     learner.dispose();
     throw err;
   }
-  return new CheckpointPlayer(spec.label, learner, loadObsNorm(spec.checkpoint), numEnvs);
+  return new LearnerPlayer(spec.label, learner, loadObsNorm(spec.checkpoint), numEnvs, true);
 }
 
 /**

@@ -1,35 +1,7 @@
 // Greedy checks of a self-play learner: matches (src/lib/compete/match.ts) of the live learner against
 // random play and against its first snapshot, all points of a check played in parallel envs.
-import type { TennisEnv } from "../../../binding/env.ts";
-import { JOINT_ACTION, JOINT_OBS, type Maddpg } from "../../../binding/maddpg.ts";
 import { RunningNorm } from "../trainer/normalize.ts";
 import { createPlayer, kDefaultMatchEnvs, parsePlayerSpec, runMatch, type Player } from "./match.ts";
-
-/** A learner's greedy actors on its observation statistics, as a match player; it frees the learner
- * on dispose() only when it owns it. */
-export class LearnerPlayer implements Player {
-  private readonly normalized: Float32Array;
-  private readonly actions: Float32Array;
-
-  constructor(
-    readonly label: string,
-    private readonly learner: Maddpg,
-    private readonly norm: RunningNorm | null,
-    numEnvs: number,
-    private readonly owned = false,
-  ) {
-    this.normalized = new Float32Array(numEnvs * JOINT_OBS);
-    this.actions = new Float32Array(numEnvs * JOINT_ACTION);
-  }
-
-  act(_env: TennisEnv, obs: Float32Array): Float32Array {
-    return this.learner.act(this.norm ? this.norm.normalize(obs, this.normalized) : obs, this.actions, false);
-  }
-
-  dispose(): void {
-    if (this.owned) this.learner.dispose();
-  }
-}
 
 /** Points won, lost and drawn (the 1001-step cap) by the learner. */
 export interface PointsResult {

@@ -33,8 +33,8 @@ import { ScoreTracker, type EpisodeResult } from "../trainer/scores.ts";
 import { Rng } from "../util/rng.ts";
 import { updateElo } from "./elo.ts";
 import { kInitialElo, OpponentPool, type OpponentChoice } from "./opponent-pool.ts";
-import { gatherSides } from "./match.ts";
-import { checkEnvs, LearnerPlayer, normOf, playPoints, randomPlayer, type PointsResult } from "./self-play-check.ts";
+import { gatherSides, LearnerPlayer } from "./match.ts";
+import { checkEnvs, normOf, playPoints, randomPlayer, type PointsResult } from "./self-play-check.ts";
 
 /** Points of the moving win rate against the pool (`selfplay/win_rate100`). */
 const kWinWindow = 100;
