@@ -12,7 +12,11 @@ export interface SolveRow {
   updates: number;
   /** Wall seconds of the whole run (longer than wall_s when train.polishTarget trains on). */
   total_wall_s: number;
+  /** Episodes of the whole run (past the solving episode when train.polishTarget trains on). */
+  episodes: number;
   final_eval_mean: number | null;
+  /** Whether the final policy's check reached train.polishTarget (null: the run did not polish). */
+  polish_reached: boolean | null;
   run_dir: string;
 }
 
@@ -23,6 +27,10 @@ export interface SolveBenchResult {
    * not null with solved_count < half the seeds still says "worse than this"). */
   median_episodes: number | null;
   median_wall_s: number | null;
+  /** Median over seeds of the whole run's wall seconds (polishing and final evaluation included). */
+  median_total_wall_s: number | null;
+  /** Lowest final evaluation mean over the seeds (null without train.evalEpisodes). */
+  min_final_eval: number | null;
 }
 
 /** Parses "0-4", "0,2,5" or "3" into a list of seeds. */
@@ -60,7 +68,9 @@ export async function benchSolve(config: Config, seeds: number[], onRun?: (row: 
       env_steps: summary.at_solve?.env_steps ?? summary.env_steps,
       updates: summary.at_solve?.updates ?? summary.updates,
       total_wall_s: summary.wall_s,
+      episodes: summary.episodes,
       final_eval_mean: summary.final_eval?.mean ?? null,
+      polish_reached: summary.polish?.reached ?? null,
       run_dir: summary.run_dir,
     };
     runs.push(row);
@@ -72,11 +82,15 @@ export async function benchSolve(config: Config, seeds: number[], onRun?: (row: 
     solved_count: runs.filter((r) => r.solved).length,
     median_episodes: median(runs.map((r) => r.episodes_to_solve ?? budget)),
     median_wall_s: median(runs.map((r) => r.wall_s)),
+    median_total_wall_s: median(runs.map((r) => r.total_wall_s)),
+    min_final_eval: runs.some((r) => r.final_eval_mean === null) ? null : Math.min(...runs.map((r) => r.final_eval_mean!)),
   };
 }
 
 export function formatSolveRow(r: SolveRow): string {
   const eps = r.episodes_to_solve === null ? "-" : String(r.episodes_to_solve);
   const evalText = r.final_eval_mean === null ? "" : `  eval ${r.final_eval_mean.toFixed(2)}`;
-  return `seed ${String(r.seed).padStart(3)}  ${r.solved ? "solved" : "unsolved"}  episodes ${eps.padStart(5)}  wall ${r.wall_s.toFixed(1).padStart(7)} s  env steps ${String(r.env_steps).padStart(8)}  updates ${String(r.updates).padStart(8)}${evalText}`;
+  const totalText = r.total_wall_s > r.wall_s ? `  whole run ${r.episodes} episodes ${r.total_wall_s.toFixed(1)} s` : "";
+  const polishText = r.polish_reached === false ? "  (below the polish target)" : "";
+  return `seed ${String(r.seed).padStart(3)}  ${r.solved ? "solved" : "unsolved"}  episodes ${eps.padStart(5)}  wall ${r.wall_s.toFixed(1).padStart(7)} s  env steps ${String(r.env_steps).padStart(8)}  updates ${String(r.updates).padStart(8)}${totalText}${evalText}${polishText}`;
 }

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { PassThrough } from "node:stream";
 
 import { resolveConfig } from "../../src/lib/config/resolve.ts";
-import { afterSolveLine, estimateSecondsToTarget, formatDuration, TrainingProgress } from "../../src/lib/trainer/console.ts";
+import { afterSolveLine, estimateSecondsToTarget, formatDuration, shortfallLine, TrainingProgress } from "../../src/lib/trainer/console.ts";
 import { runCli } from "../cli/cli.test.ts";
 
 /** A stream that keeps what is written, claiming to be a TTY or not. */
@@ -50,6 +50,17 @@ describe("training console", function () {
     );
     expect(afterSolveLine(config, 2.6)).to.equal("Stopping here: a greedy check already scored 2.60 (train.polishTarget 2.55).");
     expect(afterSolveLine(resolveConfig({ flags: { train: { polishTarget: 0 } } }), -Infinity)).to.match(/^Stopping here \(no polishing/);
+  });
+
+  it("says plainly when the final policy of a solved, polishing run stays below train.polishTarget", () => {
+    const config = resolveConfig({});
+    expect(shortfallLine(config, { check_score: 0.6, check_episodes: 20 }, 610, 310)).to.equal(
+      "Warning: the final policy falls short of train.polishTarget 2.55: its check scored 0.60 over 20 greedy episodes after 300 polishing episodes " +
+        "(train.polishEpisodes 300). Train on from it with --resume RUN_DIR --episodes N, or run again with a larger --polish-episodes.",
+    );
+    expect(shortfallLine(config, { check_score: 2.55, check_episodes: 100 }, 400, 310)).to.equal(null);
+    expect(shortfallLine(config, { check_score: 0.6, check_episodes: 20 }, 610, null), "not solved").to.equal(null);
+    expect(shortfallLine(resolveConfig({ flags: { train: { polishTarget: 0 } } }), { check_score: 0.6, check_episodes: 20 }, 310, 310)).to.equal(null);
   });
 
   it("estimates the time to the target from the average's recent rise, and none while it does not rise", () => {

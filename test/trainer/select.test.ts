@@ -153,13 +153,16 @@ describe("policy selection", function () {
     expect(polished.stopped).to.equal("solved");
     expect(polished.at_solve!.env_steps).to.be.lessThan(polished.env_steps);
     expect(polished.at_solve!.wall_s).to.be.at.most(polished.wall_s);
+    expect(polished.polish).to.deep.equal({ target: 50, reached: false });
     // A polish target the first check after solving meets stops the run there.
     const reached = await train(config({ ...solvedEarly, polishTarget: 0.0001, polishEpisodes: 50, targetScore: -1 }, runsDir), { quiet: true });
     expect(reached.episodes).to.be.lessThan(5 + 50);
-    expect(reached.selection!.check_score).to.be.at.least(-1);
+    expect(reached.selection!.check_score).to.be.at.least(0.0001);
+    expect(reached.polish).to.deep.equal({ target: 0.0001, reached: true });
     const plain = await train(config({ ...solvedEarly, polishTarget: 0 }, runsDir), { quiet: true });
     expect(plain.episodes).to.equal(5);
     expect(plain.at_solve!.env_steps).to.equal(plain.env_steps);
+    expect(plain.polish).to.equal(undefined);
     // Without policy checks there is nothing to wait for: the run stops at solving.
     expect((await train(config({ ...solvedEarly, selectEvery: 0 }, runsDir), { quiet: true })).episodes).to.equal(5);
   });

@@ -72,8 +72,10 @@ export const benchCommand: CommandModule = {
         const seeds = seedsFlag(argv);
         const result = await benchSolve(config, seeds, json ? undefined : (row) => console.log(formatSolveRow(row)));
         if (json) return printJson(result);
+        const finalText = result.min_final_eval === null ? "" : `  lowest final eval ${result.min_final_eval.toFixed(2)}`;
         return console.log(
-          `solved ${result.solved_count}/${seeds.length}  median episodes ${result.median_episodes ?? "-"}  median wall ${result.median_wall_s?.toFixed(1) ?? "-"} s`,
+          `solved ${result.solved_count}/${seeds.length}  median episodes ${result.median_episodes ?? "-"}  median wall to solve ${result.median_wall_s?.toFixed(1) ?? "-"} s  ` +
+            `median whole run ${result.median_total_wall_s?.toFixed(1) ?? "-"} s${finalText}`,
         );
       }
       case "bridge": {

@@ -27,12 +27,28 @@ export function solvedLine(episode: number, average: number, window: number, wal
 export function afterSolveLine(config: Config, bestCheck: number): string {
   const t = config.train;
   if (!t.stopWhenSolved) return `Training on to episode ${t.episodes} (train.stopWhenSolved is off).`;
-  const polishes = t.selectEvery > 0 && t.polishTarget > 0 && t.polishEpisodes > 0;
-  if (!polishes) return "Stopping here (no polishing: train.polishTarget, train.polishEpisodes or train.selectEvery is 0).";
+  if (!polishes(t)) return "Stopping here (no polishing: train.polishTarget, train.polishEpisodes or train.selectEvery is 0).";
   if (bestCheck >= t.polishTarget) return `Stopping here: a greedy check already scored ${bestCheck.toFixed(2)} (train.polishTarget ${t.polishTarget}).`;
   return (
     `Now training on until a greedy check scores ${t.polishTarget}, for at most ${t.polishEpisodes} more episodes ` +
     `(train.polishTarget; --polish-target 0 stops here).`
+  );
+}
+
+/** Whether a config polishes after solving (checks on, a polish target and episodes for it). */
+export function polishes(t: Config["train"]): boolean {
+  return t.selectEvery > 0 && t.polishTarget > 0 && t.polishEpisodes > 0;
+}
+
+/** The line of a solved, polishing run whose final policy's check stayed below train.polishTarget (null
+ * when it reached it, or when the run did not polish). */
+export function shortfallLine(config: Config, selection: { check_score: number; check_episodes: number } | null, episodes: number, solvedAt: number | null): string | null {
+  const t = config.train;
+  if (!polishes(t) || solvedAt === null || selection === null || selection.check_score >= t.polishTarget) return null;
+  return (
+    `Warning: the final policy falls short of train.polishTarget ${t.polishTarget}: its check scored ${selection.check_score.toFixed(2)} ` +
+    `over ${selection.check_episodes} greedy episodes after ${episodes - solvedAt} polishing episodes (train.polishEpisodes ${t.polishEpisodes}). ` +
+    `Train on from it with --resume RUN_DIR --episodes N, or run again with a larger --polish-episodes.`
   );
 }
 

@@ -7,6 +7,7 @@ import { Maddpg } from "../../../binding/maddpg.ts";
 import type { Config } from "../config/types.ts";
 import { writeRunPlots } from "../log/plot.ts";
 import { TensorBoardSink } from "../log/tensorboard.ts";
+import { polishes, shortfallLine } from "./console.ts";
 import { evalConfig, greedyEpisodes } from "./evaluate.ts";
 import { killPoint } from "./kill-point.ts";
 import type { LoopState, RecentStats, SavedState, Selection, StopReason } from "./loop-state.ts";
@@ -32,6 +33,8 @@ export interface TrainSummary {
   final_eval: { episodes: number; mean: number; min: number; max: number } | null;
   /** The final policy's check (train.selectEvery): after which episode, its score, whether it was restored. */
   selection: Selection | null;
+  /** A solved run that polished: train.polishTarget and whether the final policy's check reached it. */
+  polish?: { target: number; reached: boolean };
   diagnostics: { dead_gradient_alarms: number; actor_resets: number; mean_saturation: number | null; last_q_mean: number | null; recent: RecentStats | null };
   run_dir: string;
 }
@@ -74,6 +77,7 @@ export async function finishRun({ config, runDir, agent, norm, state, tracker, s
     stopped,
     final_eval: finalEval,
     selection,
+    ...(polishes(t) && tracker.solvedAt !== null && selection && { polish: { target: t.polishTarget, reached: selection.check_score >= t.polishTarget } }),
     diagnostics: {
       dead_gradient_alarms: state.deadAlarms,
       actor_resets: state.actorResets,
@@ -96,6 +100,8 @@ export async function finishRun({ config, runDir, agent, norm, state, tracker, s
   if (finalEval) {
     say(`Greedy evaluation of the final policy: mean ${finalEval.mean.toFixed(3)} over ${finalEval.episodes} episodes (min ${finalEval.min.toFixed(2)}, max ${finalEval.max.toFixed(2)}).`);
   }
+  const shortfall = shortfallLine(config, selection, summary.episodes, tracker.solvedAt);
+  if (shortfall) say(shortfall);
   return summary;
 }
 
