@@ -10,7 +10,7 @@ import type { Maddpg, UpdateStats } from "../../binding/maddpg.ts";
 import { JOINT_OBS } from "../../binding/shapes.ts";
 import { resolveConfig } from "../../src/lib/config/resolve.ts";
 import type { Config } from "../../src/lib/config/types.ts";
-import { Collector, doneMask, keptDones } from "../../src/lib/trainer/collect.ts";
+import { Collector, doneMask, keptDones, unstoredMask } from "../../src/lib/trainer/collect.ts";
 import { checkDeadGradients, restartStalledActors } from "../../src/lib/trainer/health.ts";
 import { updatesDue } from "../../src/lib/trainer/learn.ts";
 import type { LoopState } from "../../src/lib/trainer/loop-state.ts";
@@ -67,6 +67,44 @@ describe("training phases", function () {
         run.agent.dispose();
         rmSync(dir, { recursive: true, force: true });
       }
+    });
+
+    it("stores only the first train.maxStoredStepsPerEpisode steps of each env's episode", async () => {
+      const dir = mkdtempSync(join(tmpdir(), "tt-phases-"));
+      const opened = await openRun(config({ env: { envs: 3 } }, { maxStoredStepsPerEpisode: 5 }), undefined, dir, () => {});
+      const { run } = opened as { run: Run };
+      try {
+        const collector = new Collector(run.n);
+        let expected = 0;
+        let cut = 0;
+        for (let i = 0; i < 60; i++) {
+          for (let e = 0; e < run.n; e++) {
+            if (run.tracker.stepsOf(e) < 5) expected += 1;
+            else cut += 1;
+          }
+          run.obs = (await collector.step(run, false)).obs;
+        }
+        expect(cut, "some episodes ran past 5 steps").to.be.greaterThan(0);
+        expect(run.buffer.totalAdded).to.equal(expected);
+        expect(run.state.envSteps).to.equal(180);
+      } finally {
+        await run.env.close();
+        run.logger.close();
+        run.buffer.dispose();
+        run.agent.dispose();
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it("masks out lost envs and, past the cap, envs whose episode has had its stored steps", () => {
+      const tracker = { numEnvs: 3, stepsOf: (e: number) => [2, 5, 9][e] };
+      const out = new Float32Array(6);
+      expect(unstoredMask(0, tracker, null, out)).to.equal(null);
+      const lost = Float32Array.of(1, 1, 0, 0, 0, 0);
+      expect(unstoredMask(0, tracker, lost, out)).to.equal(lost);
+      expect(Array.from(unstoredMask(5, tracker, null, out)!)).to.deep.equal([0, 0, 1, 1, 1, 1]);
+      expect(Array.from(unstoredMask(5, tracker, lost, out)!)).to.deep.equal([1, 1, 1, 1, 1, 1]);
+      expect(unstoredMask(10, tracker, null, out)).to.equal(null);
     });
 
     it("a lost env's row is neither done nor scored, and only envs that ended get their noise reset", () => {

@@ -144,6 +144,12 @@ export interface TrainConfig {
    */
   maxUpdatesPerEpisode: number;
   /**
+   * Steps of an episode stored in the replay buffer, its first ones; 0: every step.
+   *
+   * integer between 0 and 100000000; default `0`.
+   */
+  maxStoredStepsPerEpisode: number;
+  /**
    * Learning episodes in a row without a point after which the actors start afresh; 0: never.
    *
    * integer between 0 and 1000000; default `20`.

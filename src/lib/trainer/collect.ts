@@ -1,7 +1,7 @@
 // Collection: one vectorized step of every env (warm-up or policy actions), its transitions stored
 // (n-step accumulated, rewards shaped, observations normalised) and its finished episodes scored.
 import { AGENTS, JOINT_ACTION, JOINT_OBS } from "../../../binding/shapes.ts";
-import type { EpisodeResult } from "./scores.ts";
+import type { EpisodeResult, ScoreTracker } from "./scores.ts";
 import type { Run } from "./setup.ts";
 import { shapeRewards } from "./shaping.ts";
 
@@ -17,6 +17,7 @@ export class Collector {
   readonly #normObs: Float32Array;
   readonly #normNextObs: Float32Array;
   readonly #shaped: Float32Array;
+  readonly #unstored: Float32Array;
 
   /** `n`: envs stepped together. */
   constructor(n: number) {
@@ -24,6 +25,7 @@ export class Collector {
     this.#normObs = new Float32Array(n * JOINT_OBS);
     this.#normNextObs = new Float32Array(n * JOINT_OBS);
     this.#shaped = new Float32Array(n * AGENTS);
+    this.#unstored = new Float32Array(n * AGENTS);
   }
 
   /**
@@ -43,12 +45,29 @@ export class Collector {
     const lost = step.lost && step.lost.some((v) => v !== 0) ? step.lost : null;
     if (norm) norm.update(step.nextObs);
     const nextSeen = norm ? norm.normalize(step.nextObs, this.#normNextObs) : step.nextObs;
-    accumulator.add(buffer, seen, actions, this.#shaped, nextSeen, step.dones, lost ?? undefined);
+    const unstored = unstoredMask(t.maxStoredStepsPerEpisode, tracker, lost, this.#unstored);
+    accumulator.add(buffer, seen, actions, this.#shaped, nextSeen, step.dones, unstored ?? undefined);
     if (lost) for (let e = 0; e < n; e++) if (lost[AGENTS * e] !== 0) tracker.discardEpisode(e);
     const finished = tracker.addStep(step.rewards, lost ? keptDones(step.dones, lost) : step.dones);
     if (finished.length > 0) agent.resetNoise(doneMask(step.dones, n));
     return { finished, obs: step.obs };
   }
+}
+
+/**
+ * The envs whose step is not stored, as the accumulator's `lost` mask [envs][2] (written into `out`): the
+ * lost ones, and with `cap` > 0 (train.maxStoredStepsPerEpisode) those whose episode has had `cap` steps
+ * already (the tracker counts them before this step). Null when every env's step is stored.
+ */
+export function unstoredMask(cap: number, tracker: Pick<ScoreTracker, "numEnvs" | "stepsOf">, lost: Float32Array | null, out: Float32Array): Float32Array | null {
+  if (cap === 0) return lost;
+  let any = false;
+  for (let e = 0; e < tracker.numEnvs; e++) {
+    const drop = tracker.stepsOf(e) >= cap || (lost !== null && lost[AGENTS * e] !== 0);
+    out[AGENTS * e] = out[AGENTS * e + 1] = drop ? 1 : 0;
+    any ||= drop;
+  }
+  return any ? out : null;
 }
 
 /** dones with the lost envs' rows cleared (their episode was discarded, not finished). */

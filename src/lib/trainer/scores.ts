@@ -39,6 +39,11 @@ export class ScoreTracker {
     return this.episodes;
   }
 
+  /** Steps of env e's episode in flight. */
+  stepsOf(e: number): number {
+    return this.steps[e];
+  }
+
   /** Best moving average seen over full windows (or -Infinity before the first full window). */
   get bestAverage(): number {
     return this.best;
