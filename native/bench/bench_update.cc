@@ -1,7 +1,7 @@
 // Updates/s of the native MADDPG update on random batches, one JSON line per implementation and thread
 // count ("impl": "libtorch" = LibTorch ops + autograd, "fused" = native/core/fused/, "graph" = CUDA
 // graphs of k updates sampling on the device from a replay buffer of random records, one line per k):
-//   bench_update [--threads 1,2] [--batch 256] [--hidden 128,128] [--seconds 3] [--variant maddpg|matd3]
+//   bench_update [--threads 1,2] [--batch 256] [--hidden 128,128] [--actor-hidden W,W] [--critic-hidden W,W] [--seconds 3] [--variant maddpg|matd3]
 //                [--impl libtorch,fused] [--device cpu|cuda] [--k 1,16] [--shared 0|1]
 // --shared 1: one actor and one critic for both agents (the trainer's default) instead of one per agent.
 #include <chrono>
@@ -112,7 +112,7 @@ std::shared_ptr<tennis::ReplayBuffer> make_buffer(const Pool& pool, int64_t batc
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::vector<int64_t> threads{1, 2}, hidden{128, 128};
+  std::vector<int64_t> threads{1, 2}, hidden{128, 128}, actor_hidden, critic_hidden;
   int64_t batch = 256;
   double seconds = 3.0;
   std::string variant = "maddpg", device = "cpu";
@@ -132,6 +132,10 @@ int main(int argc, char** argv) {
       batch = std::stoll(value);
     else if (arg == "--hidden")
       hidden = parse_ints(value);
+    else if (arg == "--actor-hidden")
+      actor_hidden = parse_ints(value);
+    else if (arg == "--critic-hidden")
+      critic_hidden = parse_ints(value);
     else if (arg == "--seconds")
       seconds = std::stod(value);
     else if (arg == "--variant")
@@ -156,8 +160,8 @@ int main(int argc, char** argv) {
   for (int64_t n_threads : threads) {
     for (const std::string& impl : impls) {
       tennis::MaddpgConfig c = bench_config();
-      c.actor_hidden = hidden;
-      c.critic_hidden = hidden;
+      c.actor_hidden = actor_hidden.empty() ? hidden : actor_hidden;
+      c.critic_hidden = critic_hidden.empty() ? hidden : critic_hidden;
       c.batch_size = batch;
       c.threads = int(n_threads);
       c.impl = impl;
