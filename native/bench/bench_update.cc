@@ -1,7 +1,8 @@
 // Updates/s of the native MADDPG update on random batches, one JSON line per implementation and thread
 // count ("impl": "libtorch" = LibTorch ops + autograd, "fused" = native/core/fused/, "graph" = CUDA
 // graphs of k updates sampling on the device from a replay buffer of random records, one line per k):
-//   bench_update [--threads 1,2] [--batch 256] [--hidden 128,128] [--actor-hidden W,W] [--critic-hidden W,W] [--seconds 3] [--variant maddpg|matd3]
+//   bench_update [--threads 1,2] [--batch 256] [--hidden 128,128] [--actor-hidden W,W] [--critic-hidden W,W] [--seconds
+//   3] [--variant maddpg|matd3]
 //                [--impl libtorch,fused] [--device cpu|cuda] [--k 1,16] [--shared 0|1]
 // --shared 1: one actor and one critic for both agents (the trainer's default) instead of one per agent.
 #include <chrono>
