@@ -32,6 +32,15 @@ function config(file: Record<string, unknown> = {}, train: Record<string, unknow
   });
 }
 
+/** Frees what openRun opened and removes its run directory. */
+async function closeRun(run: Run, dir: string): Promise<void> {
+  await run.env.close();
+  run.logger.close();
+  run.buffer.dispose();
+  run.agent.dispose();
+  rmSync(dir, { recursive: true, force: true });
+}
+
 const episode = (score: number): EpisodeResult => ({ episode: 1, score, average: score, steps: 14, agentScores: [score, score] });
 
 describe("training phases", function () {
@@ -61,11 +70,7 @@ describe("training phases", function () {
         // Warm-up actions come from the run's warm-up RNG: it moved on.
         expect(run.warmup.state32).to.not.equal(0);
       } finally {
-        await run.env.close();
-        run.logger.close();
-        run.buffer.dispose();
-        run.agent.dispose();
-        rmSync(dir, { recursive: true, force: true });
+        await closeRun(run, dir);
       }
     });
 
@@ -88,11 +93,7 @@ describe("training phases", function () {
         expect(run.buffer.totalAdded).to.equal(expected);
         expect(run.state.envSteps).to.equal(180);
       } finally {
-        await run.env.close();
-        run.logger.close();
-        run.buffer.dispose();
-        run.agent.dispose();
-        rmSync(dir, { recursive: true, force: true });
+        await closeRun(run, dir);
       }
     });
 
