@@ -35,7 +35,7 @@ describe("cli", () => {
       expect(code).to.equal(0);
       const stdout = raw.replace(/\s+/g, " ");
       expect(stdout).to.contain("--batch-size");
-      expect(stdout).to.match(/Transitions per update\. \[integer between 1 and 65536; default 256\]/);
+      expect(stdout).to.match(/Transitions per update\. \[integer between 1 and 65536; default 64\]/);
       expect(stdout).to.match(/--device\s+.*\[one of "cpu", "cuda"; default "cpu"\]/);
     }
   });

@@ -127,8 +127,8 @@ describe("checkConfig", () => {
 
   it("batch larger than the buffer", () => {
     const config = base();
-    config.buffer.capacity = 100;
-    expect(checkConfig(config)).to.deep.equal(["`train.batchSize` (256) must not exceed `buffer.capacity` (100)"]);
+    config.buffer.capacity = 50;
+    expect(checkConfig(config)).to.deep.equal(["`train.batchSize` (64) must not exceed `buffer.capacity` (50)"]);
   });
 
   it("remote env without addresses, and addresses without remote", () => {

@@ -31,7 +31,7 @@ describe("a copy of the schema with other defaults", function () {
 
   it("resolves to its defaults, and the learner options follow", () => {
     const stock = resolveConfig();
-    expect([stock.train.batchSize, stock.agent.hidden, stock.agent.lrActor, stock.buffer.capacity]).to.deep.equal([256, [256, 256], 0.0003, 100000]);
+    expect([stock.train.batchSize, stock.agent.hidden, stock.agent.lrActor, stock.buffer.capacity]).to.deep.equal([64, [256, 256], 0.0003, 100000]);
     const config = resolveConfig({ schemaFile: copy });
     expect([config.train.batchSize, config.agent.hidden, config.agent.lrActor, config.buffer.capacity]).to.deep.equal([40, [24, 20], 0.002, 500]);
     const options = maddpgOptions(config);

@@ -46,7 +46,7 @@ describe("training console", function () {
   it("says what a solved run does next: polish until a check scores train.polishTarget, or stop", () => {
     const config = resolveConfig({});
     expect(afterSolveLine(config, 1.2)).to.equal(
-      "Now training on until a greedy check scores 2.55, for at most 300 more episodes (train.polishTarget; --polish-target 0 stops here).",
+      "Now training on until a greedy check scores 2.55, for at most 500 more episodes (train.polishTarget; --polish-target 0 stops here).",
     );
     expect(afterSolveLine(config, 2.6)).to.equal("Stopping here: a greedy check already scored 2.60 (train.polishTarget 2.55).");
     expect(afterSolveLine(resolveConfig({ flags: { train: { polishTarget: 0 } } }), -Infinity)).to.match(/^Stopping here \(no polishing/);
@@ -56,7 +56,7 @@ describe("training console", function () {
     const config = resolveConfig({});
     expect(shortfallLine(config, { check_score: 0.6, check_episodes: 20 }, 610, 310)).to.equal(
       "Warning: the final policy falls short of train.polishTarget 2.55: its check scored 0.60 over 20 greedy episodes after 300 polishing episodes " +
-        "(train.polishEpisodes 300). Train on from it with --resume RUN_DIR --episodes N, or run again with a larger --polish-episodes.",
+        "(train.polishEpisodes 500). Train on from it with --resume RUN_DIR --episodes N, or run again with a larger --polish-episodes.",
     );
     expect(shortfallLine(config, { check_score: 2.55, check_episodes: 100 }, 400, 310)).to.equal(null);
     expect(shortfallLine(config, { check_score: 0.6, check_episodes: 20 }, 610, null), "not solved").to.equal(null);

@@ -164,7 +164,7 @@ export interface TrainConfig {
   /**
    * Transitions per update.
    *
-   * integer between 1 and 65536; default `256`.
+   * integer between 1 and 65536; default `64`.
    */
   batchSize: number;
   /**
@@ -236,13 +236,13 @@ export interface TrainConfig {
   /**
    * Most episodes past solving that train.polishTarget may add.
    *
-   * integer between 0 and 1000000; default `300`.
+   * integer between 0 and 1000000; default `500`.
    */
   polishEpisodes: number;
   /**
    * Greedy episodes that confirm a check reaching train.polishTarget (0: no confirmation).
    *
-   * integer between 0 and 100000; default `100`.
+   * integer between 0 and 100000; default `200`.
    */
   confirmEpisodes: number;
 }
