@@ -29,7 +29,7 @@ async function usageError(args: string[]): Promise<string> {
 describe("compete/cli", function () {
   this.timeout(300_000);
   const missing = join(tmpdir(), "tt-no-such-run");
-  const spec = "a SPEC is a run directory, a checkpoint folder, scripted, rally or random";
+  const spec = "a SPEC is a run directory, a checkpoint folder, first:<self-play run or checkpoint>, scripted, rally or random";
 
   it("match prints the record, the score and the Elo difference; --json is one object on the last line", () => {
     const text = runCli(["match", "--a", "scripted", "--b", "random", "--episodes", "8", "--seed", "2"]);

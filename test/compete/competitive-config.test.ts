@@ -2,6 +2,7 @@
 // when env.mode is competitive, valid against the schema, and nowhere else.
 import { expect } from "chai";
 
+import { checkConfig } from "../../src/lib/config/check.ts";
 import { competitiveDefaults, mergeConfig, resolveConfig } from "../../src/lib/config/resolve.ts";
 import { schemaDefaults } from "../../src/lib/config/schema.ts";
 
@@ -11,6 +12,9 @@ describe("competitive mode's defaults", () => {
       expect(config.train.nStep).to.equal(5);
       expect(config.agent.hidden).to.deep.equal([128, 128]);
       expect(config.noise.decayEpisodes).to.equal(1000);
+      expect(config.env.cleanReset).to.equal(true);
+      expect(config.train).to.include({ episodes: 4500, maxSteps: 200, batchSize: 256 });
+      expect(config.selfPlay).to.include({ latestRatio: 0.25, scriptedRatio: 0.5, checkEvery: 250, keepBest: true });
     }
   });
 
@@ -22,6 +26,16 @@ describe("competitive mode's defaults", () => {
     const cooperative = resolveConfig({ flags: { env: { mode: "cooperative" } } });
     expect(cooperative.train.nStep).to.equal(1);
     expect(cooperative.agent.hidden).to.deep.equal([256, 256]);
+    expect(cooperative.env.cleanReset).to.equal(false);
+    expect(cooperative.selfPlay.scriptedRatio).to.equal(0);
+  });
+
+  it("refuse opponent shares (selfPlay.latestRatio + selfPlay.scriptedRatio) above 1", () => {
+    const config = resolveConfig({ flags: { env: { mode: "competitive" } } });
+    expect(checkConfig({ ...config, selfPlay: { ...config.selfPlay, latestRatio: 0.5, scriptedRatio: 0.5 } })).to.deep.equal([]);
+    expect(checkConfig({ ...config, selfPlay: { ...config.selfPlay, latestRatio: 0.6, scriptedRatio: 0.5 } })).to.deep.equal([
+      "`selfPlay.latestRatio` (0.6) and `selfPlay.scriptedRatio` (0.5) are shares of the opponent draws: their sum must not exceed 1",
+    ]);
   });
 
   it("are a valid config layer of existing options", () => {

@@ -46,11 +46,17 @@ describe("compete/match", function () {
     const missing = join(tmpdir(), "tt-no-such-run");
     expect(() => parsePlayerSpec(missing, "--a")).to.throw(
       PlayerSpecError,
-      `No player at ${missing} for --a: no such file or directory (a SPEC is a run directory, a checkpoint folder, scripted, rally or random)`,
+      `No player at ${missing} for --a: no such file or directory (a SPEC is a run directory, a checkpoint folder, first:<self-play run or checkpoint>, scripted, rally or random)`,
     );
     const empty = mkdtempSync(join(tmpdir(), "tt-empty-"));
     expect(() => parsePlayerSpec(empty, "--b")).to.throw(PlayerSpecError, `No player at ${empty} for --b: it holds no complete checkpoint`);
-    expect(() => parsePlayerSpec("", "--a")).to.throw(PlayerSpecError, 'Expected a run directory, a checkpoint folder, scripted, rally or random for --a but received ""');
+    expect(() => parsePlayerSpec("", "--a")).to.throw(PlayerSpecError, 'Expected a run directory, a checkpoint folder, first:<self-play run or checkpoint>, scripted, rally or random for --a but received ""');
+  });
+
+  it("first: names a self-play run's first snapshot, and nothing else", () => {
+    expect(() => parsePlayerSpec("first:random", "--a")).to.throw(PlayerSpecError, "first:random for --a: only a self-play run or checkpoint has a first snapshot");
+    const missing = join(tmpdir(), "tt-no-such-run");
+    expect(() => parsePlayerSpec(`first:${missing}`, "--a")).to.throw(PlayerSpecError, `No player at ${missing} for --a`);
   });
 
   it("is deterministic per seed and depends on it", async () => {

@@ -1,21 +1,21 @@
-// The self-play opponent pool: the window it keeps, the share of draws that pick the latest learner,
-// the same choices for the same seed, and its checkpoint round trip.
+// The self-play opponent pool: the window it keeps, the shares of draws that pick the latest learner
+// and the scripted controller, the same choices for the same seed, and its checkpoint round trip.
 import { expect } from "chai";
 
 import { kInitialElo, OpponentPool } from "../../src/lib/compete/opponent-pool.ts";
 
-/** A pool holding snapshots 0..count-1 (one float each: its id). */
-function poolOf(count: number, window: number, latestRatio: number, seed = 0): OpponentPool {
-  const pool = new OpponentPool({ window, latestRatio, seed });
+/** A pool holding snapshots 0..count-1 (one float each: its id); scriptedRatio left out when undefined. */
+function poolOf(count: number, window: number, latestRatio: number, seed = 0, scriptedRatio?: number): OpponentPool {
+  const pool = new OpponentPool({ window, latestRatio, seed, ...(scriptedRatio === undefined ? {} : { scriptedRatio }) });
   for (let i = 0; i < count; i++) pool.add(Float32Array.of(i), kInitialElo + i, 100 * i, null);
   return pool;
 }
 
-/** Each draw as a snapshot id, or -1 for the latest learner. */
+/** Each draw as a snapshot id, -1 for the latest learner, -2 for the scripted controller. */
 function draws(pool: OpponentPool, count: number): number[] {
   return Array.from({ length: count }, () => {
     const choice = pool.sample();
-    return choice.kind === "latest" ? -1 : choice.snapshot.id;
+    return choice.kind === "latest" ? -1 : choice.kind === "scripted" ? -2 : choice.snapshot.id;
   });
 }
 
@@ -37,6 +37,16 @@ describe("self-play opponent pool", () => {
       expect(latest, `latestRatio ${ratio}`).to.be.closeTo(ratio, 0.03);
     }
     expect(draws(poolOf(0, 10, 0), 20)).to.deep.equal(new Array(20).fill(-1));
+  });
+
+  it("picks the scripted controller in scriptedRatio of the draws, the latest learner in latestRatio", () => {
+    for (const [latest, scripted] of [[0.5, 0.25], [0, 1], [0.3, 0.7], [0.25, 0]]) {
+      const ids = draws(poolOf(5, 10, latest, 1, scripted), 4000);
+      expect(ids.filter((id) => id === -2).length / 4000, `scriptedRatio ${scripted}`).to.be.closeTo(scripted, 0.03);
+      expect(ids.filter((id) => id === -1).length / 4000, `latestRatio ${latest}`).to.be.closeTo(latest, 0.03);
+    }
+    // A ratio of 0 leaves the draws as they were without the option.
+    expect(draws(poolOf(12, 10, 0.5, 7, 0), 200)).to.deep.equal(draws(poolOf(12, 10, 0.5, 7), 200));
   });
 
   it("draws the same opponents for the same seed, others for another", () => {
@@ -64,6 +74,14 @@ describe("self-play opponent pool", () => {
     expect(() => OpponentPool.restore({ window: 3, latestRatio: 0.5, seed: 3 }, pool.toJSON(), pool.paramsBytes(), 3)).to.throw(
       "the pool's parameters hold 6 floats, not 3 snapshots of 3",
     );
+  });
+
+  it("rejects a scripted share beyond 1 - latestRatio", () => {
+    expect(() => new OpponentPool({ window: 1, latestRatio: 0.5, scriptedRatio: 0.6, seed: 0 })).to.throw(
+      RangeError,
+      "Expected number between 0 and 0.5 (1 - latestRatio) for scriptedRatio but received 0.6",
+    );
+    expect(() => new OpponentPool({ window: 1, latestRatio: 0.7, scriptedRatio: 0.3, seed: 0 })).to.not.throw();
   });
 
   it("rejects a window below 1 and a ratio outside [0, 1]", () => {

@@ -3,7 +3,7 @@
 // random actions, play N points on a batch of native envs. Player A takes side 0 in even episodes and
 // side 1 in odd ones, so neither the serve nor the court side favours a player. Every step is one
 // act() per player on the whole batch.
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 
 import { ACTION_SIZE, AGENTS, TennisEnv } from "../../../binding/env.ts";
@@ -14,9 +14,9 @@ import type { Config } from "../config/types.ts";
 import { withDefaultVariant } from "../env/vec-env.ts";
 import { verifyCheckpoint, latestCheckpoint } from "../trainer/checkpoint.ts";
 import { runConfigOf } from "../trainer/evaluate.ts";
-import { loadObsNorm } from "../trainer/loop-state.ts";
+import { kTrainerFile, loadObsNorm } from "../trainer/loop-state.ts";
 import { maddpgOptions } from "../trainer/maddpg-options.ts";
-import type { RunningNorm } from "../trainer/normalize.ts";
+import { RunningNorm } from "../trainer/normalize.ts";
 import { Rng } from "../util/rng.ts";
 import { jsonElo, scoreEstimate, type Record3 } from "./elo.ts";
 
@@ -25,10 +25,16 @@ export const kDefaultMatchEnvs = 64;
 /** Most envs a match plays at once. */
 export const kMaxMatchEnvs = 4096;
 
-/** Who plays: a checkpoint folder's greedy actors, the scripted competitive controller, the cooperative
- * rally controller, or random actions. */
+/** The first snapshot of a self-play run's learner in each of its checkpoint folders (its parameters in
+ * getParameters() order; its observation statistics: trainer.json selfPlay.first_norm). */
+export const kFirstSnapshotFile = "first_snapshot.bin";
+/** What a SPEC starts with to name the first snapshot of a self-play run instead of its latest policy. */
+const kFirstPrefix = "first:";
+
+/** Who plays: a checkpoint folder's greedy actors (with `first`, the self-play run's first snapshot that
+ * the folder keeps), the scripted competitive controller, the cooperative rally controller, or random actions. */
 export type PlayerSpec =
-  | { kind: "checkpoint"; checkpoint: string; label: string }
+  | { kind: "checkpoint"; checkpoint: string; label: string; first?: boolean }
   | { kind: "scripted"; label: "scripted" }
   | { kind: "rally"; label: "rally" }
   | { kind: "random"; label: "random" };
@@ -42,21 +48,33 @@ export class PlayerSpecError extends Error {
 }
 
 /** What a SPEC may be, for messages and help. */
-export const kSpecHelp = "a run directory, a checkpoint folder, scripted, rally or random";
+export const kSpecHelp = "a run directory, a checkpoint folder, first:<self-play run or checkpoint>, scripted, rally or random";
 
 /**
- * The player a SPEC names: `scripted`, `rally`, `random`, or a run directory / checkpoint folder (its latest
- * complete checkpoint). `what` names the SPEC in errors ("--a").
+ * The player a SPEC names: `scripted`, `rally`, `random`, a run directory / checkpoint folder (its latest
+ * complete checkpoint), or `first:` and one of those (the self-play run's first snapshot). `what` names
+ * the SPEC in errors ("--a").
  */
 export function parsePlayerSpec(spec: unknown, what = "SPEC"): PlayerSpec {
   if (typeof spec !== "string" || spec === "") throw new PlayerSpecError(invalidParameter(what, kSpecHelp, spec).message);
   if (spec === "scripted" || spec === "rally" || spec === "random") return { kind: spec, label: spec } as PlayerSpec;
+  if (spec.startsWith(kFirstPrefix)) return firstSnapshotSpec(spec.slice(kFirstPrefix.length), what);
   const checkpoint = latestCheckpoint(resolve(spec));
   if (checkpoint === null) {
     const problem = existsSync(spec) ? "it holds no complete checkpoint" : "no such file or directory";
     throw new PlayerSpecError(`No player at ${spec} for ${what}: ${problem} (a SPEC is ${kSpecHelp})`);
   }
   return { kind: "checkpoint", checkpoint, label: checkpointLabel(checkpoint) };
+}
+
+/** first:PATH: the first snapshot kept by PATH's latest checkpoint (a self-play run's). */
+function firstSnapshotSpec(path: string, what: string): PlayerSpec {
+  const inner = parsePlayerSpec(path, what);
+  if (inner.kind !== "checkpoint") throw new PlayerSpecError(`${kFirstPrefix}${path} for ${what}: only a self-play run or checkpoint has a first snapshot`);
+  if (!existsSync(join(inner.checkpoint, kFirstSnapshotFile))) {
+    throw new PlayerSpecError(`${kFirstPrefix}${path} for ${what}: ${inner.checkpoint} holds no ${kFirstSnapshotFile} (not a self-play run)`);
+  }
+  return { ...inner, label: `${inner.label} first snapshot`, first: true };
 }
 
 /** "<run directory name>/<checkpoint name>" of a checkpoint folder RUN/checkpoints/NAME. */
@@ -149,11 +167,25 @@ export async function createPlayer(spec: PlayerSpec, numEnvs: number, seed: numb
   const learner = new Maddpg(maddpgOptions(runConfigOf(spec.checkpoint)));
   try {
     await learner.load(join(spec.checkpoint, "agent.pt"));
+    if (spec.first) learner.setParameters(readFirstSnapshot(spec.checkpoint));
   } catch (err) {
     learner.dispose();
     throw err;
   }
-  return new LearnerPlayer(spec.label, learner, loadObsNorm(spec.checkpoint), numEnvs, true);
+  return new LearnerPlayer(spec.label, learner, spec.first ? firstSnapshotNorm(spec.checkpoint) : loadObsNorm(spec.checkpoint), numEnvs, true);
+}
+
+/** The first snapshot's parameters in a self-play checkpoint folder. */
+function readFirstSnapshot(checkpoint: string): Float32Array {
+  const bytes = readFileSync(join(checkpoint, kFirstSnapshotFile));
+  return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+}
+
+/** The first snapshot's observation statistics (trainer.json selfPlay.first_norm; null without normalisation). */
+function firstSnapshotNorm(checkpoint: string): RunningNorm | null {
+  const saved = JSON.parse(readFileSync(join(checkpoint, kTrainerFile), "utf8")) as { selfPlay?: { first_norm?: ReturnType<RunningNorm["toJSON"]> | null } };
+  const norm = saved.selfPlay?.first_norm;
+  return norm ? RunningNorm.fromJSON(norm) : null;
 }
 
 /**

@@ -1,5 +1,6 @@
 // The opponents of self-play (ML-Agents' self_play): a window of the learner's newest snapshots, each
-// with the Elo rating the learner had when it was taken, and the seeded draw of the next opponent.
+// with the Elo rating the learner had when it was taken, and the seeded draw of the next opponent (a
+// snapshot, the learner as it is now, or the scripted competitive controller).
 import { Rng } from "../util/rng.ts";
 import type { RunningNorm } from "../trainer/normalize.ts";
 
@@ -18,8 +19,9 @@ export interface Snapshot {
   norm: ReturnType<RunningNorm["toJSON"]> | null;
 }
 
-/** What the next opponent is: a snapshot of the pool, or the learner as it is now ("latest"). */
-export type OpponentChoice = { kind: "snapshot"; snapshot: Snapshot } | { kind: "latest" };
+/** What the next opponent is: a snapshot of the pool, the learner as it is now ("latest"), or the
+ * scripted competitive controller. */
+export type OpponentChoice = { kind: "snapshot"; snapshot: Snapshot } | { kind: "latest" } | { kind: "scripted" };
 
 /** Pool options (the selfPlay config section's names). */
 export interface PoolOptions {
@@ -27,6 +29,8 @@ export interface PoolOptions {
   window: number;
   /** Probability in [0, 1] that a draw picks the learner as it is now. */
   latestRatio: number;
+  /** Probability in [0, 1 - latestRatio] that a draw picks the scripted controller (default 0). */
+  scriptedRatio?: number;
   /** Seeds the draws. */
   seed: number;
 }
@@ -34,6 +38,7 @@ export interface PoolOptions {
 export class OpponentPool {
   readonly window: number;
   readonly latestRatio: number;
+  readonly scriptedRatio: number;
   private readonly rng: Rng;
   private readonly kept: Snapshot[] = [];
   private taken = 0;
@@ -42,7 +47,12 @@ export class OpponentPool {
     if (!Number.isInteger(options.window) || options.window < 1) throw new RangeError(`Expected integer >= 1 for window but received ${options.window}`);
     if (!(options.latestRatio >= 0 && options.latestRatio <= 1)) throw new RangeError(`Expected number between 0 and 1 for latestRatio but received ${options.latestRatio}`);
     this.window = options.window;
+    const scriptedRatio = options.scriptedRatio ?? 0;
+    if (!(scriptedRatio >= 0 && scriptedRatio <= 1 - options.latestRatio + 1e-12)) {
+      throw new RangeError(`Expected number between 0 and ${1 - options.latestRatio} (1 - latestRatio) for scriptedRatio but received ${scriptedRatio}`);
+    }
     this.latestRatio = options.latestRatio;
+    this.scriptedRatio = scriptedRatio;
     // Apart from the other RNGs seeded with the run's seed.
     this.rng = new Rng((options.seed ^ 0x5bd1e995) >>> 0);
   }
@@ -66,13 +76,16 @@ export class OpponentPool {
     return snapshot;
   }
 
-  /** The next opponent: with probability latestRatio (or while the pool is empty) the learner as it is
-   * now, else a snapshot drawn uniformly from the window. Two draws per call, so the sequence of
-   * choices depends only on the seed and the pool's contents. */
+  /** The next opponent: with probability latestRatio the learner as it is now, with probability
+   * scriptedRatio the scripted controller, else a snapshot drawn uniformly from the window (the learner
+   * while the window is empty). Two draws per call, so the sequence of choices depends only on the seed
+   * and the pool's contents. */
   sample(): OpponentChoice {
     const u = this.rng.next();
     const pick = this.rng.index(Math.max(1, this.kept.length));
-    if (this.kept.length === 0 || u < this.latestRatio) return { kind: "latest" };
+    if (u < this.latestRatio) return { kind: "latest" };
+    if (u < this.latestRatio + this.scriptedRatio) return { kind: "scripted" };
+    if (this.kept.length === 0) return { kind: "latest" };
     return { kind: "snapshot", snapshot: this.kept[pick] };
   }
 

@@ -1,5 +1,5 @@
 // Greedy checks of a self-play learner: matches (src/lib/compete/match.ts) of the live learner against
-// random play and against its first snapshot, all points of a check played in parallel envs.
+// random play, its first snapshot and the scripted competitive controller, all points of a check played in parallel envs.
 import { RunningNorm } from "../trainer/normalize.ts";
 import { createPlayer, kDefaultMatchEnvs, parsePlayerSpec, runMatch, type Player } from "./match.ts";
 
@@ -28,6 +28,11 @@ export function playPoints(player: Player, opponent: Player, points: number, see
 /** The match command's random player (uniform actions), seeded. */
 export function randomPlayer(points: number, seed: number): Promise<Player> {
   return createPlayer(parsePlayerSpec("random"), checkEnvs(points), seed);
+}
+
+/** The match command's scripted competitive controller. */
+export function scriptedPlayer(): Promise<Player> {
+  return createPlayer(parsePlayerSpec("scripted"), 1, 0);
 }
 
 /** A RunningNorm from saved statistics (null stays null). */

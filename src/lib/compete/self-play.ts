@@ -33,21 +33,23 @@ import { ScoreTracker, type EpisodeResult } from "../trainer/scores.ts";
 import { Rng } from "../util/rng.ts";
 import { updateElo } from "./elo.ts";
 import { kInitialElo, OpponentPool, type OpponentChoice } from "./opponent-pool.ts";
-import { gatherSides, LearnerPlayer } from "./match.ts";
-import { checkEnvs, normOf, playPoints, randomPlayer, type PointsResult } from "./self-play-check.ts";
+import { gatherSides, kFirstSnapshotFile, LearnerPlayer } from "./match.ts";
+import { checkEnvs, normOf, playPoints, randomPlayer, scriptedPlayer, type PointsResult } from "./self-play-check.ts";
 
 /** Points of the moving win rate against the pool (`selfplay/win_rate100`). */
 const kWinWindow = 100;
+/** `selfplay/opponent` of the scripted competitive controller (snapshots are >= 0, the learner itself -1). */
+export const kScriptedId = -2;
 /** Pool snapshots' parameters in a checkpoint folder. */
 export const kPoolFile = "pool.bin";
-/** The first snapshot's parameters in a checkpoint folder (its statistics: trainer.json selfPlay.first_norm). */
-export const kFirstSnapshotFile = "first_snapshot.bin";
+export { kFirstSnapshotFile } from "./match.ts";
 
 /** What a greedy check found (selfPlay.checkEvery, and the end of the run). */
 export interface SelfPlayCheck {
   episode: number;
   vs_random: PointsResult;
   vs_first: PointsResult;
+  vs_scripted: PointsResult;
 }
 
 /** The options of train() (src/lib/trainer/train.ts) that a self-play run takes. */
@@ -88,8 +90,24 @@ export interface SelfPlaySummary {
     pool: { id: number; env_steps: number; rating: number }[];
     /** The final policy's greedy check (train.evalEpisodes points each), or null when evalEpisodes is 0. */
     final_check: SelfPlayCheck | null;
+    /** The same check of the policy the run ended with (the final one unless selfPlay.keepBest replaced it). */
+    last_check: SelfPlayCheck | null;
     checks: SelfPlayCheck[];
   };
+}
+
+/** A checked policy kept by selfPlay.keepBest. */
+interface KeptPolicy {
+  check: SelfPlayCheck;
+  params: Float32Array;
+  norm: ReturnType<RunningNorm["toJSON"]> | null;
+}
+
+/** What selfPlay.keepBest ranks checks by: the mean score (wins plus half the draws, per point) against
+ * random play and against the scripted controller. */
+export function checkScore(check: SelfPlayCheck): number {
+  const score = (r: PointsResult) => (r.wins + r.draws / 2) / r.points;
+  return (score(check.vs_random) + score(check.vs_scripted)) / 2;
 }
 
 /** Whether a config trains by self-play: competitive mode with selfPlay.enabled. */
@@ -100,8 +118,9 @@ export function selfPlayApplies(config: Config): boolean {
 /** The opponent in play: its learner, observation statistics and rating, and what it is for the log. */
 interface Opponent {
   choice: OpponentChoice["kind"];
-  /** Snapshot id, or -1 for the learner as it was at the swap. */
+  /** Snapshot id, -1 for the learner as it was at the swap, kScriptedId for the scripted controller. */
   id: number;
+  /** Its Elo rating; NaN for the scripted controller, whose points leave the learner's rating as it is. */
   rating: number;
   norm: RunningNorm | null;
 }
@@ -145,7 +164,7 @@ async function selfPlayLocked(config: Config, options: SelfPlayOptions, runDir: 
   const wall = () => (Date.now() - started) / 1000;
   if (config.log.tensorboard) logger.addSink(openTensorBoard(config, runDir, wall));
 
-  const pool = new OpponentPool({ window: sp.window, latestRatio: sp.latestRatio, seed: config.seed });
+  const pool = new OpponentPool({ window: sp.window, latestRatio: sp.latestRatio, scriptedRatio: sp.scriptedRatio, seed: config.seed });
   const warmup = new Rng((config.seed ^ 0x9e3779b9) >>> 0);
   const tracker = new ScoreTracker(n, t.window, Infinity);
   let norm = t.normalizeObs ? new RunningNorm(OBS_SIZE) : null;
@@ -163,6 +182,9 @@ async function selfPlayLocked(config: Config, options: SelfPlayOptions, runDir: 
   let [stallRun, actorResets] = [0, 0];
   let stopped: StopReason = "episodes";
   let lastCheckpointAt = -1;
+  // selfPlay.keepBest: the best-checked policy so far, with its observation statistics.
+  let best: KeptPolicy | null = null;
+  const finalLabel = () => `ep${String(episodes).padStart(7, "0")}${stopped === "interrupted" ? "-interrupted" : ""}`;
 
   const actions = new Float32Array(n * 4);
   const opponentActions = new Float32Array(n * 4);
@@ -171,6 +193,9 @@ async function selfPlayLocked(config: Config, options: SelfPlayOptions, runDir: 
   const normNextObs = new Float32Array(n * 48);
   const opponentObs = new Float32Array(n * 48);
   const shaped = new Float32Array(n * 2);
+  // Steps of each env's point so far, and the dones with the points cut at train.maxSteps.
+  const pointSteps = new Int32Array(n);
+  const cutDones = new Float32Array(n * 2);
   const sampleOptions = { earlyTrainingSteps: t.earlyTrainingSteps, negSamplingRatio: t.negSamplingRatio };
 
   const takeSnapshot = () => {
@@ -181,7 +206,9 @@ async function selfPlayLocked(config: Config, options: SelfPlayOptions, runDir: 
   };
   const swapOpponent = () => {
     const choice = pool.sample();
-    if (choice.kind === "latest") {
+    if (choice.kind === "scripted") {
+      opponent = { choice: "scripted", id: kScriptedId, rating: NaN, norm: null };
+    } else if (choice.kind === "latest") {
       opponentAgent.setParameters(agent.getParameters());
       opponent = { choice: "latest", id: -1, rating, norm: norm && RunningNorm.fromJSON(norm.toJSON()) };
     } else {
@@ -197,16 +224,19 @@ async function selfPlayLocked(config: Config, options: SelfPlayOptions, runDir: 
     first.setParameters(firstSnapshot!.params);
     const firstPlayer = new LearnerPlayer("first snapshot", first, firstSnapshot!.norm, checkEnvs(points), true);
     const random = await randomPlayer(points, seed);
+    const scripted = await scriptedPlayer();
     try {
       const { observeBallVelocity } = config.env;
       return {
         episode,
         vs_random: playPoints(player, random, points, seed, observeBallVelocity),
         vs_first: playPoints(player, firstPlayer, points, seed, observeBallVelocity),
+        vs_scripted: playPoints(player, scripted, points, seed, observeBallVelocity),
       };
     } finally {
       firstPlayer.dispose();
       random.dispose();
+      scripted.dispose();
     }
   };
   const checkpoint = async (label: string) => {
@@ -242,22 +272,28 @@ async function selfPlayLocked(config: Config, options: SelfPlayOptions, runDir: 
       if (learning) {
         agent.act(seen, actions, true);
         const op = opponent!;
-        opponentAgent.act(op.norm ? op.norm.normalize(obs, opponentObs) : obs, opponentActions, false);
-        gatherSides(actions, opponentActions, sides, joint);
+        if (op.choice === "scripted") gatherSides(actions, env.env.competitiveActions(), sides, joint);
+        else {
+          opponentAgent.act(op.norm ? op.norm.normalize(obs, opponentObs) : obs, opponentActions, false);
+          gatherSides(actions, opponentActions, sides, joint);
+        }
       } else warmup.fillSigned(joint);
       const step = await env.step(joint);
       envSteps += n;
+      // train.maxSteps: a point that long ends here as a draw, as the env's own 1001-step cap ends one.
+      const cut = cutLongPoints(pointSteps, step.dones, t.maxSteps, cutDones);
+      const dones = cut ? cutDones : step.dones;
       if (norm) norm.update(step.nextObs);
       const nextSeen = norm ? norm.normalize(step.nextObs, normNextObs) : step.nextObs;
-      for (let e = 0; e < n; e++) if (crossedNet(obs, step.nextObs, step.dones, 2 * e + sides[e])) sentOver[e] = 1;
-      const rewards = sp.hitBonus > 0 ? addHitBonus(obs, step.nextObs, step.rewards, step.dones, sp.hitBonus, shaped) : step.rewards;
-      accumulator.add(buffer, seen, joint, rewards, nextSeen, step.dones);
-      const finished = tracker.addStep(step.rewards, step.dones);
-      if (finished.length > 0) agent.resetNoise(doneMask(step.dones, n));
+      for (let e = 0; e < n; e++) if (crossedNet(obs, step.nextObs, dones, 2 * e + sides[e])) sentOver[e] = 1;
+      const rewards = sp.hitBonus > 0 ? addHitBonus(obs, step.nextObs, step.rewards, dones, sp.hitBonus, shaped) : step.rewards;
+      accumulator.add(buffer, seen, joint, rewards, nextSeen, dones);
+      const finished = tracker.addStep(step.rewards, dones);
+      if (finished.length > 0) agent.resetNoise(doneMask(dones, n));
       // The finished episodes, in env order (ScoreTracker reports them so).
       let f = 0;
       for (let e = 0; e < n && f < finished.length; e++) {
-        if (step.dones[2 * e] === 0) continue;
+        if (dones[2 * e] === 0) continue;
         const ep = finished[f++];
         const side = sides[e];
         const result = Math.sign(ep.agentScores[side]);
@@ -275,15 +311,18 @@ async function selfPlayLocked(config: Config, options: SelfPlayOptions, runDir: 
         episodes = ep.episode;
         if (learning && opponent) {
           const op: Opponent = opponent;
-          // Only the learner's rating moves: a snapshot keeps the rating it was taken with.
-          [rating] = updateElo(rating, op.rating, (result + 1) / 2, sp.eloK);
-          recent.push(result === 1 ? 1 : 0);
-          if (recent.length > kWinWindow) recent.shift();
+          // Only the learner's rating moves: a snapshot keeps the rating it was taken with. Points against
+          // the scripted controller (which has no rating) and the moving win rate leave it out.
+          if (op.choice !== "scripted") {
+            [rating] = updateElo(rating, op.rating, (result + 1) / 2, sp.eloK);
+            recent.push(result === 1 ? 1 : 0);
+            if (recent.length > kWinWindow) recent.shift();
+            logger.record("selfplay/opponent_elo", op.rating);
+          }
           logger.record("selfplay/elo", rating);
           logger.record("selfplay/result", result);
-          logger.record("selfplay/win_rate100", mean(recent));
+          if (recent.length > 0) logger.record("selfplay/win_rate100", mean(recent));
           logger.record("selfplay/opponent", op.id);
-          logger.record("selfplay/opponent_elo", op.rating);
           logger.record("selfplay/pool_size", pool.snapshots.length);
         }
         logger.record("rollout/episode_steps", ep.steps);
@@ -297,8 +336,12 @@ async function selfPlayLocked(config: Config, options: SelfPlayOptions, runDir: 
         const checked = checkDue ? await check(ep.episode, sp.checkPoints) : null;
         if (checked) {
           checks.push(checked);
+          if (sp.keepBest && (best === null || checkScore(checked) >= checkScore(best.check))) {
+            best = { check: checked, params: agent.getParameters(), norm: norm?.toJSON() ?? null };
+          }
           logger.record("eval/win_rate_vs_random", checked.vs_random.winRate);
           logger.record("eval/win_rate_vs_first", checked.vs_first.winRate);
+          logger.record("eval/win_rate_vs_scripted", checked.vs_scripted.winRate);
         }
         logger.dump(ep.episode);
         options.onEpisode?.(ep);
@@ -310,7 +353,8 @@ async function selfPlayLocked(config: Config, options: SelfPlayOptions, runDir: 
         }
         if (checked) say(checkLine(checked, wall()));
       }
-      obs = step.obs;
+      // The cut envs start their next point (the others' rows stay as the step returned them).
+      obs = cut ? env.env.resetWhere(cutMask(cutDones, step.dones)) : step.obs;
       if (finished.length > 0) episodeUpdates = 0;
       if (learning && envSteps - lastSave >= sp.saveSteps) takeSnapshot();
       if (learning && envSteps - lastSwap >= sp.swapSteps) swapDue = true;
@@ -336,9 +380,7 @@ async function selfPlayLocked(config: Config, options: SelfPlayOptions, runDir: 
         await checkpoint(`ep${String(episodes).padStart(7, "0")}`);
       }
     }
-    if (stopped !== "nan" && lastCheckpointAt !== envSteps) {
-      await checkpoint(`ep${String(episodes).padStart(7, "0")}${stopped === "interrupted" ? "-interrupted" : ""}`);
-    }
+    if (stopped !== "nan" && lastCheckpointAt !== envSteps) await checkpoint(finalLabel());
   } finally {
     logger.close();
   }
@@ -347,6 +389,22 @@ async function selfPlayLocked(config: Config, options: SelfPlayOptions, runDir: 
     if (t.evalEpisodes > 0 && stopped !== "nan" && firstSnapshot) {
       finalCheck = await check(episodes, Math.max(2, t.evalEpisodes));
       say(`Final policy (after point ${episodes}): ${checkLine(finalCheck, wall())}`);
+    }
+    const lastCheck = finalCheck;
+    let selection: Selection | null = null;
+    if (finalCheck) {
+      const kept: KeptPolicy | null = best;
+      const restored = kept !== null && checkScore(kept.check) > checkScore(finalCheck);
+      selection = restored
+        ? { episode: kept.check.episode, check_score: checkScore(kept.check), check_episodes: kept.check.vs_random.points, restored }
+        : { episode: episodes, check_score: checkScore(finalCheck), check_episodes: finalCheck.vs_random.points, restored };
+      if (restored) {
+        agent.setParameters(kept.params);
+        norm = normOf(kept.norm);
+        await checkpoint(`${finalLabel()}-selected`);
+        finalCheck = await check(episodes, Math.max(2, t.evalEpisodes));
+        say(`Final policy: the one checked after point ${kept.check.episode} (its check ${checkScore(kept.check).toFixed(3)} beat the last policy's): ${checkLine(finalCheck, wall())}`);
+      }
     }
     const summary: SelfPlaySummary = {
       solved: false,
@@ -359,7 +417,7 @@ async function selfPlayLocked(config: Config, options: SelfPlayOptions, runDir: 
       updates,
       stopped,
       final_eval: null,
-      selection: null,
+      selection,
       diagnostics: { dead_gradient_alarms: 0, actor_resets: actorResets, mean_saturation: null, last_q_mean: null, recent: null },
       run_dir: runDir,
       self_play: {
@@ -368,6 +426,7 @@ async function selfPlayLocked(config: Config, options: SelfPlayOptions, runDir: 
         snapshots: pool.count,
         pool: pool.snapshots.map((s) => ({ id: s.id, env_steps: s.envSteps, rating: s.rating })),
         final_check: finalCheck,
+        last_check: lastCheck,
         checks,
       },
     };
@@ -408,6 +467,32 @@ function crossedNet(obs: Float32Array, nextObs: Float32Array, dones: Float32Arra
   return dones[row] === 0 && obs[row * 24 + kBallX] < 0 && nextObs[row * 24 + kBallX] >= 0;
 }
 
+/**
+ * Counts a step of every env's point and ends the points that reached `maxSteps` steps without a done:
+ * `out` gets the step's dones with 1 for those envs. Returns whether any point was cut; the counts of
+ * ended points restart at 0.
+ */
+export function cutLongPoints(pointSteps: Int32Array, dones: Float32Array, maxSteps: number, out: Float32Array): boolean {
+  let cut = false;
+  out.set(dones);
+  for (let e = 0; e < pointSteps.length; e++) {
+    pointSteps[e] += 1;
+    if (dones[2 * e] === 0 && pointSteps[e] >= maxSteps) {
+      out[2 * e] = out[2 * e + 1] = 1;
+      cut = true;
+    }
+    if (out[2 * e] !== 0) pointSteps[e] = 0;
+  }
+  return cut;
+}
+
+/** The reset mask [envs][2] of the points cutLongPoints cut: done in `cutDones` but not in the env's `dones`. */
+function cutMask(cutDones: Float32Array, dones: Float32Array): Float32Array {
+  const mask = new Float32Array(dones.length);
+  for (let i = 0; i < mask.length; i++) mask[i] = cutDones[i] !== 0 && dones[i] === 0 ? 1 : 0;
+  return mask;
+}
+
 /** Whether the `count` episodes that ended with this step crossed a multiple of `every`. */
 function crossed(episodes: number, count: number, every: number): boolean {
   return count > 0 && Math.floor(episodes / every) > Math.floor((episodes - count) / every);
@@ -425,15 +510,15 @@ function doneMask(dones: Float32Array, n: number): Uint8Array {
 
 /** "Point 250 | Elo 1287 | won 58% of the last 100 vs the pool | opponent snapshot 3 (1240) | pool 4 | Steps 23 | Updates 9000 | 180 steps/s" */
 function episodeLine(episode: number, rating: number, recent: number[], opponent: Opponent | null, poolSize: number, steps: number, updates: number, sps: number): string {
-  const won = recent.length ? `won ${Math.round(100 * mean(recent))}% of the last ${recent.length} vs the pool` : "warm-up";
-  const against = opponent === null ? "random" : opponent.id < 0 ? `itself (${opponent.rating.toFixed(0)})` : `snapshot ${opponent.id} (${opponent.rating.toFixed(0)})`;
+  const won = recent.length ? `won ${Math.round(100 * mean(recent))}% of the last ${recent.length} vs the pool` : opponent === null ? "warm-up" : "no point vs the pool yet";
+  const against = opponent === null ? "random" : opponent.choice === "scripted" ? "scripted" : opponent.id < 0 ? `itself (${opponent.rating.toFixed(0)})` : `snapshot ${opponent.id} (${opponent.rating.toFixed(0)})`;
   return `Point ${episode} | Elo ${rating.toFixed(0)} | ${won} | opponent ${against} | pool ${poolSize} | Steps ${steps} | Updates ${updates} | ${Math.round(sps)} steps/s`;
 }
 
 /** "Check after point 500: vs random 97/100 won (2 lost, 1 drawn), vs first snapshot 71/100 won (...) | 2m10s" */
 function checkLine(check: SelfPlayCheck, wallSeconds: number): string {
   const part = (r: PointsResult) => `${r.wins}/${r.points} won (${r.losses} lost, ${r.draws} drawn)`;
-  return `Check after point ${check.episode}: vs random ${part(check.vs_random)}, vs first snapshot ${part(check.vs_first)} | ${formatDuration(wallSeconds)}`;
+  return `Check after point ${check.episode}: vs random ${part(check.vs_random)}, vs first snapshot ${part(check.vs_first)}, vs scripted ${part(check.vs_scripted)} | ${formatDuration(wallSeconds)}`;
 }
 
 /** The run's event file, scalars by env step, with the hyperparameters as a text table. */

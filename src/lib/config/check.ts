@@ -31,6 +31,11 @@ export function checkConfig(config: Config): string[] {
       "`buffer.prioritized` cannot be combined with `train.earlyTrainingSteps` > 0 or `train.negSamplingRatio` >= 0: prioritized replay decides what is sampled",
     );
   }
+  if (config.selfPlay.latestRatio + config.selfPlay.scriptedRatio > 1 + 1e-12) {
+    problems.push(
+      `\`selfPlay.latestRatio\` (${config.selfPlay.latestRatio}) and \`selfPlay.scriptedRatio\` (${config.selfPlay.scriptedRatio}) are shares of the opponent draws: their sum must not exceed 1`,
+    );
+  }
   if (config.agent.impl === "fused") {
     const unsupported = [
       config.agent.layerNorm && "`agent.layerNorm`",

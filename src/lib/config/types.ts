@@ -96,7 +96,7 @@ export interface TrainConfig {
    */
   episodes: number;
   /**
-   * Steps per episode before the loop cuts it (the env itself caps at 1001).
+   * Steps per episode before the loop cuts it (the env itself caps at 1001); in self-play a cut point is a draw.
    *
    * integer between 1 and 100000; default `1001`.
    */
@@ -484,11 +484,23 @@ export interface SelfPlayConfig {
    */
   latestRatio: number;
   /**
+   * Share of opponent changes that pick the scripted competitive controller (at most 1 - latestRatio); its points leave the Elo as it is.
+   *
+   * number between 0 and 1; default `0`.
+   */
+  scriptedRatio: number;
+  /**
    * Zero-sum reward stored for sending the ball over the net (0: off).
    *
    * number between 0 and 1; default `0.3`.
    */
   hitBonus: number;
+  /**
+   * The final policy is the checked one (selfPlay.checkEvery) with the best mean score (wins plus half the draws) against random play and the scripted controller, when it beat the last policy's final check.
+   *
+   * boolean; default `true`.
+   */
+  keepBest: boolean;
   /**
    * Elo K-factor of the learner's rating, updated after each point against the pool.
    *

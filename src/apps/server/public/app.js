@@ -14,7 +14,7 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 /** Line colours of the runs on a chart, in the order runs first appear. */
 const kPalette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
 /** Tags of self-play runs (competitive mode), charted too until the user picks tags, once a run logs them. */
-const kSelfPlayTags = ["selfplay/elo", "selfplay/win_rate100", "eval/win_rate_vs_random", "eval/win_rate_vs_first"];
+const kSelfPlayTags = ["selfplay/elo", "selfplay/win_rate100", "eval/win_rate_vs_random", "eval/win_rate_vs_first", "eval/win_rate_vs_scripted"];
 /** The Elo rating of a self-play run's first snapshot, which anchors its learner's rating (src/lib/compete/opponent-pool.ts). */
 const kInitialElo = 1200;
 /** Tags charted until the user picks others (the self-play ones once a run logs them), in chart order. */
