@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "common/learner_config.h"
 #include "info.h"
 #include "maddpg.h"
 #include "replay_source.h"
@@ -70,32 +71,6 @@ Pool make_pool(int64_t batch) {
 
 // The learner's options other than those set by the flags (the update's speed does not depend on
 // their values, and no default of MaddpgConfig stands in for them).
-tennis::MaddpgConfig bench_config() {
-  tennis::MaddpgConfig c;
-  c.lr_actor = 1e-4;
-  c.lr_critic = 1e-3;
-  c.gamma = 0.99;
-  c.tau = 1e-3;
-  c.grad_clip = 1.0;
-  c.weight_decay = 0.0;
-  c.layer_norm = false;
-  c.batch_norm = false;
-  c.twin_critics = false;
-  c.target_noise = 0.0;
-  c.target_noise_clip = 0.5;
-  c.policy_delay = 1;
-  c.noise.type = "ou";
-  c.noise.ou_mu = 0.0;
-  c.noise.ou_theta = 0.15;
-  c.noise.ou_sigma = 0.2;
-  c.noise.gaussian_sigma = 0.1;
-  c.noise.scale_start = 1.0;
-  c.noise.scale_end = 1.0;
-  c.noise.decay = 0;
-  c.noise.decay_unit = "episodes";
-  c.seed = 0;
-  return c;
-}
 
 // A buffer of kBufferRecords records cycled from the pool's batches.
 std::shared_ptr<tennis::ReplayBuffer> make_buffer(const Pool& pool, int64_t batch) {
@@ -160,7 +135,7 @@ int main(int argc, char** argv) {
   const std::string blas = tennis::runtime_info().blas;
   for (int64_t n_threads : threads) {
     for (const std::string& impl : impls) {
-      tennis::MaddpgConfig c = bench_config();
+      tennis::MaddpgConfig c = learner_config::base_maddpg();
       c.actor_hidden = actor_hidden.empty() ? hidden : actor_hidden;
       c.critic_hidden = critic_hidden.empty() ? hidden : critic_hidden;
       c.batch_size = batch;

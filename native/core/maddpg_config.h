@@ -1,6 +1,6 @@
 // The options of the MADDPG/MATD3 learner. No field has a default value: every caller sets each one
 // (the N-API layer from the resolved config, whose defaults configs/schema.json holds; the C++ tests
-// from native/tests/test_config.h). validate() checks what memory safety and the maths need.
+// from native/common/learner_config.h). validate() checks what memory safety and the maths need.
 #pragma once
 #include <cstdint>
 #include <string>

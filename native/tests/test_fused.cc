@@ -20,13 +20,13 @@
 #undef CHECK
 #undef CHECK_NEAR
 #include "check.h"
+#include "common/learner_config.h"
 #include "fused/kernels.h"
 #include "fused/mlp.h"
 #include "kernel_levels.h"
 #include "maddpg.h"
 #include "parity.h"
 #include "replay_source.h"
-#include "test_config.h"
 
 namespace {
 
@@ -79,7 +79,7 @@ struct Batch {
 };
 
 MaddpgConfig base_config(const std::string& impl) {
-  MaddpgConfig c = tennis_test::test_maddpg_config();
+  MaddpgConfig c = learner_config::base_maddpg();
   c.actor_hidden = {64, 32};
   c.critic_hidden = {64, 48};
   c.lr_actor = 1e-3;

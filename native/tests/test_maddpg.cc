@@ -23,9 +23,9 @@
 #undef CHECK
 #undef CHECK_NEAR
 #include "check.h"
+#include "common/learner_config.h"
 #include "maddpg.h"
 #include "parity.h"
-#include "test_config.h"
 
 namespace {
 
@@ -94,7 +94,7 @@ class RandomSource : public tennis::BatchSource {
 };
 
 MaddpgConfig small_config(uint64_t seed = 1) {
-  MaddpgConfig c = tennis_test::test_maddpg_config();
+  MaddpgConfig c = learner_config::base_maddpg();
   c.actor_hidden = {32, 32};
   c.critic_hidden = {32, 32};
   c.batch_size = 16;
@@ -334,7 +334,7 @@ TEST(maddpg_reset_actors_starts_them_afresh) {
 }
 
 TEST(noise_ou_statistics_and_reset) {
-  tennis::NoiseConfig nc = tennis_test::test_noise_config();
+  tennis::NoiseConfig nc = learner_config::base_noise();
   nc.type = "ou";
   nc.ou_mu = 0.0;
   nc.ou_theta = 0.15;
@@ -378,7 +378,7 @@ TEST(noise_ou_statistics_and_reset) {
 }
 
 TEST(noise_gaussian_statistics_and_schedule) {
-  tennis::NoiseConfig nc = tennis_test::test_noise_config();
+  tennis::NoiseConfig nc = learner_config::base_noise();
   nc.type = "gaussian";
   nc.gaussian_sigma = 0.1;
   nc.scale_start = 1.0;
@@ -686,7 +686,7 @@ TEST(maddpg_parity_with_reference_dump) {
   std::ifstream manifest_in(dir + "/manifest.json");
   CHECK_MSG(manifest_in.good(), "no manifest.json in " << dir);
   const std::string json((std::istreambuf_iterator<char>(manifest_in)), std::istreambuf_iterator<char>());
-  MaddpgConfig c = tennis_test::test_maddpg_config();
+  MaddpgConfig c = learner_config::base_maddpg();
   c.actor_hidden = manifest_ints(json, "actor_hidden");
   c.critic_hidden = manifest_ints(json, "critic_hidden");
   c.lr_actor = manifest_number(json, "lr_actor");

@@ -1,13 +1,13 @@
-// The configuration the C++ tests start from: every field of MaddpgConfig (which has no defaults)
-// set, each test then changing what it exercises.
+// The learner configuration the C++ tests and benches start from: every field of MaddpgConfig (which
+// has no defaults) set, each test or bench then changing what it exercises.
 #pragma once
 #include "maddpg_config.h"
 #include "noise.h"
 
-namespace tennis_test {
+namespace learner_config {
 
 // OU exploration noise at a constant scale of 1.
-inline tennis::NoiseConfig test_noise_config() {
+inline tennis::NoiseConfig base_noise() {
   tennis::NoiseConfig n;
   n.type = "ou";
   n.ou_mu = 0.0;
@@ -22,7 +22,7 @@ inline tennis::NoiseConfig test_noise_config() {
 }
 
 // MADDPG on the CPU's LibTorch path with 128x128 networks, seed 0.
-inline tennis::MaddpgConfig test_maddpg_config() {
+inline tennis::MaddpgConfig base_maddpg() {
   tennis::MaddpgConfig c;
   c.actor_hidden = {128, 128};
   c.critic_hidden = {128, 128};
@@ -40,7 +40,7 @@ inline tennis::MaddpgConfig test_maddpg_config() {
   c.target_noise = 0.0;
   c.target_noise_clip = 0.5;
   c.policy_delay = 1;
-  c.noise = test_noise_config();
+  c.noise = base_noise();
   c.device = "cpu";
   c.impl = "libtorch";
   c.threads = 0;
@@ -48,4 +48,4 @@ inline tennis::MaddpgConfig test_maddpg_config() {
   return c;
 }
 
-}  // namespace tennis_test
+}  // namespace learner_config
