@@ -1,22 +1,19 @@
 import { expect } from "chai";
 
 import { TennisEnv } from "../../binding/env.ts";
-import { ACTION_SIZE, OBS_SIZE } from "../../binding/shapes.ts";
+import { ACTION_SIZE, FRAME_BALL_X, FRAME_RACKET_X, OBS_NEWEST_FRAME, OBS_SIZE } from "../../binding/shapes.ts";
 import { resolveConfig } from "../../src/lib/config/resolve.ts";
 import { envVariant } from "../../src/lib/env/vec-env.ts";
 import { type GreedyResult, evalConfig, greedyRollout, greedyShares, kGreedyEnvs } from "../../src/lib/trainer/evaluate.ts";
 import { ScoreTracker } from "../../src/lib/trainer/scores.ts";
 
-/** Racket-and-ball layout of the newest of the 3 stacked 8-float frames of one racket's observation. */
-const kFrame = 16;
-const [kRacketX, kBallX] = [0, 4];
 
 /** A racket that runs at the ball and jumps when under it: scores now and then, a deterministic policy. */
 function chaser(obs: Float32Array): Float32Array {
   const rows = obs.length / OBS_SIZE;
   const actions = new Float32Array(rows * ACTION_SIZE);
   for (let r = 0; r < rows; r++) {
-    const dx = obs[r * OBS_SIZE + kFrame + kBallX] - obs[r * OBS_SIZE + kFrame + kRacketX];
+    const dx = obs[r * OBS_SIZE + OBS_NEWEST_FRAME + FRAME_BALL_X] - obs[r * OBS_SIZE + OBS_NEWEST_FRAME + FRAME_RACKET_X];
     actions[r * ACTION_SIZE] = Math.max(-1, Math.min(1, 4 * dx));
     actions[r * ACTION_SIZE + 1] = Math.abs(dx) < 0.4 ? 1 : -1;
   }

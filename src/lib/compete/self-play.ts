@@ -16,6 +16,7 @@ import { writeFileSync } from "node:fs";
 import { NStepAccumulator, ReplayBuffer } from "../../../binding/buffer.ts";
 import { runtimeInfo, setNumThreads } from "../../../binding/index.ts";
 import { Maddpg, OBS_SIZE } from "../../../binding/maddpg.ts";
+import { FRAME_BALL_X, OBS_NEWEST_FRAME } from "../../../binding/shapes.ts";
 import { checkRuntime } from "../config/check.ts";
 import { ConfigError } from "../config/resolve.ts";
 import type { Config } from "../config/types.ts";
@@ -441,8 +442,8 @@ async function selfPlayLocked(config: Config, options: SelfPlayOptions, runDir: 
   }
 }
 
-/** Slot of the newest frame's ball x (in the agent's own frame: its side negative) in an agent's 24 observations. */
-const kBallX = 16 + 4;
+/** Slot of the newest frame's ball x (in the agent's own frame: its side negative) in an agent's observation. */
+const kBallX = OBS_NEWEST_FRAME + FRAME_BALL_X;
 
 /**
  * selfPlay.hitBonus: the stored rewards plus `bonus` for each racket that sent the ball over the net
@@ -464,7 +465,7 @@ export function addHitBonus(obs: Float32Array, nextObs: Float32Array, rewards: F
 
 /** Whether agent row `row` ([env][agent] order) sent the ball over the net in this step (see addHitBonus). */
 function crossedNet(obs: Float32Array, nextObs: Float32Array, dones: Float32Array, row: number): boolean {
-  return dones[row] === 0 && obs[row * 24 + kBallX] < 0 && nextObs[row * 24 + kBallX] >= 0;
+  return dones[row] === 0 && obs[row * OBS_SIZE + kBallX] < 0 && nextObs[row * OBS_SIZE + kBallX] >= 0;
 }
 
 /**
